@@ -1,0 +1,103 @@
+"""writeback: deliver appointment changes to back-office systems, reliably.
+
+The public API.  Plugin authors need :data:`hookimpl`, the descriptors and the
+working-object base classes; hosts need :class:`Dispatcher`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._descriptors import (
+    DEFAULT_VARIANT,
+    TRANSPORTS,
+    ApiFormatSpec,
+    AuthMethodSpec,
+    AuthRule,
+    ConnectorTypeSpec,
+    NoSettings,
+    ThrottleDefaults,
+)
+from ._errors import (
+    AttemptError,
+    EnvSecretMissingError,
+    InvalidConnectorError,
+    InvalidEventError,
+    UserError,
+    WritebackError,
+)
+from ._event import AppointmentEvent
+from ._interfaces import (
+    ApiFormat,
+    AttemptResult,
+    AuthMechanism,
+    AuthMechanismBase,
+    ConnectorType,
+    ConnectorTypeBase,
+    Delivery,
+    OutboundMessage,
+    Outcome,
+    PipelineContext,
+    ProbeReport,
+)
+from ._models import Connector, RetryPolicy, Throttle
+from ._outcome import classify_status, connection_failure, parse_retry_after
+from ._registry import PluginRegistry
+from ._validation import ValidatedConnector, validate_connector
+from .hookspecs import hookimpl, hookspec
+
+if TYPE_CHECKING:
+    from ._dispatcher import Dispatcher
+
+__all__ = [
+    "DEFAULT_VARIANT",
+    "TRANSPORTS",
+    "ApiFormat",
+    "ApiFormatSpec",
+    "AppointmentEvent",
+    "AttemptError",
+    "AttemptResult",
+    "AuthMechanism",
+    "AuthMechanismBase",
+    "AuthMethodSpec",
+    "AuthRule",
+    "Connector",
+    "ConnectorType",
+    "ConnectorTypeBase",
+    "ConnectorTypeSpec",
+    "Delivery",
+    "Dispatcher",
+    "EnvSecretMissingError",
+    "InvalidConnectorError",
+    "InvalidEventError",
+    "NoSettings",
+    "OutboundMessage",
+    "Outcome",
+    "PipelineContext",
+    "PluginRegistry",
+    "ProbeReport",
+    "RetryPolicy",
+    "Throttle",
+    "ThrottleDefaults",
+    "UserError",
+    "ValidatedConnector",
+    "WritebackError",
+    "classify_status",
+    "connection_failure",
+    "hookimpl",
+    "hookspec",
+    "parse_retry_after",
+    "validate_connector",
+]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The dispatcher pulls in SQLAlchemy; plugin modules import this package
+    # for hookimpl and descriptors only, so load it on first use.
+    if name == "Dispatcher":
+        from ._dispatcher import Dispatcher
+
+        return Dispatcher
+    raise AttributeError(f"module 'writeback' has no attribute {name!r}")

@@ -1,0 +1,204 @@
+"""The working objects a plugin's factory builds, and what flows between them.
+
+One delivery flows one way: the connector type builds an
+:class:`OutboundMessage`, the API format sends it with the auth mechanism's
+transport object and returns an :class:`AttemptResult`, the type reviews it, and
+the worker records it.  The base classes give every optional method a sensible
+default so a plugin implements only what its back office needs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, SecretStr
+
+    from ._models import Connector
+
+__all__ = [
+    "ApiFormat",
+    "AttemptResult",
+    "AuthMechanism",
+    "AuthMechanismBase",
+    "ConnectorType",
+    "ConnectorTypeBase",
+    "Delivery",
+    "OutboundMessage",
+    "Outcome",
+    "PipelineContext",
+    "ProbeReport",
+]
+
+
+class Outcome(enum.StrEnum):
+    """How one attempt ended (contract: attempt outcomes)."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a connector type needs to build the message for one delivery."""
+
+    #: Delivery id; stable across retries (the webhook's ``webhook-id``).
+    id: str
+    #: Id of the appointment event this delivery came from.
+    event_id: str
+    #: ``create``, ``update`` or ``delete``.
+    action: str
+    #: The normalised appointment (camelCase keys, unknown fields kept).
+    appointment: Mapping[str, Any]
+    #: When the change happened, if the event said so.
+    occurred_at: datetime | None
+    #: Number of this attempt, from 1.
+    attempt: int = 1
+
+
+@dataclass
+class OutboundMessage:
+    """A message ready for a format: what to send, not yet how."""
+
+    #: Where to send it (the connector's ``uri`` unless the type says otherwise).
+    url: str
+    #: HTTP method for HTTP formats.
+    method: str = "POST"
+    #: Extra request headers (the format adds its own content-type).
+    headers: dict[str, str] = field(default_factory=dict)
+    #: The structured payload, encoded by the format (a JSON value, a SOAP record).
+    payload: Any = None
+    #: Pre-encoded body; when set the format sends these bytes as they are
+    #: (a webhook signs the exact bytes it sends).
+    content: bytes | None = None
+    #: SOAP operation name (``Create``); unused by HTTP-only formats.
+    operation: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """The classified answer to one attempt."""
+
+    outcome: Outcome
+    #: HTTP status code, when an answer came.
+    status_code: int | None = None
+    #: Why it did not succeed (secrets are removed before it is stored).
+    error: str | None = None
+    #: Seconds the endpoint asked us to wait (``Retry-After``).
+    retry_after: float | None = None
+    #: Response headers (lower-case names), for types that check them.
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """The result of ``writeback connectors test``."""
+
+    ok: bool
+    #: One sentence: what was reached, or why not.
+    detail: str
+
+
+@dataclass(frozen=True)
+class PipelineContext:
+    """Everything a factory may use to build a working object for one connector."""
+
+    #: The validated connector row.
+    connector: Connector
+    #: The row's ``options``, parsed by the connector type's ``options_model``.
+    options: BaseModel
+    #: The row's ``auth`` settings, parsed by the auth method's ``settings_model``.
+    auth_settings: BaseModel
+    #: The deployment variant the type chose for this row.
+    variant: str
+    #: The transport of the connector's format (``httpx`` or ``requests``).
+    transport: str
+    #: Reveals a secret setting: reads ``env:NAME`` at call time, remembers the
+    #: value so that it is removed from every error text and log line.
+    reveal: Callable[[SecretStr | None], str | None]
+    #: The connector's auth mechanism (set for the format's factory).
+    auth: AuthMechanism | None = None
+
+
+@runtime_checkable
+class ConnectorType(Protocol):
+    """Maps an appointment event to its back office's message."""
+
+    def build_message(self, delivery: Delivery) -> OutboundMessage: ...
+
+    def review(self, result: AttemptResult) -> AttemptResult: ...
+
+    def probe_message(self) -> OutboundMessage: ...
+
+    def judge_probe(self, result: AttemptResult) -> ProbeReport: ...
+
+
+@runtime_checkable
+class ApiFormat(Protocol):
+    """Encodes and sends a message with the connector's auth, classifies the answer."""
+
+    async def send(self, message: OutboundMessage) -> AttemptResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class AuthMechanism(Protocol):
+    """Attaches credentials to a transport."""
+
+    def for_transport(self, transport: str) -> Any: ...
+
+    async def unauthorized(self) -> bool: ...
+
+    async def describe(self) -> str | None: ...
+
+
+class ConnectorTypeBase:
+    """Defaults for :class:`ConnectorType`; subclasses implement ``build_message``."""
+
+    def __init__(self, context: PipelineContext) -> None:
+        self.context = context
+
+    def build_message(self, delivery: Delivery) -> OutboundMessage:
+        raise NotImplementedError
+
+    def review(self, result: AttemptResult) -> AttemptResult:
+        """Refine the format's verdict (e.g. BC needs a ``Location`` header)."""
+        return result
+
+    def probe_message(self) -> OutboundMessage:
+        """The side-effect-free request ``connectors test`` sends: ``HEAD {uri}``."""
+        return OutboundMessage(url=self.context.connector.uri, method="HEAD")
+
+    def judge_probe(self, result: AttemptResult) -> ProbeReport:
+        """Reachable and authenticated: any answer but 401/403 (contract §5)."""
+        if result.status_code is None:
+            return ProbeReport(False, f"not reachable: {result.error}")
+        if result.status_code in (401, 403):
+            return ProbeReport(
+                False, f"reached, but the credentials were refused (HTTP {result.status_code})"
+            )
+        return ProbeReport(True, f"reached and accepted (HTTP {result.status_code})")
+
+
+class AuthMechanismBase:
+    """Defaults for :class:`AuthMechanism`: static credentials, nothing to refresh."""
+
+    def __init__(self, context: PipelineContext) -> None:
+        self.context = context
+
+    def for_transport(self, transport: str) -> Any:
+        raise NotImplementedError
+
+    async def unauthorized(self) -> bool:
+        """Called after a 401; return True when fresh credentials make a resend worthwhile."""
+        return False
+
+    async def describe(self) -> str | None:
+        """A line for ``connectors test`` (a token's lifetime and scope); never a secret."""
+        return None

@@ -1,0 +1,144 @@
+"""The connector row (contract §2), as written in JSON or YAML files and stored.
+
+This model checks the row on its own.  Whether its ``type``, ``api_type`` and
+``auth`` agree with the installed plugins is checked by
+:func:`writeback.validate_connector`, which also parses ``auth`` and ``options``
+with the plugins' own settings models.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["CRUD_TYPES", "DEFAULT_RETRY_SCHEDULE", "Connector", "RetryPolicy", "Throttle"]
+
+CRUD_TYPES = ("create", "update", "delete")
+#: Seconds to wait before attempt 2, 3, …; Svix's schedule less its immediate first retry.
+DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s\s*$")
+
+CrudType = Literal["create", "update", "delete"]
+
+
+class RetryPolicy(BaseModel):
+    """When to try again after a ``retry`` outcome."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Seconds to wait before attempt 2, 3, …; its length + 1 is the most attempts.
+    schedule: tuple[float, ...] = Field(default=DEFAULT_RETRY_SCHEDULE, max_length=100)
+
+    @field_validator("schedule")
+    @classmethod
+    def _non_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(v < 0 for v in value):
+            raise ValueError("every wait must be zero or more seconds.")
+        return value
+
+
+class Throttle(BaseModel):
+    """How hard one endpoint may be pushed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: At most this many requests in flight to the endpoint.
+    max_concurrency: int | None = Field(default=None, ge=1, le=1000)
+    #: At most this many requests per window, written ``"6000/300s"``.
+    rate: str | None = None
+
+    @field_validator("rate")
+    @classmethod
+    def _rate_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        match = _RATE.match(value)
+        if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
+            raise ValueError(
+                f"{value!r} is not a rate; write requests per window like '6000/300s'."
+            )
+        return value
+
+    def per_second(self) -> float | None:
+        """The rate as requests per second, or ``None`` for no limit."""
+        if self.rate is None:
+            return None
+        match = _RATE.match(self.rate)
+        assert match is not None
+        return int(match.group(1)) / float(match.group(2))
+
+
+class Connector(BaseModel):
+    """One connector row: one back-office endpoint that hears about appointments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    #: Unique human name.
+    name: str = Field(min_length=1, max_length=100)
+    #: Free text.
+    description: str = ""
+    #: Connector type plugin name (``bc``, ``nav``, ``webhook``, …).
+    type: str = Field(min_length=1)
+    #: False: ignored by dispatch.
+    enabled: bool = True
+    #: The web service endpoint (``http`` or ``https``).
+    uri: str
+    #: Format plugin name (``json`` or its alias ``rest``, ``soap``).
+    api_type: str = Field(min_length=1)
+    #: Routing key, compared exactly with the appointment's ``sourceApp``.
+    source_app: str = Field(min_length=1, max_length=30)
+    #: Which changes this connector hears about.
+    crud_types: tuple[CrudType, ...] = CRUD_TYPES
+    #: ``{"method": …, <that method's settings>}``.
+    auth: dict[str, Any] = Field(default_factory=lambda: {"method": "none"})
+    #: When to try again.
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    #: Endpoint limits; ``None``: the connector type's default.
+    throttle: Throttle | None = None
+    #: Replace pending updates by later changes; ``None``: the connector type's default.
+    coalesce: bool | None = None
+    #: Settings of the connector type, validated by its ``options_model``.
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type", "api_type")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+    @field_validator("uri")
+    @classmethod
+    def _http_uri(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"uri {value!r} is not an http:// or https:// address with a host."
+            )
+        return value
+
+    @field_validator("crud_types")
+    @classmethod
+    def _crud_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("crud_types is empty; give one or more of create, update, delete.")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_method(cls, value: dict[str, Any]) -> dict[str, Any]:
+        method = value.get("method")
+        if not isinstance(method, str) or not method.strip():
+            raise ValueError(
+                "auth.method is required: one of none, basic, windows, ntlm, entra, oauth2."
+            )
+        return {**value, "method": method.strip().lower()}
+
+    @property
+    def auth_method(self) -> str:
+        return str(self.auth["method"])
+
+    def auth_settings(self) -> dict[str, Any]:
+        """The ``auth`` object without its ``method`` key."""
+        return {k: v for k, v in self.auth.items() if k != "method"}

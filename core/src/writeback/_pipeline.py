@@ -1,0 +1,115 @@
+"""Assembling type -> format(auth) for one connector, and running one attempt.
+
+The pipeline is the only place the three plugin kinds meet.  It owns what must
+be the same for every combination: secrets revealed at send time, one resend
+after a 401 when the auth mechanism has fresh credentials, plugin failures
+turned into attempt results, and secrets removed from every error text.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from ._errors import AttemptError
+from ._interfaces import (
+    ApiFormat,
+    AttemptResult,
+    AuthMechanism,
+    ConnectorType,
+    Delivery,
+    Outcome,
+    PipelineContext,
+    ProbeReport,
+)
+from ._secrets import REDACTOR, reveal
+from ._validation import ValidatedConnector
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger("writeback.pipeline")
+
+
+class Pipeline:
+    """The working objects for one connector: built once, used for many deliveries."""
+
+    def __init__(
+        self,
+        connector: ValidatedConnector,
+        connector_type: ConnectorType,
+        api_format: ApiFormat,
+        auth: AuthMechanism,
+    ) -> None:
+        self.connector = connector
+        self.connector_type = connector_type
+        self.api_format = api_format
+        self.auth = auth
+
+    @classmethod
+    def build(cls, connector: ValidatedConnector) -> Pipeline:
+        """Call the three factories; this is where plugins import their libraries.
+
+        :raises AttemptError: when a secret cannot be revealed or a factory fails.
+        """
+        context = PipelineContext(
+            connector=connector.row,
+            options=connector.options,
+            auth_settings=connector.auth_settings,
+            variant=connector.variant,
+            transport=connector.format_spec.transport,
+            reveal=reveal,
+        )
+        try:
+            auth = connector.auth_spec.factory(context)
+            connector_type = connector.type_spec.factory(context)
+            api_format = connector.format_spec.factory(replace(context, auth=auth))
+        except AttemptError:
+            raise
+        except Exception as exc:
+            raise AttemptError(
+                f"the plugins for connector {connector.name!r} could not be set up: {exc!r}",
+                code="WB-398",
+            ) from exc
+        return cls(connector, connector_type, api_format, auth)
+
+    async def send(self, delivery: Delivery) -> AttemptResult:
+        """One attempt: build the message, send it, review the answer."""
+        try:
+            message = self.connector_type.build_message(delivery)
+            result = await self.api_format.send(message)
+            if result.status_code == 401 and await self.auth.unauthorized():
+                log.info("connector %s: 401, resending once with fresh credentials", self.connector.name)
+                result = await self.api_format.send(message)
+            result = self.connector_type.review(result)
+        except AttemptError as exc:
+            result = attempt_error_result(exc)
+        except Exception as exc:  # a plugin bug must end up in the record, not kill the worker
+            log.exception("connector %s: plugin error", self.connector.name)
+            result = AttemptResult(
+                Outcome.FAILED, error=f"WB-399: internal error in a plugin: {exc!r}"
+            )
+        if result.error:
+            result = replace(result, error=REDACTOR.redact(result.error))
+        return result
+
+    async def probe(self) -> ProbeReport:
+        """``connectors test``: the type's side-effect-free request, judged by the type."""
+        try:
+            detail = await self.auth.describe()
+            result = await self.api_format.send(self.connector_type.probe_message())
+            report = self.connector_type.judge_probe(result)
+        except AttemptError as exc:
+            report = ProbeReport(False, str(exc))
+        else:
+            if detail and report.ok:
+                report = ProbeReport(True, f"{report.detail}; {detail}")
+        return ProbeReport(report.ok, REDACTOR.redact(report.detail) or "")
+
+    async def aclose(self) -> None:
+        await self.api_format.aclose()
+
+
+def attempt_error_result(exc: AttemptError) -> AttemptResult:
+    """An :class:`AttemptError` as the attempt result it stands for."""
+    outcome = Outcome.RETRY if exc.retryable else Outcome.FAILED
+    return AttemptResult(outcome, error=REDACTOR.redact(str(exc)))

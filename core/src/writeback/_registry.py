@@ -1,0 +1,283 @@
+"""The plugin registry: a small facade over pluggy.
+
+Entry points in group ``writeback`` are loaded one at a time, so that a broken
+plugin is reported (``writeback plugins``) rather than fatal; it becomes an
+error only when a connector row selects something it would have provided.
+Listing plugins calls only the argument-free declaration hooks: no protocol
+library is imported until a descriptor's factory runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeVar
+
+import pluggy
+
+from . import hookspecs
+from ._descriptors import ApiFormatSpec, AuthMethodSpec, ConnectorTypeSpec
+from ._errors import DuplicatePluginError, PluginLoadError, PluginMissingError
+
+__all__ = ["DISABLE_ENV", "KNOWN_DISTRIBUTIONS", "LoadError", "PluginRegistry"]
+
+DISABLE_ENV = "WRITEBACK_DISABLE_PLUGINS"
+ENTRY_POINT_GROUP = "writeback"
+
+#: Kind key -> (hook name, human name of the kind, the row field that selects it).
+KINDS = {
+    "connector_types": ("writeback_connector_types", "connector type", "type"),
+    "api_formats": ("writeback_api_formats", "API format", "api_type"),
+    "auth_methods": ("writeback_auth_methods", "auth method", "auth.method"),
+}
+
+#: Where the plugins this project ships come from, for ``pip install`` hints.
+KNOWN_DISTRIBUTIONS = {
+    "connector_types": {"bc": "writeback-bc", "nav": "writeback-nav", "webhook": "writeback-webhook"},
+    "api_formats": {"json": "writeback-json", "rest": "writeback-json", "soap": "writeback-soap"},
+    "auth_methods": {
+        "basic": "writeback-auth-basic",
+        "windows": "writeback-auth-windows",
+        "ntlm": "writeback-auth-windows",
+        "entra": "writeback-auth-entra",
+        "oauth2": "writeback-auth-oauth2",
+    },
+}
+
+Spec = TypeVar("Spec", ConnectorTypeSpec, ApiFormatSpec, AuthMethodSpec)
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """A plugin that could not be loaded, or a name two plugins claim."""
+
+    name: str
+    distribution: str
+    version: str
+    error: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+class PluginRegistry:
+    """Installed plugins by kind and name, with what failed to load."""
+
+    def __init__(self) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self.connector_types: dict[str, ConnectorTypeSpec] = {}
+        self.api_formats: dict[str, ApiFormatSpec] = {}
+        self.auth_methods: dict[str, AuthMethodSpec] = {}
+        self._aliases: dict[str, str] = {}
+        self.load_errors: list[LoadError] = []
+        #: kind -> name -> the plugin (entry point) that failed or was refused for it.
+        self._broken: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        self.disabled: set[str] = set()
+
+    # -- loading -------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        disabled: Iterable[str] | None = None,
+    ) -> PluginRegistry:
+        """Load the built-in plugins and every entry point in group ``writeback``."""
+        registry = cls()
+        if disabled is None:
+            disabled = [n for n in os.environ.get(DISABLE_ENV, "").replace(" ", "").split(",") if n]
+        registry.disabled = set(disabled)
+        from . import _builtin
+
+        registry.register(_builtin, name="writeback-builtin", distribution="writeback")
+        if entry_points is None:
+            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for ep in sorted(entry_points, key=lambda e: e.name):
+            registry._load_entry_point(ep)
+        return registry
+
+    def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> None:
+        dist = ep.dist.name if ep.dist is not None else "?"
+        version = ep.dist.version if ep.dist is not None else "?"
+        if ep.name in self.disabled or dist in self.disabled:
+            return
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken plugin must not stop the others
+            self._record_broken(ep.name, dist, version, f"import failed: {exc!r}")
+            return
+        self.register(module, name=ep.name, distribution=dist, version=version)
+
+    def _record_broken(self, name: str, dist: str, version: str, error: str) -> None:
+        self.load_errors.append(LoadError(name, dist, version, error))
+        for kind, table in KNOWN_DISTRIBUTIONS.items():
+            for plugin_name, known_dist in table.items():
+                if known_dist == dist or plugin_name == name:
+                    self._broken[kind].setdefault(plugin_name, f"{dist} ({error})")
+
+    def register(
+        self,
+        plugin: ModuleType | object,
+        *,
+        name: str,
+        distribution: str = "",
+        version: str = "",
+    ) -> None:
+        """Register one plugin object and collect its descriptors.
+
+        Third parties may call this directly (tests, embedding); entry points
+        are the ordinary way.
+        """
+        if not version and distribution:
+            try:
+                version = importlib.metadata.version(distribution)
+            except importlib.metadata.PackageNotFoundError:
+                version = ""
+        try:
+            self._pm.register(plugin, name=name)
+            self._pm.check_pending()
+        except Exception as exc:
+            if self._pm.is_registered(plugin):
+                self._pm.unregister(plugin)
+            self._record_broken(name, distribution or name, version, f"not a valid plugin: {exc}")
+            return
+        collected: dict[str, list[Any]] = {}
+        others = [p for p in self._pm.get_plugins() if p is not plugin]
+        try:
+            for kind, (hook_name, _, _) in KINDS.items():
+                caller = self._pm.subset_hook_caller(hook_name, remove_plugins=others)
+                collected[kind] = [spec for result in caller() for spec in (result or ())]
+        except Exception as exc:
+            self._pm.unregister(plugin)
+            self._record_broken(name, distribution or name, version, f"declaration failed: {exc!r}")
+            return
+        for kind, specs in collected.items():
+            for spec in specs:
+                stamped = dataclasses.replace(spec, distribution=distribution, version=version)
+                self._add(kind, stamped)
+
+    def _add(self, kind: str, spec: Any) -> None:
+        table: dict[str, Any] = getattr(self, kind)
+        names = [spec.name, *getattr(spec, "aliases", ())]
+        for name in names:
+            owner = table.get(self._aliases.get(name, name)) if kind == "api_formats" else table.get(name)
+            if owner is not None:
+                message = (
+                    f"{KINDS[kind][1]} {name!r} is provided by both {owner.distribution} "
+                    f"and {spec.distribution}; uninstall one of them."
+                )
+                self.load_errors.append(LoadError(name, spec.distribution, spec.version, message))
+                self._broken[kind][name] = message
+                return
+        table[spec.name] = spec
+        if kind == "api_formats":
+            for alias in spec.aliases:
+                self._aliases[alias] = spec.name
+
+    # -- lookup --------------------------------------------------------------
+
+    def canonical_format(self, name: str) -> str:
+        """``rest`` -> ``json``: the format name an alias stands for."""
+        return self._aliases.get(name, name)
+
+    def connector_type(self, name: str) -> ConnectorTypeSpec:
+        return self._get("connector_types", name)
+
+    def api_format(self, name: str) -> ApiFormatSpec:
+        return self._get("api_formats", self.canonical_format(name))
+
+    def auth_method(self, name: str) -> AuthMethodSpec:
+        return self._get("auth_methods", name)
+
+    def _get(self, kind: str, name: str) -> Any:
+        table: dict[str, Any] = getattr(self, kind)
+        if name in table and name not in self._broken[kind]:
+            return table[name]
+        _, human, field = KINDS[kind]
+        if name in self._broken[kind]:
+            reason = self._broken[kind][name]
+            if "provided by both" in reason:
+                raise DuplicatePluginError(f"{field} {name!r}: {reason}")
+            raise PluginLoadError(
+                f"{field} {name!r}: the plugin that provides it failed to load: {reason}; "
+                "reinstall it or run 'writeback plugins' for details."
+            )
+        available = ", ".join(sorted(table)) or "none installed"
+        dist = KNOWN_DISTRIBUTIONS[kind].get(name)
+        if dist and dist in self.disabled or name in self.disabled:
+            raise PluginMissingError(
+                f"{field} {name!r}: the {human} is disabled by {DISABLE_ENV}; "
+                f"installed: {available}."
+            )
+        if dist:
+            raise PluginMissingError(
+                f"{field} {name!r}: the {human} is not installed; "
+                f"run 'pip install {dist}' (installed: {available})."
+            )
+        raise PluginMissingError(
+            f"{field} {name!r} is not a known {human}; installed: {available}."
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What ``writeback plugins --json`` prints."""
+
+        def rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+            out = []
+            for spec in sorted(table.values(), key=lambda s: s.name):
+                row = {
+                    "name": spec.name,
+                    "summary": spec.summary,
+                    "distribution": spec.distribution,
+                    "version": spec.version,
+                }
+                if isinstance(spec, ConnectorTypeSpec):
+                    row["formats"] = list(spec.formats)
+                    row["auth"] = {
+                        spec.label(rule.variant): {} for rule in spec.auth_rules
+                    }
+                    for rule in spec.auth_rules:
+                        row["auth"][spec.label(rule.variant)][rule.api_format] = list(
+                            self.effective_methods(spec, rule.variant, rule.api_format)
+                        )
+                    row["coalesce"] = spec.coalesce_default
+                elif isinstance(spec, ApiFormatSpec):
+                    row["transport"] = spec.transport
+                    row["aliases"] = list(spec.aliases)
+                else:
+                    row["transports"] = list(spec.transports)
+                    row["secret_fields"] = list(spec.secret_fields)
+                out.append(row)
+            return out
+
+        return {
+            "connector_types": rows(self.connector_types),
+            "api_formats": rows(self.api_formats),
+            "auth_methods": rows(self.auth_methods),
+            "load_errors": [e.as_dict() for e in self.load_errors],
+        }
+
+    def effective_methods(
+        self, spec: ConnectorTypeSpec, variant: str, api_format: str
+    ) -> tuple[str, ...]:
+        """Auth methods the type accepts here that can ride the format's transport.
+
+        A method whose plugin is not installed stays in the list (its transport is
+        unknown, so it is not ruled out); selecting it names the distribution.
+        """
+        rule = spec.rule_for(variant, api_format)
+        if rule is None:
+            return ()
+        fmt = self.api_formats.get(api_format)
+        methods = []
+        for method in rule.methods:
+            auth = self.auth_methods.get(method)
+            if fmt is not None and auth is not None and fmt.transport not in auth.transports:
+                continue
+            methods.append(method)
+        return tuple(methods)

@@ -1,0 +1,179 @@
+"""Validating a connector row against the installed plugins' declarations.
+
+Nothing about particular back offices lives here: the support matrix of
+contract §2 falls out of what each connector type, format and auth method
+declares (types list auth methods per variant and format; formats name their
+transport; auth methods name the transports they can authenticate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ._descriptors import DEFAULT_VARIANT, ApiFormatSpec, AuthMethodSpec, ConnectorTypeSpec
+from ._errors import InvalidConnectorError, UserError
+from ._models import Connector, Throttle
+from ._problems import problems_from, shown
+from ._registry import PluginRegistry
+
+__all__ = ["ALWAYS_SECRET", "ValidatedConnector", "secret_paths", "validate_connector"]
+
+#: Field names treated as secrets wherever they appear in ``auth`` or ``options``,
+#: even when the plugin that would declare them is not installed (contract §2).
+ALWAYS_SECRET = frozenset({"password", "client_secret", "signing_secret", "secret", "token"})
+
+
+@dataclass(frozen=True)
+class ValidatedConnector:
+    """A connector row that agrees with itself and with the installed plugins."""
+
+    row: Connector
+    type_spec: ConnectorTypeSpec
+    format_spec: ApiFormatSpec
+    auth_spec: AuthMethodSpec
+    options: BaseModel
+    auth_settings: BaseModel
+    variant: str
+    warnings: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.row.name
+
+    @property
+    def coalesce(self) -> bool:
+        if self.row.coalesce is not None:
+            return self.row.coalesce
+        return self.type_spec.coalesce_default
+
+    @property
+    def throttle(self) -> Throttle:
+        if self.row.throttle is not None:
+            return self.row.throttle
+        default = self.type_spec.throttle_default
+        return Throttle(max_concurrency=default.max_concurrency, rate=default.rate)
+
+    def secret_paths(self) -> tuple[str, ...]:
+        """Dotted paths of the secrets in this row (``auth.password``, …)."""
+        declared = [f"auth.{f}" for f in self.auth_spec.secret_fields]
+        declared += [f"options.{f}" for f in self.type_spec.secret_fields]
+        return tuple(dict.fromkeys([*declared, *secret_paths(self.row.model_dump())]))
+
+
+def secret_paths(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """Paths of fields named like secrets in a raw row's ``auth`` and ``options``."""
+    paths = []
+    for section in ("auth", "options"):
+        value = row.get(section)
+        if isinstance(value, Mapping):
+            paths += [f"{section}.{k}" for k in value if k in ALWAYS_SECRET]
+    return tuple(paths)
+
+
+def _parse(
+    model: type[BaseModel], data: Mapping[str, Any], prefix: str, secrets: tuple[str, ...]
+) -> tuple[BaseModel | None, list[str]]:
+    try:
+        return model.model_validate(dict(data)), []
+    except ValidationError as exc:
+        return None, problems_from(exc, prefix=prefix, model=model, secret_fields=secrets)
+
+
+def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector:
+    """Check ``raw`` (a dict from JSON/YAML) and return it validated, or raise.
+
+    :raises InvalidConnectorError: with one sentence per problem.
+    """
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    name = name if isinstance(name, str) else None
+    if not isinstance(raw, Mapping):
+        raise InvalidConnectorError(
+            [f"a connector row must be an object with keys like name, type, uri; got {shown(raw)}."]
+        )
+    try:
+        row = Connector.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise InvalidConnectorError(
+            problems_from(exc, model=Connector, secret_fields=tuple(ALWAYS_SECRET)), name=name
+        ) from None
+
+    problems: list[str] = []
+    lookups: dict[str, Any] = {}
+    for key, lookup, value in (
+        ("type", registry.connector_type, row.type),
+        ("format", registry.api_format, row.api_type),
+    ):
+        try:
+            lookups[key] = lookup(value)
+        except UserError as exc:
+            problems.append(exc.message)
+    if problems:
+        raise InvalidConnectorError(problems, name=row.name)
+    type_spec: ConnectorTypeSpec = lookups["type"]
+    format_spec: ApiFormatSpec = lookups["format"]
+
+    if format_spec.name not in type_spec.formats:
+        raise InvalidConnectorError(
+            [
+                f"api_type {row.api_type!r} is not supported by type {type_spec.name!r}; "
+                f"allowed: {', '.join(type_spec.formats)}."
+            ],
+            name=row.name,
+        )
+
+    options, option_problems = _parse(
+        type_spec.options_model, row.options, "options", type_spec.secret_fields
+    )
+    if options is None:
+        raise InvalidConnectorError(option_problems, name=row.name)
+
+    variant = type_spec.variant_of(row, options) if type_spec.variant_of else DEFAULT_VARIANT
+    rule = type_spec.rule_for(variant, format_spec.name)
+    allowed = registry.effective_methods(type_spec, variant, format_spec.name)
+    method = row.auth_method
+    where = f"type {type_spec.name!r}"
+    if len(type_spec.variants) > 1:
+        where += f" ({type_spec.label(variant)})"
+    if rule is None or method not in allowed:
+        raise InvalidConnectorError(
+            [
+                f"auth.method {method!r} is not allowed for {where} with api_type "
+                f"{format_spec.name!r}; allowed: {', '.join(allowed) or 'none'}."
+            ],
+            name=row.name,
+        )
+    try:
+        auth_spec = registry.auth_method(method)
+    except UserError as exc:
+        raise InvalidConnectorError([exc.message], name=row.name) from None
+
+    settings = {**type_spec.auth_defaults.get(method, {}), **row.auth_settings()}
+    auth_settings, auth_problems = _parse(
+        auth_spec.settings_model, settings, "auth", auth_spec.secret_fields
+    )
+    problems += auth_problems
+    if auth_settings is not None:
+        if format_spec.check is not None:
+            problems += list(format_spec.check(row, auth_spec))
+        if type_spec.check is not None:
+            problems += list(type_spec.check(row, options))
+    if problems or auth_settings is None:
+        raise InvalidConnectorError(problems, name=row.name)
+
+    warnings = tuple(
+        f"connector {row.name!r}: {rule.warnings[method]}" for _ in (0,) if method in rule.warnings
+    )
+    return ValidatedConnector(
+        row=row,
+        type_spec=type_spec,
+        format_spec=format_spec,
+        auth_spec=auth_spec,
+        options=options,
+        auth_settings=auth_settings,
+        variant=variant,
+        warnings=warnings,
+    )
