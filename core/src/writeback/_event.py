@@ -54,8 +54,6 @@ def _pop_path(data: dict[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
     return False, None
 
 
-
-
 def normalise_appointment(raw: dict[str, Any]) -> dict[str, Any]:
     """Flatten the nested PascalCase shape into camelCase; leave camelCase as it is."""
     data = dict(raw)
@@ -76,9 +74,11 @@ def normalise_appointment(raw: dict[str, Any]) -> dict[str, Any]:
         resources, rest = [], []
         for item in assignments:
             item = _deep_copy(item) if isinstance(item, dict) else item
-            found, number = _pop_path(item, ("Resource", "ResourceNo")) if isinstance(
-                item, dict
-            ) else (False, None)
+            found, number = (
+                _pop_path(item, ("Resource", "ResourceNo"))
+                if isinstance(item, dict)
+                else (False, None)
+            )
             if found:
                 resources.append({"resourceNo": number})
             if isinstance(item, dict):
@@ -161,7 +161,9 @@ class Appointment(BaseModel):
 
     @model_validator(mode="after")
     def _has_identity(self) -> Appointment:
-        if not any(v not in (None, "") for v in (self.appointmentGuid, self.appointmentNo, self.id)):
+        if not any(
+            v not in (None, "") for v in (self.appointmentGuid, self.appointmentNo, self.id)
+        ):
             raise ValueError(
                 "the appointment has no identity; give appointmentGuid, appointmentNo or id."
             )

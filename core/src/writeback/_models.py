@@ -113,9 +113,7 @@ class Connector(BaseModel):
     def _http_uri(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"uri {value!r} is not an http:// or https:// address with a host."
-            )
+            raise ValueError(f"uri {value!r} is not an http:// or https:// address with a host.")
         return value
 
     @field_validator("crud_types")

@@ -78,7 +78,9 @@ class Pipeline:
             message = self.connector_type.build_message(delivery)
             result = await self.api_format.send(message)
             if result.status_code == 401 and await self.auth.unauthorized():
-                log.info("connector %s: 401, resending once with fresh credentials", self.connector.name)
+                log.info(
+                    "connector %s: 401, resending once with fresh credentials", self.connector.name
+                )
                 result = await self.api_format.send(message)
             result = self.connector_type.review(result)
         except AttemptError as exc:

@@ -37,7 +37,11 @@ KINDS = {
 
 #: Where the plugins this project ships come from, for ``pip install`` hints.
 KNOWN_DISTRIBUTIONS = {
-    "connector_types": {"bc": "writeback-bc", "nav": "writeback-nav", "webhook": "writeback-webhook"},
+    "connector_types": {
+        "bc": "writeback-bc",
+        "nav": "writeback-nav",
+        "webhook": "writeback-webhook",
+    },
     "api_formats": {"json": "writeback-json", "rest": "writeback-json", "soap": "writeback-soap"},
     "auth_methods": {
         "basic": "writeback-auth-basic",
@@ -166,7 +170,11 @@ class PluginRegistry:
         table: dict[str, Any] = getattr(self, kind)
         names = [spec.name, *getattr(spec, "aliases", ())]
         for name in names:
-            owner = table.get(self._aliases.get(name, name)) if kind == "api_formats" else table.get(name)
+            owner = (
+                table.get(self._aliases.get(name, name))
+                if kind == "api_formats"
+                else table.get(name)
+            )
             if owner is not None:
                 message = (
                     f"{KINDS[kind][1]} {name!r} is provided by both {owner.distribution} "
@@ -210,7 +218,7 @@ class PluginRegistry:
             )
         available = ", ".join(sorted(table)) or "none installed"
         dist = KNOWN_DISTRIBUTIONS[kind].get(name)
-        if dist and dist in self.disabled or name in self.disabled:
+        if (dist and dist in self.disabled) or name in self.disabled:
             raise PluginMissingError(
                 f"{field} {name!r}: the {human} is disabled by {DISABLE_ENV}; "
                 f"installed: {available}."
@@ -238,9 +246,7 @@ class PluginRegistry:
                 }
                 if isinstance(spec, ConnectorTypeSpec):
                     row["formats"] = list(spec.formats)
-                    row["auth"] = {
-                        spec.label(rule.variant): {} for rule in spec.auth_rules
-                    }
+                    row["auth"] = {spec.label(rule.variant): {} for rule in spec.auth_rules}
                     for rule in spec.auth_rules:
                         row["auth"][spec.label(rule.variant)][rule.api_format] = list(
                             self.effective_methods(spec, rule.variant, rule.api_format)

@@ -1,7 +1,7 @@
 """Checks every plugin's descriptors must pass; each plugin's ``test_plugin.py`` runs them.
 
-    from writeback.conformance import conformance_problems
-    assert conformance_problems(spec) == []
+from writeback.conformance import conformance_problems
+assert conformance_problems(spec) == []
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ def conformance_problems(spec: Any) -> list[str]:
                 )
             for method in rule.warnings:
                 if method not in rule.methods:
-                    problems.append(f"{owner}: warning for {method!r}, which the rule does not allow.")
+                    problems.append(
+                        f"{owner}: warning for {method!r}, which the rule does not allow."
+                    )
         for fmt in spec.formats:
             if not any(rule.api_format == fmt for rule in spec.auth_rules):
                 problems.append(f"{owner}: no auth rule for format {fmt!r}.")

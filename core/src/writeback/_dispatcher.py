@@ -1,0 +1,212 @@
+"""The host's entry point: ``Dispatcher.open(url)``, then submit and run workers.
+
+from writeback import Dispatcher
+with Dispatcher.open("sqlite:///writeback.db") as wb:
+    wb.connectors.add({"name": "hook", "type": "webhook", ...})
+    ids = wb.submit({"action": "create", "appointment": {...}})
+    wb.run_worker(until_idle=True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._errors import InvalidEventError
+from ._event import AppointmentEvent
+from ._interfaces import ProbeReport
+from ._pipeline import Pipeline
+from ._problems import problems_from, shown
+from ._registry import PluginRegistry
+from ._validation import ValidatedConnector, validate_connector
+from ._worker import Worker, WorkerStats
+from .store import DB_ENV, DEFAULT_DB_URL, AttemptRecord, Store, StoredConnector
+
+__all__ = ["Dispatcher", "SubmitResult", "parse_event"]
+
+log = logging.getLogger("writeback.dispatch")
+
+
+def parse_event(raw: Any, *, index: int | None = None) -> AppointmentEvent:
+    """Validate one event object.
+
+    :raises InvalidEventError: one sentence per problem, naming the field.
+    """
+    if isinstance(raw, AppointmentEvent):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise InvalidEventError(
+            [f"an event must be an object with action and appointment; got {shown(raw)}."],
+            index=index,
+        )
+    try:
+        return AppointmentEvent.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise InvalidEventError(problems_from(exc, model=AppointmentEvent), index=index) from None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What ``submit`` did with one event."""
+
+    event_id: str
+    #: ``(delivery id, connector name)`` per matching connector.
+    deliveries: tuple[tuple[str, str], ...]
+    #: False when the event id was known: nothing new was created.
+    created: bool
+
+
+class Connectors:
+    """``Dispatcher.connectors``: validate, add, read, enable, disable, remove, test."""
+
+    def __init__(self, store: Store, registry: PluginRegistry) -> None:
+        self._store = store
+        self._registry = registry
+
+    def validate(self, raw: Any) -> ValidatedConnector:
+        return validate_connector(raw, self._registry)
+
+    def add(self, rows: Any, *, replace: bool = False) -> list[ValidatedConnector]:
+        """Validate every row, then store them all in one transaction (or none)."""
+        items = rows if isinstance(rows, list) else [rows]
+        validated = [self.validate(row) for row in items]
+        self._store.connectors.add(validated, replace=replace)
+        return validated
+
+    def get(self, name: str) -> StoredConnector:
+        return self._store.connectors.get(name)
+
+    def list(self) -> list[StoredConnector]:
+        return self._store.connectors.list()
+
+    def enable(self, name: str) -> None:
+        self._store.connectors.set_enabled(name, True)
+
+    def disable(self, name: str) -> None:
+        self._store.connectors.set_enabled(name, False)
+
+    def remove(self, name: str) -> int:
+        return self._store.connectors.remove(name)
+
+    def load(self, name: str) -> ValidatedConnector:
+        """The stored row, decrypted and validated against the installed plugins."""
+        stored = self.get(name)
+        return self.validate(self._store.connectors.opened_row(stored))
+
+    def test(self, name: str) -> ProbeReport:
+        """Reach the endpoint and authenticate, writing nothing to the back office."""
+        connector = self.load(name)
+
+        async def probe() -> ProbeReport:
+            from ._errors import AttemptError
+
+            try:
+                pipeline = Pipeline.build(connector)
+            except AttemptError as exc:
+                return ProbeReport(False, str(exc))
+            try:
+                return await pipeline.probe()
+            finally:
+                await pipeline.aclose()
+
+        return asyncio.run(probe())
+
+
+class Deliveries:
+    """``Dispatcher.deliveries``: read and replay."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def list(self, *, status: str | None = None, connector: str | None = None) -> list[Any]:
+        return self._store.outbox.list(status=status, connector=connector)
+
+    def get(self, delivery_id: str) -> tuple[Any, list[AttemptRecord]]:
+        return self._store.outbox.get(delivery_id)
+
+    def retry(self, delivery_ids: Sequence[str] = (), *, all_dead: bool = False) -> list[str]:
+        return self._store.outbox.retry(delivery_ids, all_dead=all_dead)
+
+    def counts(self) -> dict[str, int]:
+        return self._store.outbox.counts()
+
+
+class Dispatcher:
+    """Connectors, the outbox and workers over one database."""
+
+    def __init__(self, store: Store, registry: PluginRegistry) -> None:
+        self.store = store
+        self.registry = registry
+        self.connectors = Connectors(store, registry)
+        self.deliveries = Deliveries(store)
+
+    @classmethod
+    def open(
+        cls, db_url: str | None = None, *, registry: PluginRegistry | None = None
+    ) -> Dispatcher:
+        """Open the store at ``db_url`` (else ``WRITEBACK_DB``, else ``sqlite:///writeback.db``)."""
+        url = db_url or os.environ.get(DB_ENV) or DEFAULT_DB_URL
+        return cls(Store.open(url), registry or PluginRegistry.load())
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def submit(self, event: AppointmentEvent | Mapping[str, Any]) -> list[str]:
+        """Write one delivery per matching connector; return their ids (durable on return)."""
+        return [delivery_id for delivery_id, _ in self.submit_detailed(event).deliveries]
+
+    def submit_detailed(self, event: AppointmentEvent | Mapping[str, Any]) -> SubmitResult:
+        parsed = parse_event(event)
+        targets = [(c.id, c.name) for c in self._matching(parsed)]
+        made, created = self.store.outbox.submit(parsed, targets)
+        if created and not made:
+            log.warning(
+                "event %s: no enabled connector for sourceApp %r and action %r",
+                parsed.id,
+                parsed.source_app,
+                parsed.action,
+            )
+        return SubmitResult(parsed.id, tuple(made), created)
+
+    def submit_many(self, events: Iterable[Any]) -> list[SubmitResult]:
+        """Validate every event first (none is written if one is bad), then submit each."""
+        parsed = [parse_event(e, index=i) for i, e in enumerate(events)]
+        return [self.submit_detailed(e) for e in parsed]
+
+    def _matching(self, event: AppointmentEvent) -> list[StoredConnector]:
+        matches = []
+        for stored in self.store.connectors.list():
+            row = stored.sealed_row
+            if (
+                stored.enabled
+                and row.get("source_app") == event.source_app
+                and event.action in row.get("crud_types", ())
+            ):
+                matches.append(stored)
+        return matches
+
+    def run_worker(
+        self,
+        *,
+        until_idle: bool = True,
+        concurrency: int = 8,
+        on_progress: Callable[[WorkerStats], None] | None = None,
+        **options: Any,
+    ) -> WorkerStats:
+        """Run a worker in this thread (``asyncio.run``) and return what it did."""
+        worker = Worker(
+            self.store, self.registry, concurrency=concurrency, on_progress=on_progress, **options
+        )
+        return asyncio.run(worker.run(until_idle=until_idle))

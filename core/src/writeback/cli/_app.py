@@ -1,0 +1,103 @@
+"""The ``writeback`` command: global options, error handling, exit codes.
+
+Exit codes (contract §5): 0 success, 1 the work ran but something failed, 2 bad
+input or usage (nothing written).  User errors print one sentence, never a
+traceback.  Heavy imports (SQLAlchemy, plugins) happen inside commands, so
+``writeback --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .._errors import UserError, WritebackError
+from ._output import err
+
+if TYPE_CHECKING:
+    from .._dispatcher import Dispatcher
+
+app = typer.Typer(
+    name="writeback",
+    help="Deliver appointment changes to back-office systems, reliably and in order.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class State:
+    """What the global options chose; the dispatcher is opened on first use."""
+
+    db: str | None = None
+    _dispatcher: Dispatcher | None = field(default=None, repr=False)
+
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            from .._dispatcher import Dispatcher
+
+            self._dispatcher = Dispatcher.open(self.db)
+        return self._dispatcher
+
+    def close(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.close()
+
+
+STATE = State()
+
+
+def _configure_logging(verbose: int) -> None:
+    from .._secrets import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    root.setLevel(level)
+    # httpx logs every request at INFO, URL included; keep it for -vv only.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+
+
+@app.callback()
+def _global(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL (default: $WRITEBACK_DB, else sqlite:///writeback.db).",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
+    ] = 0,
+) -> None:
+    STATE.db = db or os.environ.get("WRITEBACK_DB") or None
+    _configure_logging(verbose)
+
+
+def main() -> None:
+    """Entry point of the ``writeback`` script."""
+    try:
+        app()
+    except UserError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(2)
+    except WritebackError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+    finally:
+        STATE.close()

@@ -1,0 +1,164 @@
+"""``writeback connectors …``: validate, add, list, show, enable, disable, remove, test."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .._errors import InvalidConnectorError, UserError
+from ._app import STATE, app
+from ._output import err, out, print_json, table
+
+connectors_app = typer.Typer(help="Manage connector rows.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+NameArg = Annotated[str, typer.Argument(help="The connector's name.")]
+FileArg = Annotated[str, typer.Argument(help="JSON or YAML file: one connector or a list.")]
+
+
+def _validate_file(path: str) -> list[Any]:
+    """Validate every row of the file; report every problem of every row, then raise."""
+    from .._files import read_rows
+    from .._registry import PluginRegistry
+    from .._validation import validate_connector
+
+    rows = read_rows(path)
+    registry = PluginRegistry.load()
+    validated, problems = [], []
+    for index, row in enumerate(rows):
+        try:
+            validated.append(validate_connector(row, registry))
+        except InvalidConnectorError as exc:
+            label = exc.connector_name or f"#{index + 1}"
+            problems += [f"connector {label!r}: {p}" for p in exc.problems]
+    if problems:
+        raise InvalidConnectorError(problems)
+    return validated
+
+
+def _print_invalid(exc: InvalidConnectorError) -> None:
+    err.print(f"error: {exc.code}: {len(exc.problems)} problem(s):", markup=False)
+    for problem in exc.problems:
+        err.print(f"  - {problem}", markup=False)
+
+
+@connectors_app.command("validate")
+def validate(file: FileArg) -> None:
+    """Check a file of connector rows against the installed plugins (exit 0 valid, 2 not)."""
+    try:
+        validated = _validate_file(file)
+    except InvalidConnectorError as exc:
+        _print_invalid(exc)
+        raise typer.Exit(2) from None
+    for item in validated:
+        for warning in item.warnings:
+            err.print(f"warning: {warning}", markup=False)
+    out.print(f"valid: {len(validated)} connector(s): {', '.join(v.name for v in validated)}")
+
+
+@connectors_app.command("add")
+def add(
+    file: FileArg,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite connectors with the same name.")
+    ] = False,
+) -> None:
+    """Validate, then store every connector in the file (all or nothing)."""
+    try:
+        validated = _validate_file(file)
+    except InvalidConnectorError as exc:
+        _print_invalid(exc)
+        raise typer.Exit(2) from None
+    STATE.dispatcher().store.connectors.add(validated, replace=replace)
+    for item in validated:
+        for warning in item.warnings:
+            err.print(f"warning: {warning}", markup=False)
+    out.print(f"added {len(validated)} connector(s): {', '.join(v.name for v in validated)}")
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": row["name"],
+        "type": row["type"],
+        "api_type": row["api_type"],
+        "auth": row.get("auth", {}).get("method"),
+        "source_app": row["source_app"],
+        "crud_types": row.get("crud_types"),
+        "enabled": row["enabled"],
+        "uri": row["uri"],
+    }
+
+
+@connectors_app.command("list")
+def list_(as_json: JsonFlag = False) -> None:
+    """List connectors (secrets as ***)."""
+    rows = [c.masked() for c in STATE.dispatcher().connectors.list()]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("no connectors yet; add some with 'writeback connectors add FILE'.")
+        return
+    table(
+        None,
+        ["name", "type", "api_type", "auth", "source_app", "crud_types", "enabled", "uri"],
+        [
+            [
+                *list(_summary(r).values())[:5],
+                ",".join(r.get("crud_types", ())),
+                r["enabled"],
+                r["uri"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@connectors_app.command("show")
+def show(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Show one connector row (secrets as ***)."""
+    row = STATE.dispatcher().connectors.get(name).masked()
+    if as_json:
+        print_json(row)
+        return
+    import yaml
+
+    out.print(yaml.safe_dump(row, sort_keys=False, allow_unicode=True).rstrip(), markup=False)
+
+
+@connectors_app.command("enable")
+def enable(name: NameArg) -> None:
+    """Let dispatch select this connector again."""
+    STATE.dispatcher().connectors.enable(name)
+    out.print(f"enabled {name}")
+
+
+@connectors_app.command("disable")
+def disable(name: NameArg) -> None:
+    """Make dispatch ignore this connector (queued deliveries still go out)."""
+    STATE.dispatcher().connectors.disable(name)
+    out.print(f"disabled {name}")
+
+
+@connectors_app.command("remove")
+def remove(name: NameArg) -> None:
+    """Remove a connector; its pending deliveries become dead (kept in history)."""
+    given_up = STATE.dispatcher().connectors.remove(name)
+    note = f"; {given_up} pending delivery(ies) marked dead" if given_up else ""
+    out.print(f"removed {name}{note}")
+
+
+@connectors_app.command("test")
+def test(name: NameArg) -> None:
+    """Reach the endpoint and authenticate, writing nothing (exit 0 ok, 1 not)."""
+    try:
+        report = STATE.dispatcher().connectors.test(name)
+    except InvalidConnectorError as exc:
+        raise UserError(str(exc.message)) from None
+    if report.ok:
+        out.print(f"ok: {name}: {report.detail}", markup=False)
+        return
+    err.print(f"failed: {name}: {report.detail}", markup=False)
+    raise typer.Exit(1)

@@ -1,0 +1,203 @@
+"""``writeback dispatch``, ``worker``, ``plugins`` and ``demo``."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .._errors import UserError
+from ._app import STATE, app
+from ._output import err, out, print_json, table
+
+if TYPE_CHECKING:
+    from .._dispatcher import Dispatcher
+    from .._worker import WorkerStats
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    """A progress bar on a terminal; nothing when stderr is a file or pipe."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("delivering"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=err,
+        transient=True,
+    ) as bar:
+        yield bar, bar.add_task("drain", total=total or None, detail="")
+
+
+def drain(dispatcher: Dispatcher, *, until_idle: bool, concurrency: int) -> WorkerStats:
+    """Run a worker with a progress display, stopping cleanly on SIGTERM/SIGINT."""
+    from .._worker import Worker
+
+    total = dispatcher.deliveries.counts().get("pending", 0)
+    with _progress(total) as progress:
+
+        def on_progress(stats: WorkerStats) -> None:
+            if progress is not None:
+                bar, task = progress
+                bar.update(
+                    task,
+                    completed=stats.delivered + stats.dead,
+                    detail=f"ok {stats.delivered} retrying {stats.retried} dead {stats.dead}",
+                )
+
+        worker = Worker(
+            dispatcher.store, dispatcher.registry, concurrency=concurrency, on_progress=on_progress
+        )
+        import asyncio
+
+        async def run() -> WorkerStats:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, worker.stop)
+            return await worker.run(until_idle=until_idle)
+
+        return asyncio.run(run())
+
+
+def _report(stats: WorkerStats) -> None:
+    out.print(
+        f"attempts {stats.attempts}, delivered {stats.delivered}, dead {stats.dead}, "
+        f"still pending {stats.pending}"
+    )
+    for delivery_id in stats.dead_ids:
+        out.print(f"dead: {delivery_id}  (see 'writeback deliveries show {delivery_id}')")
+
+
+@app.command("dispatch")
+def dispatch(
+    source: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="Events: a JSON object, a list, or JSON Lines.")
+    ],
+    as_json: JsonFlag = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Deliver now; exit 1 if any delivery went dead.")
+    ] = False,
+) -> None:
+    """Submit appointment events; print the deliveries made."""
+    from .._dispatcher import parse_event
+    from .._files import read_events
+
+    events = [parse_event(raw, index=i) for i, raw in enumerate(read_events(source))]
+    dispatcher = STATE.dispatcher()
+    results = [dispatcher.submit_detailed(e) for e in events]
+    for result in results:
+        if result.created and not result.deliveries:
+            event = next(e for e in events if e.id == result.event_id)
+            err.print(
+                f"note: event {event.id}: no enabled connector for sourceApp "
+                f"{event.source_app!r} and action {event.action!r}; nothing to deliver.",
+                markup=False,
+            )
+    if as_json:
+        print_json(
+            [
+                {
+                    "event_id": r.event_id,
+                    "deliveries": [{"id": d, "connector": c} for d, c in r.deliveries],
+                }
+                for r in results
+            ]
+        )
+    else:
+        rows = [
+            [r.event_id, c, d, "new" if r.created else "known"]
+            for r in results
+            for d, c in r.deliveries
+        ]
+        if rows:
+            table(None, ["event", "connector", "delivery", "event was"], rows)
+        out.print(f"{len(results)} event(s), {len(rows)} delivery(ies)")
+    if wait:
+        drain(dispatcher, until_idle=True, concurrency=8)
+        ours = {d for r in results for d, _ in r.deliveries}
+        dead = [row.id for row in dispatcher.deliveries.list(status="dead") if row.id in ours]
+        for delivery_id in dead:
+            err.print(f"dead: {delivery_id}  (see 'writeback deliveries show {delivery_id}')")
+        if dead:
+            raise typer.Exit(1)
+
+
+@app.command("worker")
+def worker(
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Return once nothing is pending.")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Attempts in flight at once.", min=1, max=1000)
+    ] = 8,
+) -> None:
+    """Send due deliveries; runs until SIGTERM/Ctrl-C, or with --until-idle until done."""
+    stats = drain(STATE.dispatcher(), until_idle=until_idle, concurrency=concurrency)
+    _report(stats)
+
+
+@app.command("plugins")
+def plugins(as_json: JsonFlag = False) -> None:
+    """Installed plugins and the support matrix they declare."""
+    from .._registry import PluginRegistry
+
+    summary = PluginRegistry.load().summary()
+    if as_json:
+        print_json(summary)
+        return
+    matrix = []
+    for t in summary["connector_types"]:
+        for variant, per_format in t["auth"].items():
+            for fmt, methods in per_format.items():
+                label = t["name"] if variant == "default" else f"{t['name']} ({variant})"
+                matrix.append([label, fmt, ", ".join(methods), t["distribution"], t["version"]])
+    table(
+        "connector types", ["type", "api_type", "auth methods", "distribution", "version"], matrix
+    )
+    table(
+        "API formats",
+        ["name", "aliases", "transport", "distribution", "version"],
+        [
+            [f["name"], ", ".join(f["aliases"]), f["transport"], f["distribution"], f["version"]]
+            for f in summary["api_formats"]
+        ],
+    )
+    table(
+        "auth methods",
+        ["name", "transports", "distribution", "version"],
+        [
+            [a["name"], ", ".join(a["transports"]), a["distribution"], a["version"]]
+            for a in summary["auth_methods"]
+        ],
+    )
+    for problem in summary["load_errors"]:
+        err.print(
+            f"load error: {problem['name']} ({problem['distribution']}): {problem['error']}",
+            markup=False,
+        )
+
+
+@app.command("demo")
+def demo() -> None:
+    """The whole flow against local simulators, on a throwaway database unless --db is given."""
+    try:
+        from writeback_testing.demo import run_demo
+    except ImportError:
+        raise UserError(
+            "the demo needs the simulators: run 'pip install writeback-testing' "
+            "(and writeback-webhook, writeback-json, writeback-auth-basic)."
+        ) from None
+    code = run_demo(STATE.db, out=out, err=err)
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,128 @@
+"""Opening the database: the engine, SQLite's settings, and migrations.
+
+SQLite is the embedded default; PostgreSQL serves several workers on several
+hosts.  Both go through the same SQLAlchemy Core statements.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from .._errors import DatabaseError, UserError
+from ._schema import SCHEMA_REVISION
+
+__all__ = ["DB_ENV", "DEFAULT_DB_URL", "create_store_engine", "key_file_for", "migrate"]
+
+DB_ENV = "WRITEBACK_DB"
+DEFAULT_DB_URL = "sqlite:///writeback.db"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE (below) instead of
+    # pysqlite's deferred BEGIN: a deferred transaction that reads and then
+    # writes can fail at once with "database is locked" when another process
+    # wrote in between, whatever the busy timeout.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url`` with the settings writeback relies on.
+
+    :raises UserError: for a URL that is not a database URL or needs a missing driver.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UserError(
+            f"--db {url!r} is not a database URL; use sqlite:///path/to/file.db "
+            "or postgresql+psycopg://user@host/dbname."
+        ) from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:":
+                folder = Path(database).expanduser().resolve().parent
+                if not folder.is_dir():
+                    raise UserError(
+                        f"--db {url!r}: the folder {str(folder)!r} does not exist; create it first."
+                    )
+            engine = create_engine(url)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        hint = (
+            " run 'pip install \"writeback[postgresql]\"'."
+            if parsed.get_backend_name() == "postgresql"
+            else " install its driver."
+        )
+        raise UserError(
+            f"--db {url!r}: the database driver is not installed ({exc});{hint}"
+        ) from None
+
+
+def key_file_for(url: str) -> Path | None:
+    """Where the secrets key lives when ``WRITEBACK_SECRET_KEY`` is not set.
+
+    Beside a SQLite file (``writeback.db`` -> ``writeback.db.key``); for a server
+    database, in the user's config folder; ``None`` for an in-memory database.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:":
+            return None
+        path = Path(database).expanduser().resolve()
+        return path.with_name(path.name + ".key")
+    config = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return config / "writeback" / f"{parsed.host or 'local'}-{parsed.database or 'db'}.key"
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to :data:`SCHEMA_REVISION` (cheap when it already is)."""
+    try:
+        current = _current_revision(engine)
+    except OperationalError as exc:
+        raise DatabaseError(f"the database cannot be opened: {exc.orig}") from None
+    if current == SCHEMA_REVISION:
+        return
+    # Alembic is imported only when there is something to do.
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "writeback.store:migrations")
+    known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+    if current is not None and current not in known:
+        raise DatabaseError(
+            f"the database schema is at revision {current!r}, newer than this writeback "
+            "knows; upgrade writeback."
+        )
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

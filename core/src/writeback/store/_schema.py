@@ -1,0 +1,100 @@
+"""The tables, as SQLAlchemy Core metadata.
+
+Times are unix seconds (double precision) so that SQLite and PostgreSQL compare
+them the same way in SQL.  The schema is created and changed only by the Alembic
+migrations in ``migrations/``; a test checks that they agree with this file.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["SCHEMA_REVISION", "attempts", "connectors", "deliveries", "events", "metadata"]
+
+#: The Alembic head this release expects; ``Store.open`` migrates up to it.
+SCHEMA_REVISION = "0001"
+
+metadata = MetaData()
+
+connectors = Table(
+    "connectors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("type", String(40), nullable=False),
+    Column("api_type", String(40), nullable=False),
+    Column("auth_method", String(40), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("source_app", String(30), nullable=False, index=True),
+    # The whole row as JSON, literal secrets Fernet-encrypted ("fernet:…").
+    Column("row", Text, nullable=False),
+    # Dotted paths of the secrets in ``row``, so masking works without the plugins.
+    Column("secret_paths", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("action", String(10), nullable=False),
+    Column("source_app", String(30), nullable=False),
+    Column("appointment_key", String(200), nullable=False),
+    # The normalised event (``AppointmentEvent.to_record()``) as JSON.
+    Column("payload", Text, nullable=False),
+    Column("submitted_at", Float, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    # Submission order: deliveries of one (connector, appointment) go out by seq.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("event_id", String(200), ForeignKey("events.id"), nullable=False, index=True),
+    Column(
+        "connector_id",
+        Integer,
+        ForeignKey("connectors.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("connector_name", String(100), nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("appointment_key", String(200), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_order", "connector_id", "appointment_key", "seq"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_seq", Integer, ForeignKey("deliveries.seq"), nullable=False, index=True),
+    Column("n", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("outcome", String(10), nullable=False),
+    Column("error", Text, nullable=True),
+)
