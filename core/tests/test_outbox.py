@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from writeback import Dispatcher
+from writeback.store import SCHEMA_REVISION, Store
+from writeback.store._schema import metadata
+
+from .conftest import event, row
+
+
+@pytest.fixture
+def wb(tmp_path, registry):
+    dispatcher = Dispatcher(Store.open(f"sqlite:///{tmp_path}/wb.db"), registry)
+    dispatcher.connectors.add(row())
+    yield dispatcher
+    dispatcher.close()
+
+
+def test_migrations_build_exactly_the_declared_schema(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path}/m.db")
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        version = conn.exec_driver_sql("select version_num from alembic_version").scalar()
+    assert diff == []
+    assert version == SCHEMA_REVISION
+
+
+def test_migration_head_is_the_declared_revision():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "writeback.store:migrations")
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
+
+
+def test_submit_routes_by_source_app_crud_and_enabled(wb):
+    wb.connectors.add(row(name="updates-only", crud_types=["update"]))
+    wb.connectors.add(row(name="off", enabled=False))
+    wb.connectors.add(row(name="other-app", source_app="OTHER"))
+    created = wb.submit_detailed(event("create"))
+    assert [c for _, c in created.deliveries] == ["f1"]
+    updated = wb.submit_detailed(event("update"))
+    assert sorted(c for _, c in updated.deliveries) == ["f1", "updates-only"]
+    assert wb.submit(event("create", source="app")) == []  # exact, case-sensitive
+
+
+def test_resubmitting_an_event_id_creates_nothing(wb):
+    first = wb.submit({**event(), "id": "evt-1"})
+    again = wb.submit_detailed({**event(), "id": "evt-1"})
+    assert again.created is False
+    assert [d for d, _ in again.deliveries] == first
+    assert len(wb.deliveries.list()) == 1
+
+
+def test_claim_takes_only_the_head_of_each_appointment_queue(wb):
+    a1 = wb.submit(event("create", "A"))
+    wb.submit(event("update", "A"))
+    b1 = wb.submit(event("create", "B"))
+    claims = wb.store.outbox.claim("w1", 10, lease_seconds=60)
+    assert [c.id for c in claims] == a1 + b1
+    # Leased deliveries are not claimed again, and A's update still waits.
+    assert wb.store.outbox.claim("w2", 10, lease_seconds=60) == []
+
+
+def test_expired_lease_is_claimed_again(wb):
+    ids = wb.submit(event())
+    assert [c.id for c in wb.store.outbox.claim("dead-worker", 1, lease_seconds=0.05)] == ids
+    time.sleep(0.1)
+    again = wb.store.outbox.claim("w2", 1, lease_seconds=60)
+    assert [c.id for c in again] == ids
+
+
+def test_retry_requeues_dead_with_same_id_and_rejects_unknown(wb):
+    from writeback.store import AttemptRecord
+
+    ids = wb.submit(event())
+    claim = wb.store.outbox.claim("w", 1, lease_seconds=60)[0]
+    wb.store.outbox.finish(
+        claim, "w", AttemptRecord(1, time.time(), 1.0, 400, "failed", "HTTP 400"), status="dead"
+    )
+    from writeback._errors import DeliveryNotFoundError
+
+    with pytest.raises(DeliveryNotFoundError):
+        wb.deliveries.retry(["dlv_nope"])
+    assert wb.deliveries.retry(all_dead=True) == ids
+    row_, history = wb.deliveries.get(ids[0])
+    assert row_.status == "pending" and row_.attempts == 1 and len(history) == 1
