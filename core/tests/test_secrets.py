@@ -38,7 +38,7 @@ def test_env_key_is_used_and_a_wrong_key_is_a_clear_error(tmp_path, registry, mo
     monkeypatch.setenv("WRITEBACK_SECRET_KEY", Fernet.generate_key().decode())
     with (
         Dispatcher(Store.open(url), registry) as wb,
-        pytest.raises(SecretKeyError, match="auth.password"),
+        pytest.raises(SecretKeyError, match=r"auth\.password"),
     ):
         wb.connectors.load("f1")
 

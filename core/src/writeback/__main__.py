@@ -1,0 +1,5 @@
+"""``python -m writeback``: the CLI."""
+
+from writeback.cli import main
+
+main()
