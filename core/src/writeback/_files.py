@@ -62,19 +62,21 @@ def read_events(source: str) -> list[Any]:
     if not text.strip():
         raise InputFileError(f"{source}: is empty; give an event object, a list, or JSON Lines.")
     try:
-        return _as_list(json.loads(text))
-    except ValueError as whole_error:
+        events = _as_list(json.loads(text))
+    except json.JSONDecodeError as whole_error:
         events = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 events.append(json.loads(line))
-            except ValueError:
-                if number == 1:
-                    exc = whole_error
+            except json.JSONDecodeError as line_error:
+                # On line 1 the whole-text error is the more telling one.
+                reason = (whole_error if number == 1 else line_error).msg
                 raise InputFileError(
-                    f"{source}: line {number} is not valid JSON ({exc.msg}); give one JSON "
+                    f"{source}: line {number} is not valid JSON ({reason}); give one JSON "
                     "object, a list, or one object per line."
                 ) from None
-        return events
+    if not events:
+        raise InputFileError(f"{source}: holds no events; give an event object or a list of them.")
+    return events

@@ -49,6 +49,7 @@ class State:
     def close(self) -> None:
         if self._dispatcher is not None:
             self._dispatcher.close()
+            self._dispatcher = None
 
 
 STATE = State()
