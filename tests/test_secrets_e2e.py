@@ -1,4 +1,4 @@
-"""A known secret must appear nowhere: not in the database files, not in any CLI output, not in logs."""
+"""A known secret must appear nowhere: not in the database, any CLI output, or the logs."""
 
 from __future__ import annotations
 
