@@ -1,0 +1,49 @@
+"""The working ``basic`` mechanism: one auth object per transport, built on request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from writeback import AuthMechanismBase
+
+from .plugin import BasicSettings
+
+__all__ = ["BasicAuthMechanism"]
+
+
+class BasicAuthMechanism(AuthMechanismBase):
+    """Gives each transport its own Basic auth object.
+
+    The password is revealed on every call, so that an ``env:`` secret is read
+    at send time and remembered for redaction from error texts.
+    """
+
+    @property
+    def settings(self) -> BasicSettings:
+        settings = self.context.auth_settings
+        if not isinstance(settings, BasicSettings):
+            raise TypeError(f"basic auth needs BasicSettings, not {type(settings).__name__}.")
+        return settings
+
+    def for_transport(self, transport: str) -> Any:
+        """``httpx.BasicAuth`` or ``requests.auth.HTTPBasicAuth`` for ``transport``.
+
+        :raises ValueError: for a transport this method does not support.
+        """
+        if transport == "httpx":
+            import httpx
+
+            return httpx.BasicAuth(*self._credentials())
+        if transport == "requests":
+            from requests.auth import HTTPBasicAuth
+
+            return HTTPBasicAuth(*self._credentials())
+        raise ValueError(f"the basic auth method cannot authenticate transport {transport!r}.")
+
+    def _credentials(self) -> tuple[str, str]:
+        settings = self.settings
+        return settings.username, self.context.reveal(settings.password) or ""
+
+    async def describe(self) -> str | None:
+        """``basic auth as WEBUSER``: the user name only, never the password."""
+        return f"basic auth as {self.settings.username}"

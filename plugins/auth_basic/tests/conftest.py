@@ -1,0 +1,92 @@
+"""Fixtures for the basic auth tests: a registry with a stand-in connector type.
+
+The stand-in type keeps these tests independent of any real back office: it
+accepts ``basic`` for ``json`` and posts the delivery's appointment as it is.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from writeback import (
+    AuthRule,
+    ConnectorTypeBase,
+    ConnectorTypeSpec,
+    Delivery,
+    OutboundMessage,
+    PipelineContext,
+    PluginRegistry,
+    ValidatedConnector,
+    hookimpl,
+    validate_connector,
+)
+
+
+class EchoType(ConnectorTypeBase):
+    def build_message(self, delivery: Delivery) -> OutboundMessage:
+        return OutboundMessage(self.context.connector.uri, payload=dict(delivery.appointment))
+
+
+class StandInPlugin:
+    @hookimpl
+    def writeback_connector_types(self) -> list[ConnectorTypeSpec]:
+        return [
+            ConnectorTypeSpec(
+                name="standin",
+                summary="test stand-in",
+                formats=("json",),
+                auth_rules=(AuthRule(api_format="json", methods=("basic",)),),
+                factory=EchoType,
+            )
+        ]
+
+
+@pytest.fixture(scope="session")
+def registry() -> PluginRegistry:
+    """The installed ``basic`` and ``json`` plugins and the stand-in type, nothing else."""
+    wanted = {"basic", "json"}
+    eps = [ep for ep in importlib.metadata.entry_points(group="writeback") if ep.name in wanted]
+    registry = PluginRegistry.load(entry_points=eps)
+    registry.register(StandInPlugin(), name="standin")
+    return registry
+
+
+@pytest.fixture
+def make_connector(registry: PluginRegistry) -> Callable[..., ValidatedConnector]:
+    """``make_connector(uri=…, **auth_settings)``: a validated row using ``basic``."""
+
+    def make(uri: str = "https://erp.example.com/api", **auth: Any) -> ValidatedConnector:
+        row = {
+            "name": "erp",
+            "type": "standin",
+            "api_type": "json",
+            "uri": uri,
+            "source_app": "CRONUSUS",
+            "auth": {"method": "basic", **auth},
+        }
+        return validate_connector(row, registry)
+
+    return make
+
+
+@pytest.fixture
+def make_context(make_connector: Callable[..., ValidatedConnector]) -> Callable[..., Any]:
+    """``make_context(**auth_settings)``: the context the mechanism's factory gets."""
+    from writeback._secrets import reveal
+
+    def make(**auth: Any) -> PipelineContext:
+        connector = make_connector(**auth)
+        return PipelineContext(
+            connector=connector.row,
+            options=connector.options,
+            auth_settings=connector.auth_settings,
+            variant=connector.variant,
+            transport=connector.format_spec.transport,
+            reveal=reveal,
+        )
+
+    return make

@@ -1,0 +1,81 @@
+"""Short, safe sentences for failed connections.
+
+httpx's own texts are often useless ("All connection attempts failed": anyio
+hides the OS error in the cause chain) and may quote the request URL, whose
+query can carry a token.  These texts name the root cause and only the
+endpoint's host and port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from urllib.parse import urlsplit
+
+import httpx
+
+__all__ = ["describe_timeout", "describe_transport_error", "endpoint"]
+
+#: Longest description kept; the attempt record is no place for a traceback.
+LIMIT = 200
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+_TIMEOUT_PHASES: dict[type[httpx.TimeoutException], str] = {
+    httpx.ConnectTimeout: "connecting took longer than {:g} s",
+    httpx.ReadTimeout: "no answer within {:g} s",
+    httpx.WriteTimeout: "sending took longer than {:g} s",
+    httpx.PoolTimeout: "no free connection within {:g} s",
+}
+
+
+def endpoint(url: str) -> str:
+    """``host:port`` of ``url``, with the scheme's default port filled in."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "the endpoint"
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def describe_timeout(exc: httpx.TimeoutException, url: str, seconds: float) -> str:
+    """``no answer within 30 s (host:port)``."""
+    phase = _TIMEOUT_PHASES.get(type(exc), "no answer within {:g} s").format(seconds)
+    return f"{phase} ({endpoint(url)})"
+
+
+def describe_transport_error(exc: httpx.TransportError, url: str) -> str:
+    """``[Errno 111] Connection refused (host:port)``: the root cause, never the URL."""
+    where = endpoint(url)
+    # A URL in httpx's texts may carry a token in its query; the endpoint is enough.
+    text = _URL.sub(lambda _: where, _root_cause(exc) or type(exc).__name__)
+    if len(text) > LIMIT:
+        text = text[: LIMIT - 1] + "…"
+    return f"{text} ({where})"
+
+
+def _root_cause(exc: BaseException) -> str:
+    best = str(exc)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {current.verify_message}"
+        if isinstance(current, ssl.SSLError):
+            return f"TLS error: {current.reason or current}"
+        if isinstance(current, OSError) and current.errno is not None:
+            # A positive errno has the platform's wording; getaddrinfo's negative
+            # codes only have strerror.
+            reason = os.strerror(current.errno) if current.errno > 0 else current.strerror
+            return f"[Errno {current.errno}] {reason}"
+        if str(current):
+            best = str(current)
+        if isinstance(current, BaseExceptionGroup) and current.exceptions:
+            current = current.exceptions[0]
+        else:
+            current = current.__cause__ or current.__context__
+    return best

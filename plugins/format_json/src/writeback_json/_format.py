@@ -1,0 +1,140 @@
+"""The working ``json`` format: sends one connector's messages with httpx."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from typing import TYPE_CHECKING
+
+import httpx
+
+import writeback
+from writeback import AttemptResult, OutboundMessage, classify_status, connection_failure
+
+from ._describe import describe_timeout, describe_transport_error
+from ._tls import verify_setting
+
+if TYPE_CHECKING:
+    from writeback import PipelineContext, Throttle
+
+__all__ = ["DEFAULT_TIMEOUT", "ERROR_BODY_LIMIT", "JsonFormat", "encode_body", "pool_size"]
+
+#: Seconds allowed for each phase of a request when the connector type sets no timeout.
+DEFAULT_TIMEOUT = 30.0
+#: Bytes of an error answer read for its error text; an OData error fits many times over.
+ERROR_BODY_LIMIT = 64 * 1024
+
+
+def pool_size(throttle: Throttle | None) -> int:
+    """Connections kept to one endpoint: the throttle's concurrency, 8 when unset, 1 to 16.
+
+    httpx's pool bookkeeping costs more the larger the pool (lab notes), and one
+    connector's endpoint is a single host: a small pool is the fast one.
+    """
+    wanted = throttle.max_concurrency if throttle is not None else None
+    return min(max(wanted or 8, 1), 16)
+
+
+def encode_body(message: OutboundMessage) -> bytes | None:
+    """The bytes to send: ``content`` as it is, else the payload as compact UTF-8 JSON.
+
+    No body for ``HEAD`` (it may have none) nor when there is nothing to send:
+    a bodiless ``DELETE`` must not become the JSON text ``null``.
+    """
+    if message.method.upper() == "HEAD":
+        return None
+    if message.content is not None:
+        return message.content
+    if message.payload is None:
+        return None
+    return json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class JsonFormat:
+    """One connector's JSON-over-HTTP sender, holding one small keep-alive client.
+
+    :param transport: an httpx transport to send through instead of the network
+        (tests pass ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self, context: PipelineContext, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.context = context
+        self.timeout = float(getattr(context.options, "timeout", None) or DEFAULT_TIMEOUT)
+        size = pool_size(context.connector.throttle)
+        self.limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def _open(self) -> httpx.AsyncClient:
+        self._client = httpx.AsyncClient(
+            # Waiting for a free pooled connection is the throttle's queue, not a
+            # sign of a slow endpoint, so it must not time out into a retry.
+            timeout=httpx.Timeout(self.timeout, pool=None),
+            limits=self.limits,
+            verify=verify_setting(),
+            follow_redirects=False,
+            headers={"user-agent": f"writeback/{writeback.__version__}"},
+            transport=self._transport,
+        )
+        return self._client
+
+    def _auth(self) -> httpx.Auth | None:
+        # Asked on every send, so that an ``env:`` secret is read at send time
+        # and fresh credentials after a 401 take effect on the resend.
+        mechanism = self.context.auth
+        return mechanism.for_transport("httpx") if mechanism is not None else None
+
+    async def send(self, message: OutboundMessage) -> AttemptResult:
+        """Send ``message`` once and classify the answer (contract §4)."""
+        client = self._client or self._open()
+        auth = self._auth()
+        content = encode_body(message)
+        headers = httpx.Headers(message.headers)
+        if content is not None and "content-type" not in headers:
+            headers["content-type"] = "application/json"
+        request = client.build_request(
+            message.method.upper(), message.url, content=content, headers=headers
+        )
+        try:
+            response = await client.send(request, auth=auth, stream=True)
+            try:
+                text = None if response.is_success else await _error_body(response)
+                if response.is_success:
+                    # Read to the end so that the connection goes back to the pool.
+                    await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            return connection_failure(
+                describe_timeout(exc, message.url, self.timeout), timeout=True
+            )
+        except httpx.TransportError as exc:
+            return connection_failure(describe_transport_error(exc, message.url))
+        return classify_status(response.status_code, response.headers, text)
+
+    async def aclose(self) -> None:
+        """Close the connections; a later send opens a new client."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+
+async def _error_body(response: httpx.Response) -> str | None:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= ERROR_BODY_LIMIT:
+                break
+    except httpx.DecodingError:
+        return None
+    encoding = response.charset_encoding or "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "utf-8"
+    return b"".join(chunks)[:ERROR_BODY_LIMIT].decode(encoding, errors="replace")
