@@ -19,10 +19,9 @@ from ._interfaces import (
     ConnectorType,
     Delivery,
     Outcome,
-    PipelineContext,
     ProbeReport,
 )
-from ._secrets import REDACTOR, reveal
+from ._secrets import REDACTOR
 from ._validation import ValidatedConnector
 
 __all__ = ["Pipeline"]
@@ -51,14 +50,7 @@ class Pipeline:
 
         :raises AttemptError: when a secret cannot be revealed or a factory fails.
         """
-        context = PipelineContext(
-            connector=connector.row,
-            options=connector.options,
-            auth_settings=connector.auth_settings,
-            variant=connector.variant,
-            transport=connector.format_spec.transport,
-            reveal=reveal,
-        )
+        context = connector.context()
         try:
             auth = connector.auth_spec.factory(context)
             connector_type = connector.type_spec.factory(context)

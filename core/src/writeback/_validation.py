@@ -16,9 +16,11 @@ from pydantic import BaseModel, ValidationError
 
 from ._descriptors import DEFAULT_VARIANT, ApiFormatSpec, AuthMethodSpec, ConnectorTypeSpec
 from ._errors import InvalidConnectorError, UserError
+from ._interfaces import PipelineContext
 from ._models import Connector, Throttle
 from ._problems import problems_from, shown
 from ._registry import PluginRegistry
+from ._secrets import reveal
 
 __all__ = ["ALWAYS_SECRET", "ValidatedConnector", "secret_paths", "validate_connector"]
 
@@ -56,6 +58,17 @@ class ValidatedConnector:
             return self.row.throttle
         default = self.type_spec.throttle_default
         return Throttle(max_concurrency=default.max_concurrency, rate=default.rate)
+
+    def context(self) -> PipelineContext:
+        """What the plugins' factories get for this connector (secrets revealed at send time)."""
+        return PipelineContext(
+            connector=self.row,
+            options=self.options,
+            auth_settings=self.auth_settings,
+            variant=self.variant,
+            transport=self.format_spec.transport,
+            reveal=reveal,
+        )
 
     def secret_paths(self) -> tuple[str, ...]:
         """Dotted paths of the secrets in this row (``auth.password``, …)."""
