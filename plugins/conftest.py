@@ -45,8 +45,9 @@ class LocalServer:
         self.url = f"{scheme}://{host}:{port}"
         self.seen: list[Seen] = []
         self.replies: list[Reply] = []
-        #: Chooses the reply from the request when set (the queue is used otherwise).
-        self.responder: Callable[[Seen], Reply] | None = None
+        #: Chooses the reply from the request when set (the queue is used otherwise):
+        #: returns ``(status, headers, body)``.
+        self.responder: Callable[[Seen], tuple[int, dict[str, str], bytes]] | None = None
 
     def reply(self, status: int = 200, body: bytes = b"", **headers: str) -> None:
         """Queue a reply; header names use ``_`` for ``-`` (``retry_after="7"``)."""
@@ -55,7 +56,7 @@ class LocalServer:
 
     def next_reply(self, seen: Seen) -> Reply:
         if self.responder is not None:
-            return self.responder(seen)
+            return Reply(*self.responder(seen))
         return self.replies.pop(0) if self.replies else Reply()
 
 

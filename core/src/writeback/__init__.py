@@ -42,6 +42,7 @@ from ._interfaces import (
 )
 from ._models import Connector, RetryPolicy, Throttle
 from ._outcome import classify_status, connection_failure, parse_retry_after
+from ._pipeline import Pipeline
 from ._registry import PluginRegistry
 from ._validation import ValidatedConnector, validate_connector
 from .hookspecs import hookimpl, hookspec
@@ -73,6 +74,7 @@ __all__ = [
     "NoSettings",
     "OutboundMessage",
     "Outcome",
+    "Pipeline",
     "PipelineContext",
     "PluginRegistry",
     "ProbeReport",

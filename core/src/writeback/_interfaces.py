@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from pydantic import BaseModel, SecretStr
 
-    from ._models import Connector
+    from ._models import Connector, Throttle
 
 __all__ = [
     "ApiFormat",
@@ -123,6 +123,8 @@ class PipelineContext:
     reveal: Callable[[SecretStr | None], str | None]
     #: The connector's auth mechanism (set for the format's factory).
     auth: AuthMechanism | None = None
+    #: The effective throttle: the row's, else the connector type's default.
+    throttle: Throttle | None = None
 
 
 @runtime_checkable
@@ -193,6 +195,8 @@ class AuthMechanismBase:
         self.context = context
 
     def for_transport(self, transport: str) -> Any:
+        """The transport's auth object; formats call this on every send, so keep any
+        state (a token cache) on the mechanism, not in what this returns."""
         raise NotImplementedError
 
     async def unauthorized(self) -> bool:

@@ -68,6 +68,7 @@ class ValidatedConnector:
             variant=self.variant,
             transport=self.format_spec.transport,
             reveal=reveal,
+            throttle=self.throttle,
         )
 
     def secret_paths(self) -> tuple[str, ...]:

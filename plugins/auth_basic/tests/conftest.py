@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from writeback import (
     AuthRule,
     ConnectorTypeBase,
@@ -76,17 +75,7 @@ def make_connector(registry: PluginRegistry) -> Callable[..., ValidatedConnector
 @pytest.fixture
 def make_context(make_connector: Callable[..., ValidatedConnector]) -> Callable[..., Any]:
     """``make_context(**auth_settings)``: the context the mechanism's factory gets."""
-    from writeback._secrets import reveal
-
     def make(**auth: Any) -> PipelineContext:
-        connector = make_connector(**auth)
-        return PipelineContext(
-            connector=connector.row,
-            options=connector.options,
-            auth_settings=connector.auth_settings,
-            variant=connector.variant,
-            transport=connector.format_spec.transport,
-            reveal=reveal,
-        )
+        return make_connector(**auth).context()
 
     return make

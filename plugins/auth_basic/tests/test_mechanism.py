@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from writeback import EnvSecretMissingError, InvalidConnectorError, PipelineContext
 from writeback._secrets import REDACTOR
 from writeback_auth_basic import BasicAuthMechanism, BasicSettings

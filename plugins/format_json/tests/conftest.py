@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
-
 from writeback import AuthMechanism, Connector, NoSettings, PipelineContext, Throttle
 from writeback._secrets import reveal
 

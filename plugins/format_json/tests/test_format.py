@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from writeback import AuthMechanismBase, OutboundMessage, Outcome, PipelineContext, Throttle
 from writeback_json import JsonFormat
 from writeback_json._format import pool_size
@@ -163,6 +162,20 @@ def test_error_text_is_decoded_with_the_answer_charset(
     )
     (result,), _ = exchange(make_context(), handler, OutboundMessage(URL))
     assert result.error == "HTTP 422: Ungültiger Wert"
+
+
+def test_an_undecodable_body_does_not_undo_a_delivery(
+    make_context: Callable[..., PipelineContext],
+) -> None:
+    def broken_gzip(status: int) -> Handler:
+        # A stream, as from the network: content= would be decoded right here.
+        headers = {"content-encoding": "gzip"}
+        return answer(status, stream=httpx.ByteStream(b"not gzip at all"), headers=headers)
+
+    (delivered,), _ = exchange(make_context(), broken_gzip(201), OutboundMessage(URL))
+    assert delivered.outcome is Outcome.DELIVERED
+    (failed,), _ = exchange(make_context(), broken_gzip(400), OutboundMessage(URL))
+    assert (failed.outcome, failed.error) == (Outcome.FAILED, "HTTP 400")
 
 
 def test_timeout_is_retried_and_names_the_limit_and_endpoint(

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
 from writeback import AttemptResult, OutboundMessage, Outcome, PipelineContext
 from writeback_json import JsonFormat
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-
 from writeback import AttemptError
 from writeback_json._tls import verify_setting
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-
 from writeback import Delivery, PluginRegistry, ValidatedConnector, validate_connector
 
 #: A signing secret in the Standard Webhooks form (24 random bytes, base64).

@@ -10,16 +10,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-
 from writeback import (
     AttemptError,
     Delivery,
     EnvSecretMissingError,
     OutboundMessage,
     Outcome,
+    Pipeline,
     ValidatedConnector,
 )
-from writeback._pipeline import Pipeline
 from writeback_webhook import WebhookConnector, verify_signature
 
 MakeConnector = Callable[..., ValidatedConnector]

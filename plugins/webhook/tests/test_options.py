@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from writeback import InvalidConnectorError, ValidatedConnector
 from writeback_webhook import WebhookOptions
 

@@ -9,9 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from writeback import AttemptResult, Delivery, Outcome, ProbeReport, ValidatedConnector
-from writeback._pipeline import Pipeline
+from writeback import AttemptResult, Delivery, Outcome, Pipeline, ProbeReport, ValidatedConnector
 from writeback_webhook import verify_signature
 
 if TYPE_CHECKING:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from writeback_webhook import sign, verify_signature
 
 # The Standard Webhooks reference test vector: a receiver's library must accept ours.

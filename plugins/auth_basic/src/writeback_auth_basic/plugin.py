@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-
 from writeback import AuthMethodSpec, hookimpl
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ import json
 from typing import TYPE_CHECKING
 
 import httpx
-
 import writeback
 from writeback import AttemptResult, OutboundMessage, classify_status, connection_failure
 
@@ -62,7 +61,7 @@ class JsonFormat:
     ) -> None:
         self.context = context
         self.timeout = float(getattr(context.options, "timeout", None) or DEFAULT_TIMEOUT)
-        size = pool_size(context.connector.throttle)
+        size = pool_size(context.throttle or context.connector.throttle)
         self.limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -100,10 +99,15 @@ class JsonFormat:
         try:
             response = await client.send(request, auth=auth, stream=True)
             try:
-                text = None if response.is_success else await _error_body(response)
                 if response.is_success:
-                    # Read to the end so that the connection goes back to the pool.
-                    await response.aread()
+                    # Drained, so that the connection goes back to the pool; raw,
+                    # so that a badly encoded body cannot undo a delivery.
+                    if not response.is_stream_consumed:
+                        async for _ in response.aiter_raw():
+                            pass
+                    text = None
+                else:
+                    text = await _error_body(response)
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:

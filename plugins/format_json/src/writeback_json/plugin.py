@@ -14,6 +14,8 @@ from writeback import ApiFormatSpec, hookimpl
 if TYPE_CHECKING:
     from writeback import ApiFormat, PipelineContext
 
+__all__ = ["writeback_api_formats"]
+
 
 def _json_format(context: PipelineContext) -> ApiFormat:
     from ._format import JsonFormat
