@@ -188,3 +188,20 @@ def test_bad_db_url_exits_2(tmp_path, capsys, monkeypatch):
     )
     assert code == 2 and "does not exist" in err
     assert not (Path(tmp_path) / "no").exists()
+
+
+def test_a_file_that_is_not_a_database_exits_2(tmp_path, capsys, monkeypatch):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    code, out, err = run_cli(
+        ["--db", f"sqlite:///{junk}", "connectors", "list"], capsys, monkeypatch
+    )
+    assert code == 2 and "WB-401" in err and "Traceback" not in out + err
+
+
+def test_server_database_needs_a_shared_key(capsys, monkeypatch):
+    monkeypatch.delenv("WRITEBACK_SECRET_KEY", raising=False)
+    url = "postgresql+psycopg://wb:pw@127.0.0.1:1/wb"
+    code, _, err = run_cli(["--db", url, "connectors", "list"], capsys, monkeypatch)
+    assert code == 2 and ("WRITEBACK_SECRET_KEY" in err or "driver is not installed" in err)
+    assert "pw@" not in err

@@ -95,3 +95,10 @@ def test_summary_lists_effective_matrix():
     # "key" is httpx-only, so the requests-based "pipe" format loses it.
     assert fake["auth"]["on-premises"] == {"wire": ["none", "key"], "pipe": ["none"]}
     assert {"name", "distribution", "version"} <= set(summary["auth_methods"][0])
+
+
+def test_broken_third_party_plugin_is_named_when_selected():
+    eps = [_entry_point("teams", "writeback_no_such_teams_module")]
+    registry = PluginRegistry.load(entry_points=eps, disabled=[])
+    with pytest.raises(PluginLoadError, match="teams"):
+        registry.connector_type("teams")

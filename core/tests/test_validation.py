@@ -74,3 +74,8 @@ def test_secret_values_are_never_quoted_in_errors(registry):
 def test_non_object_row(registry):
     with pytest.raises(InvalidConnectorError, match="must be an object"):
         validate_connector(["x"], registry)
+
+
+def test_source_app_is_kept_exactly_and_name_is_trimmed(registry):
+    v = validate_connector(row(source_app=" APP ", name="  f1 "), registry)
+    assert v.row.source_app == " APP " and v.row.name == "f1"

@@ -96,3 +96,16 @@ def test_concurrency_runs_attempts_in_parallel(wb, script):
     started = time.perf_counter()
     wb.run_worker(until_idle=True, concurrency=8)
     assert time.perf_counter() - started < 0.2 * 8 / 2
+
+
+def test_replay_restarts_the_retry_schedule(wb, script):
+    wb.connectors.add(row(retry={"schedule": [0, 0]}))
+    script.default = AttemptResult(Outcome.RETRY, 503, "HTTP 503")
+    [delivery_id] = wb.submit(event())
+    wb.run_worker(until_idle=True)
+    assert wb.deliveries.get(delivery_id)[0].status == "dead"
+    wb.deliveries.retry(all_dead=True)
+    wb.run_worker(until_idle=True)
+    record, history = wb.deliveries.get(delivery_id)
+    assert record.status == "dead" and len(history) == 6  # three more, not one
+    assert [h.n for h in history] == [1, 2, 3, 4, 5, 6]

@@ -10,7 +10,6 @@ with Dispatcher.open("sqlite:///writeback.db") as wb:
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,13 +23,14 @@ from ._interfaces import ProbeReport
 from ._pipeline import Pipeline
 from ._problems import problems_from, shown
 from ._registry import PluginRegistry
+from ._secrets import secret_safe_logger
 from ._validation import ValidatedConnector, validate_connector
 from ._worker import Worker, WorkerStats
 from .store import DB_ENV, DEFAULT_DB_URL, AttemptRecord, Store, StoredConnector
 
 __all__ = ["Dispatcher", "SubmitResult", "parse_event"]
 
-log = logging.getLogger("writeback.dispatch")
+log = secret_safe_logger("writeback.dispatch")
 
 
 def parse_event(raw: Any, *, index: int | None = None) -> AppointmentEvent:

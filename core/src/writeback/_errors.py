@@ -114,7 +114,7 @@ class SecretKeyError(UserError):
     code = "WB-201"
 
 
-class DatabaseError(WritebackError):
+class DatabaseError(UserError):
     """The store cannot be opened or is of a newer schema than this release."""
 
     code = "WB-401"

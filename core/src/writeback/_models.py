@@ -74,7 +74,7 @@ class Throttle(BaseModel):
 class Connector(BaseModel):
     """One connector row: one back-office endpoint that hears about appointments."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: Unique human name.
     name: str = Field(min_length=1, max_length=100)
@@ -106,7 +106,14 @@ class Connector(BaseModel):
     @field_validator("type", "api_type")
     @classmethod
     def _lower(cls, value: str) -> str:
-        return value.lower()
+        return value.strip().lower()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name is blank; give the connector a name.")
+        return value.strip()
 
     @field_validator("uri")
     @classmethod

@@ -8,7 +8,6 @@ turned into attempt results, and secrets removed from every error text.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 from ._errors import AttemptError
@@ -21,12 +20,12 @@ from ._interfaces import (
     Outcome,
     ProbeReport,
 )
-from ._secrets import REDACTOR
+from ._secrets import REDACTOR, secret_safe_logger
 from ._validation import ValidatedConnector
 
 __all__ = ["Pipeline"]
 
-log = logging.getLogger("writeback.pipeline")
+log = secret_safe_logger("writeback.pipeline")
 
 
 class Pipeline:

@@ -120,6 +120,9 @@ class PluginRegistry:
 
     def _record_broken(self, name: str, dist: str, version: str, error: str) -> None:
         self.load_errors.append(LoadError(name, dist, version, error))
+        # By convention the entry-point name is the plugin's short name.
+        for kind in KINDS:
+            self._broken[kind].setdefault(name, f"{dist} ({error})")
         for kind, table in KNOWN_DISTRIBUTIONS.items():
             for plugin_name, known_dist in table.items():
                 if known_dist == dist or plugin_name == name:

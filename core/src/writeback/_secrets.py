@@ -34,6 +34,7 @@ __all__ = [
     "SecretBox",
     "mask_row",
     "reveal",
+    "secret_safe_logger",
 ]
 
 ENV_PREFIX = "env:"
@@ -84,6 +85,15 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+def secret_safe_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with :class:`RedactingFilter` attached (once), so that
+    an application embedding writeback gets redacted records whatever its handlers."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger
 
 
 def reveal(secret: SecretStr | str | None) -> str | None:

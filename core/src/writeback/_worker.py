@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import random
 import socket
@@ -22,13 +21,13 @@ from ._errors import AttemptError, UserError
 from ._interfaces import AttemptResult, Delivery, Outcome
 from ._pipeline import Pipeline, attempt_error_result
 from ._registry import PluginRegistry
-from ._secrets import REDACTOR
+from ._secrets import REDACTOR, secret_safe_logger
 from ._validation import ValidatedConnector, validate_connector
 from .store import AttemptRecord, Claim, Store
 
 __all__ = ["Worker", "WorkerStats", "next_delay"]
 
-log = logging.getLogger("writeback.worker")
+log = secret_safe_logger("writeback.worker")
 
 #: The longest ``Retry-After`` honoured; a server asking for more waits a day.
 MAX_RETRY_AFTER = 86400.0
@@ -181,10 +180,10 @@ class Worker:
         error = REDACTOR.redact(result.error)
         status, next_at = "delivered", None
         if result.outcome is Outcome.RETRY:
-            wait = next_delay(tuple(schedule), n, result.retry_after)
+            wait = next_delay(tuple(schedule), n - claim.replayed_after, result.retry_after)
             if wait is None:
                 status = "dead"
-                error = f"{error} (gave up after {n} attempts)"
+                error = f"{error} (gave up after {n - claim.replayed_after} attempts)"
             else:
                 status, next_at = "pending", time.time() + wait
         elif result.outcome is Outcome.FAILED:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .._errors import InvalidConnectorError, UserError
+from .._errors import InvalidConnectorError
 from ._app import STATE, app
 from ._output import err, out, print_json, table
 
@@ -153,10 +153,7 @@ def remove(name: NameArg) -> None:
 @connectors_app.command("test")
 def test(name: NameArg) -> None:
     """Reach the endpoint and authenticate, writing nothing (exit 0 ok, 1 not)."""
-    try:
-        report = STATE.dispatcher().connectors.test(name)
-    except InvalidConnectorError as exc:
-        raise UserError(str(exc.message)) from None
+    report = STATE.dispatcher().connectors.test(name)
     if report.ok:
         out.print(f"ok: {name}: {report.detail}", markup=False)
         return

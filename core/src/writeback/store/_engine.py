@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
 from .._errors import DatabaseError, UserError
 from ._schema import SCHEMA_REVISION
@@ -53,6 +54,7 @@ def create_store_engine(url: str) -> Engine:
             f"--db {url!r} is not a database URL; use sqlite:///path/to/file.db "
             "or postgresql+psycopg://user@host/dbname."
         ) from None
+    shown = parsed.render_as_string(hide_password=True)
     try:
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
@@ -60,7 +62,8 @@ def create_store_engine(url: str) -> Engine:
                 folder = Path(database).expanduser().resolve().parent
                 if not folder.is_dir():
                     raise UserError(
-                        f"--db {url!r}: the folder {str(folder)!r} does not exist; create it first."
+                        f"--db {shown!r}: the folder {str(folder)!r} does not exist; "
+                        "create it first."
                     )
             engine = create_engine(url)
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -74,7 +77,7 @@ def create_store_engine(url: str) -> Engine:
             else " install its driver."
         )
         raise UserError(
-            f"--db {url!r}: the database driver is not installed ({exc});{hint}"
+            f"--db {shown!r}: the database driver is not installed ({exc});{hint}"
         ) from None
 
 
@@ -91,8 +94,17 @@ def key_file_for(url: str) -> Path | None:
             return None
         path = Path(database).expanduser().resolve()
         return path.with_name(path.name + ".key")
-    config = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-    return config / "writeback" / f"{parsed.host or 'local'}-{parsed.database or 'db'}.key"
+    # Several hosts share a server database; a key file per host would seal rows
+    # with keys the others lack, so the key must come from WRITEBACK_SECRET_KEY.
+    from .._errors import SecretKeyError
+    from .._secrets import KEY_ENV
+
+    if not os.environ.get(KEY_ENV):
+        raise SecretKeyError(
+            f"--db {parsed.render_as_string(hide_password=True)!r} is a server database: set "
+            f"{KEY_ENV} to one Fernet key shared by every host that uses it."
+        )
+    return None
 
 
 def _current_revision(engine: Engine) -> str | None:
@@ -106,7 +118,7 @@ def migrate(engine: Engine) -> None:
     """Bring the schema up to :data:`SCHEMA_REVISION` (cheap when it already is)."""
     try:
         current = _current_revision(engine)
-    except OperationalError as exc:
+    except SQLAlchemyDatabaseError as exc:
         raise DatabaseError(f"the database cannot be opened: {exc.orig}") from None
     if current == SCHEMA_REVISION:
         return

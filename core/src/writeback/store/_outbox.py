@@ -52,6 +52,8 @@ class Claim:
     action: str
     attempts: int
     event: dict[str, Any]
+    #: Attempts made before the last replay; the retry schedule counts from here.
+    replayed_after: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Outbox:
                             appointment_key=event.appointment_key,
                             status="pending",
                             attempts=0,
+                            replayed_after=0,
                             next_attempt_at=now,
                             created_at=now,
                             updated_at=now,
@@ -188,6 +191,7 @@ class Outbox:
                 action=r.action,
                 attempts=r.attempts,
                 event=json.loads(r.payload),
+                replayed_after=r.replayed_after,
             )
             for r in rows
         ]
@@ -336,6 +340,7 @@ class Outbox:
                     .where(deliveries.c.id.in_(requeue))
                     .values(
                         status="pending",
+                        replayed_after=deliveries.c.attempts,
                         next_attempt_at=now,
                         lease_owner=None,
                         lease_expires_at=None,

@@ -75,6 +75,8 @@ deliveries = Table(
     Column("appointment_key", String(200), nullable=False),
     Column("status", String(12), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
+    # ``attempts`` when the delivery was last replayed: the schedule restarts there.
+    Column("replayed_after", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=False),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_expires_at", Float, nullable=True),

@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("appointment_key", sa.String(200), nullable=False),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("replayed_after", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", sa.Float, nullable=False),
         sa.Column("lease_owner", sa.String(64), nullable=True),
         sa.Column("lease_expires_at", sa.Float, nullable=True),
