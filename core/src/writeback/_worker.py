@@ -22,7 +22,7 @@ from ._interfaces import AttemptResult, Delivery, Outcome
 from ._pipeline import Pipeline, attempt_error_result
 from ._registry import PluginRegistry
 from ._secrets import REDACTOR, secret_safe_logger
-from ._validation import ValidatedConnector, validate_connector
+from ._validation import validate_connector
 from .store import AttemptRecord, Claim, Store
 
 __all__ = ["Worker", "WorkerStats", "next_delay"]
@@ -132,29 +132,25 @@ class Worker:
 
     # -- one delivery --------------------------------------------------------------
 
-    def _connector(self, claim: Claim) -> tuple[ValidatedConnector | None, float, str | None]:
-        """The claim's connector, validated against the installed plugins now."""
+    async def _pipeline(self, claim: Claim) -> Pipeline | AttemptResult:
+        """The connector's pipeline; rebuilt (decrypted, re-validated) only when its row changed."""
+        removed = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
         if claim.connector_id is None:
-            return None, 0.0, "WB-106: the connector was removed."
+            return removed
         stored = self.store.connectors.get_by_id(claim.connector_id)
         if stored is None:
-            return None, 0.0, "WB-106: the connector was removed."
-        try:
-            raw = self.store.connectors.opened_row(stored)
-            return validate_connector(raw, self.registry), stored.updated_at, None
-        except UserError as exc:
-            return None, 0.0, str(exc)
-
-    async def _pipeline(self, claim: Claim) -> Pipeline | AttemptResult:
-        connector, version, problem = self._connector(claim)
-        if connector is None:
-            return AttemptResult(Outcome.FAILED, error=problem)
-        assert claim.connector_id is not None
+            return removed
         cached = self._pipelines.get(claim.connector_id)
-        if cached is not None and cached[0] == version:
+        if cached is not None and cached[0] == stored.updated_at:
             return cached[1]
         if cached is not None:
             await cached[1].aclose()
+            del self._pipelines[claim.connector_id]
+        try:
+            connector = validate_connector(self.store.connectors.opened_row(stored), self.registry)
+        except UserError as exc:
+            return AttemptResult(Outcome.FAILED, error=str(exc))
+        version = stored.updated_at
         try:
             pipeline = Pipeline.build(connector)
         except AttemptError as exc:

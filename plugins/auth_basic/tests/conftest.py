@@ -75,6 +75,7 @@ def make_connector(registry: PluginRegistry) -> Callable[..., ValidatedConnector
 @pytest.fixture
 def make_context(make_connector: Callable[..., ValidatedConnector]) -> Callable[..., Any]:
     """``make_context(**auth_settings)``: the context the mechanism's factory gets."""
+
     def make(**auth: Any) -> PipelineContext:
         return make_connector(**auth).context()
 

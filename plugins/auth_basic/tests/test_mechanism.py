@@ -88,7 +88,8 @@ def test_the_revealed_password_is_redacted_from_texts(make_context: MakeContext)
 
 
 def test_requests_auth_sends_the_credentials(make_context: MakeContext) -> None:
-    requests_auth = pytest.importorskip("requests.auth")
+    import requests.auth as requests_auth
+
     auth = BasicAuthMechanism(make_context(username="WEBUSER", password="pw"))
     made = auth.for_transport("requests")
     assert isinstance(made, requests_auth.HTTPBasicAuth)

@@ -13,7 +13,7 @@ from writeback import AttemptResult, Delivery, Outcome, Pipeline, ValidatedConne
 if TYPE_CHECKING:
     from conftest import LocalServer, Seen
 
-pytest.importorskip("writeback_json")
+import writeback_json  # noqa: F401  (these tests send over the json format; a missing one must fail)
 
 DELIVERY = Delivery(
     id="dlv_1",

@@ -49,7 +49,6 @@ def test_signed_delivery_with_basic_auth(
     appointment: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pytest.importorskip("writeback_auth_basic")
     monkeypatch.setenv("WB_TEST_HOOK_PASSWORD", "s3cret:pässword")
     connector = make_connector(
         uri=http_server.url + "/hooks/planning",
@@ -74,7 +73,6 @@ def test_signed_delivery_with_basic_auth(
 def test_probe_sends_head_with_the_auth(
     make_connector: MakeConnector, http_server: LocalServer
 ) -> None:
-    pytest.importorskip("writeback_auth_basic")
     connector = make_connector(
         uri=http_server.url + "/hook", auth={"method": "basic", "username": "u", "password": "pw"}
     )
