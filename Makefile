@@ -4,7 +4,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DISTS := ./core ./plugins/format_json ./plugins/webhook ./plugins/auth_basic ./testing
+# Kerberos needs gssapi and krb5, which compile against MIT Kerberos' headers
+# (Debian: libkrb5-dev); without them `windows` still works through NTLM.
+KERBEROS := $(if $(shell command -v krb5-config 2>/dev/null),[kerberos],)
+DISTS := ./core[postgresql] ./plugins/format_json ./plugins/format_soap ./plugins/webhook \
+	./plugins/bc ./plugins/nav ./plugins/auth_basic ./plugins/auth_windows$(KERBEROS) \
+	./plugins/auth_oauth2 ./plugins/auth_entra ./testing
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup lint clean bench

@@ -13,6 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+# Each family of simulators keeps its fixtures in a module of its own.
+pytest_plugins = [
+    "writeback_testing._fixtures_tokens",
+    "writeback_testing._fixtures_soap",
+    "writeback_testing._fixtures_bc",
+    "writeback_testing._fixtures_windows",
+    "writeback_testing._fixtures_postgres",
+]
+
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -1,0 +1,3 @@
+"""pytest fixtures: windows simulators (filled in by its issue)."""
+
+from __future__ import annotations
