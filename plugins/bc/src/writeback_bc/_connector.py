@@ -1,0 +1,101 @@
+"""The working ``bc`` (and ``nav``) type: one staging row per appointment change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from writeback import AttemptResult, ConnectorTypeBase, Delivery, OutboundMessage, Outcome
+
+from .staging import json_body, page_record, staging_row
+
+if TYPE_CHECKING:
+    from writeback import PipelineContext
+
+__all__ = ["StagingConnector", "probe_url"]
+
+#: Failed answers that have one usual cause, with the code and the advice we add.
+_HINTS = {
+    401: (
+        "WB-331",
+        "{product} refused the credentials ({error}); check auth.username and auth.password "
+        "(for Basic, the user's web service access key) or the app registration's client id "
+        "and secret.",
+    ),
+    403: (
+        "WB-332",
+        "{product} accepted the credentials but refused the request ({error}); give the user "
+        "or app a permission set that may insert into the staging table.",
+    ),
+    404: (
+        "WB-333",
+        "{product} has no such endpoint ({error}); check the uri, that the vendor extension "
+        "is installed and, for soap, that the page is published as a web service.",
+    ),
+}
+
+
+def probe_url(uri: str) -> str:
+    """The JSON probe's URL: the collection, asking for at most one row.
+
+    A ``GET`` reads nothing it changes; ``$top=1`` keeps a full staging table
+    from coming back.
+    """
+    return f"{uri}{'&' if '?' in uri else '?'}$top=1"
+
+
+class StagingConnector(ConnectorTypeBase):
+    """Builds the staging row for the row's format and checks what BC answered.
+
+    ``product`` names the back office in error texts (``Business Central``, ``NAV``).
+    """
+
+    def __init__(self, context: PipelineContext, *, product: str = "Business Central") -> None:
+        super().__init__(context)
+        self.product = product
+        self.soap = context.connector.api_type == "soap"
+        self.renames: dict[str, str] = dict(getattr(context.options, "fields", None) or {})
+
+    def build_message(self, delivery: Delivery) -> OutboundMessage:
+        """``POST {uri}``: the row as JSON, or the SOAP page's ``Create`` with the page record."""
+        row = staging_row(delivery.action, delivery.appointment)
+        uri = self.context.connector.uri
+        if self.soap:
+            return OutboundMessage(
+                url=uri, method="POST", operation="Create", payload=page_record(row, self.renames)
+            )
+        return OutboundMessage(
+            url=uri,
+            method="POST",
+            headers={"accept": "application/json"},
+            payload=json_body(row, self.renames),
+        )
+
+    def review(self, result: AttemptResult) -> AttemptResult:
+        """A JSON 2xx counts only with ``Location``; usual failures get their advice."""
+        if result.outcome is Outcome.DELIVERED:
+            if self.soap or "location" in result.headers:
+                return result
+            return replace(
+                result,
+                outcome=Outcome.FAILED,
+                error=(
+                    f"WB-330: {self.product} answered HTTP {result.status_code} without a "
+                    "Location header, so the staging row it created cannot be confirmed (BC "
+                    "REST API missing Location header); check that the uri is the API page's "
+                    "entity set and that no proxy strips headers."
+                ),
+            )
+        hint = _HINTS.get(result.status_code or 0)
+        if result.outcome is Outcome.FAILED and hint is not None:
+            code, text = hint
+            error = result.error or f"HTTP {result.status_code}"
+            return replace(
+                result, error=f"{code}: " + text.format(product=self.product, error=error)
+            )
+        return result
+
+    def probe_message(self) -> OutboundMessage:
+        """JSON: ``GET`` one row of the collection; SOAP: ``GET`` the WSDL. Both with auth."""
+        uri = self.context.connector.uri
+        return OutboundMessage(url=uri if self.soap else probe_url(uri), method="GET")

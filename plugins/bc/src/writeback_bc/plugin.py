@@ -1,0 +1,108 @@
+"""Declares the ``bc`` connector type to writeback.
+
+Loaded for ``writeback plugins`` and row validation, so it holds only data and
+the options model; the working type is built by the factory.  The support
+matrix of contract §2 is written here as auth rules per deployment and format.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from writeback import AuthRule, ConnectorTypeSpec, ThrottleDefaults, hookimpl
+
+from ._options import BcOptions
+from .staging import rename_problems
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from writeback import Connector, ConnectorType, PipelineContext
+
+__all__ = [
+    "BC_AUTH_RULES",
+    "BC_ENTRA_SCOPE",
+    "STAGING_THROTTLE",
+    "check_staging_row",
+    "deployment_of",
+    "writeback_connector_types",
+]
+
+#: The Entra scope of Business Central's APIs (online and on-premises with Entra).
+BC_ENTRA_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+
+#: Business Central online's published limits (domain.md): about 6,000 requests per
+#: 5-minute window per user, ~100 concurrent. Eight in flight per connector keeps
+#: a dozen connectors of one tenant under the concurrency cap, and is where the
+#: json format's httpx pool is fastest (lab notes: bigger pools got slower).
+STAGING_THROTTLE = ThrottleDefaults(max_concurrency=8, rate="6000/300s")
+
+_BASIC_ONLINE = (
+    "basic authentication on Business Central online: Microsoft retired Basic (web service "
+    "access keys) online in 2022, so expect 401; use auth.method 'entra'."
+)
+
+#: contract §2. Windows and NTLM exist on SOAP only (the REST API has no Windows auth).
+BC_AUTH_RULES = (
+    AuthRule(
+        variant="onprem",
+        api_format="soap",
+        methods=("basic", "windows", "ntlm", "entra", "oauth2"),
+    ),
+    AuthRule(variant="onprem", api_format="json", methods=("basic", "entra", "oauth2")),
+    AuthRule(
+        variant="cloud",
+        api_format="soap",
+        methods=("basic", "entra", "oauth2"),
+        warnings={"basic": _BASIC_ONLINE},
+    ),
+    AuthRule(
+        variant="cloud",
+        api_format="json",
+        methods=("basic", "entra", "oauth2"),
+        warnings={"basic": _BASIC_ONLINE},
+    ),
+)
+
+
+def deployment_of(row: Connector, options: BaseModel) -> str:
+    """``options.deployment`` if given, else ``cloud`` for a host under dynamics.com."""
+    chosen = getattr(options, "deployment", None)
+    if chosen:
+        return str(chosen)
+    host = (urlsplit(row.uri).hostname or "").lower().rstrip(".")
+    return "cloud" if host == "dynamics.com" or host.endswith(".dynamics.com") else "onprem"
+
+
+def check_staging_row(row: Connector, options: BaseModel) -> list[str]:
+    """Checks that need the row's format: renames must not collide on the wire."""
+    fmt = "soap" if row.api_type == "soap" else "json"
+    return rename_problems(getattr(options, "fields", None) or {}, fmt)
+
+
+def _bc(context: PipelineContext) -> ConnectorType:
+    from ._connector import StagingConnector
+
+    return StagingConnector(context, product="Business Central")
+
+
+@hookimpl
+def writeback_connector_types() -> list[ConnectorTypeSpec]:
+    return [
+        ConnectorTypeSpec(
+            name="bc",
+            summary="Business Central: one staging row per change, over the API page or SOAP",
+            formats=("json", "soap"),
+            auth_rules=BC_AUTH_RULES,
+            options_model=BcOptions,
+            variant_of=deployment_of,
+            variant_labels={"onprem": "on-premises", "cloud": "online"},
+            # A pending update is worthless once a later change is queued: BC would
+            # process both staging rows, the first only to be overwritten.
+            coalesce_default=True,
+            throttle_default=STAGING_THROTTLE,
+            auth_defaults={"entra": {"scope": BC_ENTRA_SCOPE}},
+            check=check_staging_row,
+            factory=_bc,
+        )
+    ]
