@@ -1,0 +1,108 @@
+"""Declares the ``ntlm`` and ``windows`` auth methods to writeback.
+
+Loaded for ``writeback plugins`` and row validation: it imports neither
+requests, requests-ntlm nor pyspnego; the mechanisms import them when a format
+asks for a transport's auth object.
+
+Both methods authenticate the TCP connection, not the request, which only the
+``requests`` transport lets an auth object drive (a response hook resending on
+the same connection); that is why they declare ``requests`` alone and why the
+connector types allow them for SOAP only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from writeback import AuthMethodSpec, hookimpl
+
+if TYPE_CHECKING:
+    from writeback import AuthMechanism, PipelineContext
+
+__all__ = ["WindowsSettings", "split_user", "writeback_auth_methods"]
+
+# Characters Windows does not allow in account names (plus '@' and '\', which
+# separate the realm and the domain here).
+_PART = r"[^\\/@\[\]:;|=,+*?<>\"\x00-\x1f]+"
+_USER = re.compile(rf"^(?:(?P<domain>{_PART})\\)?(?P<user>{_PART})(?:@(?P<realm>{_PART}))?$")
+
+
+def split_user(username: str) -> tuple[str | None, str, str | None]:
+    """``DOMAIN\\user`` -> ``("DOMAIN", "user", None)``; ``user@REALM`` -> ``(None, "user", "REALM")``.
+
+    :raises ValueError: for anything else but a plain user name.
+    """
+    found = _USER.match(username)
+    if (
+        found is None
+        or (found["domain"] and found["realm"])
+        or username != username.strip()
+        or any(part != part.strip() for part in found.groups() if part)
+    ):
+        raise ValueError(
+            f"'{username}' is not a Windows user name; give DOMAIN\\user or user@REALM "
+            "(or a plain user name for an account local to the server)."
+        )
+    return found["domain"], found["user"], found["realm"]
+
+
+class WindowsSettings(BaseModel):
+    """The row's ``auth`` for ``ntlm`` and ``windows``: a Windows account and its password."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str = Field(
+        min_length=1,
+        description="the Windows account: DOMAIN\\user (NTLM), user@REALM (Kerberos realm "
+        "or user principal name) or a plain user name for an account local to the server",
+    )
+    password: SecretStr = Field(
+        description="the account's password; 'env:NAME' reads it from the environment at "
+        "send time. It never crosses the wire: NTLM sends a challenge response, Kerberos a "
+        "ticket"
+    )
+
+    @field_validator("username")
+    @classmethod
+    def _windows_user(cls, value: str) -> str:
+        split_user(value)
+        return value
+
+
+def _ntlm(context: PipelineContext) -> AuthMechanism:
+    from ._mechanism import NtlmMechanism
+
+    return NtlmMechanism(context)
+
+
+def _windows(context: PipelineContext) -> AuthMechanism:
+    from ._mechanism import WindowsMechanism
+
+    return WindowsMechanism(context)
+
+
+@hookimpl
+def writeback_auth_methods() -> list[AuthMethodSpec]:
+    # sends_credentials=False: the password never crosses the wire (NTLM answers
+    # a challenge with a keyed hash, Kerberos presents a ticket), so a SOAP
+    # connector may use these over plain http:// on a trusted network.
+    return [
+        AuthMethodSpec(
+            name="ntlm",
+            summary="NTLM challenge-response with a Windows account (requests-ntlm)",
+            transports=("requests",),
+            settings_model=WindowsSettings,
+            factory=_ntlm,
+            sends_credentials=False,
+        ),
+        AuthMethodSpec(
+            name="windows",
+            summary="Windows Negotiate: Kerberos from user@REALM and password, NTLM fallback",
+            transports=("requests",),
+            settings_model=WindowsSettings,
+            factory=_windows,
+            sends_credentials=False,
+        ),
+    ]
