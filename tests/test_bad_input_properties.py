@@ -169,7 +169,7 @@ def test_arbitrary_json_as_event_never_tracebacks(value, tmp_path, capsys, monke
         (["deliveries", "list", "--status", "lost"], "--status 'lost' is not a status"),
         (["deliveries", "show", "dlv_missing"], "no delivery with id 'dlv_missing'"),
         (["connectors", "show", "nope"], "no connector named 'nope'"),
-        (["deliveries", "retry"], "give delivery ids or --dead"),
+        (["deliveries", "retry"], "give delivery ids or --dead, --connector, --since"),
         (["worker", "--concurrency", "0"], "--concurrency"),
     ],
 )

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._errors import InvalidEventError
+from ._errors import InvalidEventError, WritebackError
 from ._event import AppointmentEvent
 from ._interfaces import ProbeReport
 from ._pipeline import Pipeline
@@ -26,7 +26,15 @@ from ._registry import PluginRegistry
 from ._secrets import secret_safe_logger
 from ._validation import ValidatedConnector, validate_connector
 from ._worker import Worker, WorkerStats
-from .store import DB_ENV, DEFAULT_DB_URL, AttemptRecord, Store, StoredConnector
+from .store import (
+    DB_ENV,
+    DEFAULT_DB_URL,
+    AttemptRecord,
+    DeliveryStats,
+    Store,
+    StoredConnector,
+    Target,
+)
 
 __all__ = ["Dispatcher", "SubmitResult", "parse_event"]
 
@@ -107,7 +115,7 @@ class Connectors:
             from ._errors import AttemptError
 
             try:
-                pipeline = Pipeline.build(connector)
+                pipeline = Pipeline.build(connector, token_store=self._store.tokens)
             except AttemptError as exc:
                 return ProbeReport(False, str(exc))
             try:
@@ -130,11 +138,25 @@ class Deliveries:
     def get(self, delivery_id: str) -> tuple[Any, list[AttemptRecord]]:
         return self._store.outbox.get(delivery_id)
 
-    def retry(self, delivery_ids: Sequence[str] = (), *, all_dead: bool = False) -> list[str]:
-        return self._store.outbox.retry(delivery_ids, all_dead=all_dead)
+    def retry(
+        self,
+        delivery_ids: Sequence[str] = (),
+        *,
+        all_dead: bool = False,
+        connector: str | None = None,
+        since: float | None = None,
+    ) -> list[str]:
+        """Re-queue the given deliveries, or the dead ones matching the filters."""
+        return self._store.outbox.retry(
+            delivery_ids, all_dead=all_dead, connector=connector, since=since
+        )
 
     def counts(self) -> dict[str, int]:
         return self._store.outbox.counts()
+
+    def stats(self) -> DeliveryStats:
+        """Counts by status per connector, oldest pending age, and the ledger check."""
+        return self._store.outbox.stats()
 
 
 class Dispatcher:
@@ -169,7 +191,7 @@ class Dispatcher:
 
     def submit_detailed(self, event: AppointmentEvent | Mapping[str, Any]) -> SubmitResult:
         parsed = parse_event(event)
-        targets = [(c.id, c.name) for c in self._matching(parsed)]
+        targets = [Target(c.id, c.name, self._coalesces(c)) for c in self._matching(parsed)]
         made, created = self.store.outbox.submit(parsed, targets)
         if created and not made:
             log.warning(
@@ -196,6 +218,17 @@ class Dispatcher:
             ):
                 matches.append(stored)
         return matches
+
+    def _coalesces(self, stored: StoredConnector) -> bool:
+        """The row's ``coalesce``, else its type's default (off when the type is not installed:
+        the delivery then goes dead naming the missing plugin, so nothing is lost by it)."""
+        value = stored.sealed_row.get("coalesce")
+        if value is not None:
+            return bool(value)
+        try:
+            return self.registry.connector_type(stored.sealed_row["type"]).coalesce_default
+        except WritebackError:
+            return False
 
     def run_worker(
         self,

@@ -22,6 +22,7 @@ from ._interfaces import AttemptResult, Delivery, Outcome
 from ._pipeline import Pipeline, attempt_error_result
 from ._registry import PluginRegistry
 from ._secrets import REDACTOR, secret_safe_logger
+from ._throttle import ConnectorGate
 from ._validation import validate_connector
 from .store import AttemptRecord, Claim, Store
 
@@ -33,6 +34,20 @@ log = secret_safe_logger("writeback.worker")
 MAX_RETRY_AFTER = 86400.0
 #: Jitter spreads retries of many deliveries so they do not return in one burst.
 JITTER = 0.2
+#: The error recorded for an attempt cut short by shutdown.
+INTERRUPTED = (
+    "WB-350: interrupted by the worker's shutdown; the request may have reached the "
+    "endpoint, so it is sent again (same webhook-id)"
+)
+
+
+@dataclass
+class _ConnectorState:
+    """What a worker keeps per connector: built once, rebuilt when the row changes."""
+
+    version: float
+    pipeline: Pipeline
+    gate: ConnectorGate
 
 
 def next_delay(
@@ -64,7 +79,13 @@ class WorkerStats:
 
 
 class Worker:
-    """Drains the outbox of one store."""
+    """Drains the outbox of one store.
+
+    Claims carry a lease of ``lease_seconds``, renewed every third of it while
+    the attempt runs, so a slow endpoint never loses its delivery to another
+    worker, and a worker that dies (SIGKILL, power loss) leaves leases that
+    expire within ``lease_seconds`` and are claimed again.
+    """
 
     def __init__(
         self,
@@ -72,111 +93,201 @@ class Worker:
         registry: PluginRegistry,
         *,
         concurrency: int = 8,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 60.0,
         poll_interval: float = 0.5,
+        grace_seconds: float = 30.0,
         on_progress: Callable[[WorkerStats], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise UserError(f"--concurrency {concurrency} is too small; give 1 or more.")
+        if lease_seconds < 1:
+            raise UserError(f"--lease {lease_seconds:g} is too short; give 1 second or more.")
         self.store = store
         self.registry = registry
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
+        self.grace_seconds = grace_seconds
         self.on_progress = on_progress
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self.stats = WorkerStats()
-        self._pipelines: dict[int, tuple[float, Pipeline]] = {}
+        self._connectors: dict[int, _ConnectorState] = {}
+        self._inflight: dict[asyncio.Task[None], Claim] = {}
         self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()
 
     def stop(self) -> None:
-        """Finish in-flight attempts, claim nothing more, and return."""
+        """Claim nothing more; finish in-flight attempts (a second call: interrupt them)."""
+        if self._stopping.is_set():
+            self._hurry.set()
         self._stopping.set()
 
     async def run(self, *, until_idle: bool = False) -> WorkerStats:
         """Work until stopped, or with ``until_idle`` until nothing is pending."""
-        inflight: set[asyncio.Task[None]] = set()
+        renewer = asyncio.create_task(self._renew_leases())
         try:
             while not self._stopping.is_set():
-                free = self.concurrency - len(inflight)
-                claims = self.store.outbox.claim(self.owner, free, lease_seconds=self.lease_seconds)
-                for claim in claims:
-                    task = asyncio.create_task(self._process(claim))
-                    inflight.add(task)
-                    task.add_done_callback(inflight.discard)
-                if claims and len(inflight) < self.concurrency:
+                skip = self._closed_connectors()
+                free = self.concurrency - len(self._inflight)
+                claims = self.store.outbox.claim(
+                    self.owner, free, lease_seconds=self.lease_seconds, skip_connectors=skip
+                )
+                started = await self._start(claims)
+                if started and len(self._inflight) < self.concurrency:
                     continue
-                if inflight:
+                if self._inflight:
                     await asyncio.wait(
-                        inflight, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                        self._inflight,
+                        timeout=self._wait_for_gates(skip),
+                        return_when=asyncio.FIRST_COMPLETED,
                     )
                     continue
-                wake = self.store.outbox.next_wake()
-                if wake is None and until_idle:
+                wake = self.store.outbox.next_wake(skip)
+                if wake is None and until_idle and self.store.outbox.next_wake() is None:
                     break
-                # Wake for the next scheduled retry, but look again at least every
-                # second: another process may submit or claim meanwhile.
+                # Wake for the next scheduled retry or a gate opening, but look again
+                # at least every second: another process may submit or claim meanwhile.
                 delay = self.poll_interval if wake is None else wake - time.time()
+                delay = min(delay, self._wait_for_gates(skip), 1.0)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stopping.wait(), timeout=min(max(delay, 0.005), 1.0)
-                    )
-            if inflight:
-                await asyncio.gather(*inflight)
+                    await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0.005))
+            await self._finish_inflight()
         finally:
-            for _, pipeline in self._pipelines.values():
-                await pipeline.aclose()
-            self._pipelines.clear()
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            for state in self._connectors.values():
+                await state.pipeline.aclose()
+            self._connectors.clear()
         self.stats.pending = self.store.outbox.counts().get("pending", 0)
         return self.stats
 
+    # -- throttling and leases -----------------------------------------------------
+
+    def _closed_connectors(self) -> set[int]:
+        """Connectors that may not take another delivery now (throttled, paused, circuit)."""
+        return {cid for cid, state in self._connectors.items() if state.gate.free_slots() <= 0}
+
+    def _wait_for_gates(self, closed: set[int]) -> float:
+        """Seconds until a closed connector may open again (capped at the poll interval)."""
+        waits = [self._connectors[cid].gate.ready_in() for cid in closed if cid in self._connectors]
+        return max(min([self.poll_interval, *waits]), 0.005)
+
+    async def _start(self, claims: list[Claim]) -> int:
+        """Start an attempt for each claim its connector's gate admits; give the rest back."""
+        started, refused = 0, []
+        for claim in claims:
+            state = await self._state(claim)
+            if isinstance(state, _ConnectorState):
+                if state.gate.free_slots() <= 0:
+                    refused.append(claim)
+                    continue
+                state.gate.acquire()
+            task = asyncio.create_task(self._process(claim, state))
+            self._inflight[task] = claim
+            task.add_done_callback(self._inflight.pop)
+            started += 1
+        self.store.outbox.release(refused, self.owner)
+        return started
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            claims = list(self._inflight.values())
+            lost = self.store.outbox.renew(claims, self.owner, lease_seconds=self.lease_seconds)
+            for claim in claims:
+                if claim.seq in lost:
+                    log.warning("delivery %s: lease lost to another worker", claim.id)
+
+    async def _finish_inflight(self) -> None:
+        """Let in-flight attempts end; after the grace period (or a second stop) interrupt them."""
+        if not self._inflight:
+            return
+        tasks = set(self._inflight)
+        hurry = asyncio.create_task(self._hurry.wait())
+        deadline = time.monotonic() + self.grace_seconds
+        pending = {t for t in tasks if not t.done()}
+        while pending and not hurry.done() and time.monotonic() < deadline:
+            await asyncio.wait(
+                [*pending, hurry],
+                timeout=deadline - time.monotonic(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            pending = {t for t in tasks if not t.done()}
+        if pending:
+            log.warning("interrupting %d attempt(s) still in flight", len(pending))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        hurry.cancel()
+
     # -- one delivery --------------------------------------------------------------
 
-    async def _pipeline(self, claim: Claim) -> Pipeline | AttemptResult:
-        """The connector's pipeline; rebuilt (decrypted, re-validated) only when its row changed."""
+    async def _state(self, claim: Claim) -> _ConnectorState | AttemptResult:
+        """The connector's pipeline and gate; rebuilt only when its row changed."""
         removed = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
         if claim.connector_id is None:
             return removed
         stored = self.store.connectors.get_by_id(claim.connector_id)
         if stored is None:
             return removed
-        cached = self._pipelines.get(claim.connector_id)
-        if cached is not None and cached[0] == stored.updated_at:
-            return cached[1]
+        cached = self._connectors.get(claim.connector_id)
+        if cached is not None and cached.version == stored.updated_at:
+            return cached
         if cached is not None:
-            await cached[1].aclose()
-            del self._pipelines[claim.connector_id]
+            await cached.pipeline.aclose()
+            del self._connectors[claim.connector_id]
         try:
             connector = validate_connector(self.store.connectors.opened_row(stored), self.registry)
         except UserError as exc:
             return AttemptResult(Outcome.FAILED, error=str(exc))
-        version = stored.updated_at
         try:
-            pipeline = Pipeline.build(connector)
+            pipeline = Pipeline.build(connector, token_store=self.store.tokens)
         except AttemptError as exc:
             return attempt_error_result(exc)
-        self._pipelines[claim.connector_id] = (version, pipeline)
-        return pipeline
+        state = _ConnectorState(stored.updated_at, pipeline, ConnectorGate(connector.throttle))
+        self._connectors[claim.connector_id] = state
+        return state
 
-    async def _process(self, claim: Claim) -> None:
+    async def _process(self, claim: Claim, state: _ConnectorState | AttemptResult) -> None:
         started = time.time()
         clock = time.perf_counter()
         n = claim.attempts + 1
+        result: AttemptResult | None = None
+        schedule: tuple[float, ...] = ()
         try:
-            pipeline = await self._pipeline(claim)
-            if isinstance(pipeline, AttemptResult):
-                result, schedule = pipeline, ()
+            if isinstance(state, AttemptResult):
+                result = state
             else:
-                result = await pipeline.send(self._delivery(claim, n))
-                schedule = pipeline.connector.row.retry.schedule
+                schedule = tuple(state.pipeline.connector.row.retry.schedule)
+                result = await state.pipeline.send(self._delivery(claim, n))
+        except asyncio.CancelledError:
+            # Shutting down mid-attempt: the request may have reached the endpoint, so
+            # it counts as an attempt, and the delivery goes back to the queue at once.
+            result = AttemptResult(Outcome.RETRY, error=INTERRUPTED)
+            schedule = (0.0,) * n
         except Exception as exc:  # the worker must record, whatever went wrong
             log.exception("delivery %s: unexpected error", claim.id)
-            result, schedule = AttemptResult(Outcome.FAILED, error=f"WB-399: {exc!r}"), ()
+            result = AttemptResult(Outcome.FAILED, error=f"WB-399: {exc!r}")
+        finally:
+            if isinstance(state, _ConnectorState):
+                state.gate.release(result)
+        self._record(claim, n, started, clock, result, schedule)
+
+    def _record(
+        self,
+        claim: Claim,
+        n: int,
+        started: float,
+        clock: float,
+        result: AttemptResult,
+        schedule: tuple[float, ...],
+    ) -> None:
         duration_ms = (time.perf_counter() - clock) * 1000
         error = REDACTOR.redact(result.error)
         status, next_at = "delivered", None
         if result.outcome is Outcome.RETRY:
-            wait = next_delay(tuple(schedule), n - claim.replayed_after, result.retry_after)
+            wait = next_delay(schedule, n - claim.replayed_after, result.retry_after)
             if wait is None:
                 status = "dead"
                 error = f"{error} (gave up after {n - claim.replayed_after} attempts)"

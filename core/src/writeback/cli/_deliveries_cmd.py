@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +16,10 @@ from ._output import iso, out, print_json, table
 deliveries_app = typer.Typer(help="Inspect and replay deliveries.", no_args_is_help=True)
 app.add_typer(deliveries_app, name="deliveries")
 
+if TYPE_CHECKING:
+    from ..store import ConnectorStats
+
+# The contract's statuses; kept here so that --help does not import the store.
 STATUSES = ("pending", "delivered", "dead", "superseded")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -131,9 +138,113 @@ def retry(
         list[str] | None, typer.Argument(metavar="ID...", help="Delivery ids to replay.")
     ] = None,
     dead: Annotated[bool, typer.Option("--dead", help="Replay every dead delivery.")] = False,
+    connector: Annotated[
+        str | None,
+        typer.Option("--connector", help="Replay the dead deliveries of this connector."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="TIME",
+            help="Replay dead deliveries submitted since TIME: ISO-8601, or an age "
+            "like 2h, 30m, 7d.",
+        ),
+    ] = None,
 ) -> None:
     """Re-queue deliveries (same id, same webhook-id); their history continues."""
-    if bool(delivery_ids) == dead:
-        raise UserError("give delivery ids or --dead (one of the two).")
-    requeued = STATE.dispatcher().deliveries.retry(delivery_ids or (), all_dead=dead)
+    by_filter = dead or connector is not None or since is not None
+    if bool(delivery_ids) == by_filter:
+        raise UserError("give delivery ids or --dead, --connector, --since (one of the two kinds).")
+    dispatcher = STATE.dispatcher()
+    if connector is not None:
+        dispatcher.connectors.get(connector)  # an unknown name is a mistake, not "0 re-queued"
+    requeued = dispatcher.deliveries.retry(
+        delivery_ids or (),
+        all_dead=dead,
+        connector=connector,
+        since=parse_since(since) if since is not None else None,
+    )
     out.print(f"re-queued {len(requeued)} delivery(ies); run 'writeback worker' to send them.")
+
+
+_AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, *, now: float | None = None) -> float:
+    """``--since``: an ISO-8601 time (UTC unless it says otherwise) or an age (``2h``)."""
+    now = time.time() if now is None else now
+    match = _AGE.match(text.strip())
+    if match:
+        return now - float(match.group(1)) * _UNIT[match.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(
+            f"--since {text!r} is not a time; give an ISO-8601 time like "
+            "2026-11-24T10:00:00Z or an age like 2h, 30m or 7d."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+@deliveries_app.command("stats")
+def stats(as_json: JsonFlag = False) -> None:
+    """Deliveries by status per connector, the oldest pending, and the ledger check.
+
+    The ledger balances when every delivery submitted is delivered, dead,
+    superseded or pending; exit 1 when it does not.
+    """
+    result = STATE.dispatcher().deliveries.stats()
+    entries = [*result.connectors, result.totals]
+    rows = [_stats_dict(e) for e in entries]
+    balanced = all(e.balanced for e in entries)
+    if as_json:
+        print_json(
+            {
+                "connectors": rows[:-1],
+                "totals": rows[-1],
+                "attempts": result.attempts,
+                "balanced": balanced,
+            }
+        )
+    else:
+        table(
+            None,
+            ["connector", *STATUSES, "submitted", "oldest pending", "ledger"],
+            [
+                [
+                    r["connector"],
+                    *(r[s] for s in STATUSES),
+                    r["submitted"],
+                    _age(r["oldest_pending_age_s"]),
+                    "balanced" if r["balanced"] else "UNBALANCED",
+                ]
+                for r in rows
+            ],
+        )
+        out.print(f"{result.attempts} attempt(s) recorded")
+    if not balanced:
+        raise typer.Exit(1)
+
+
+def _stats_dict(entry: ConnectorStats) -> dict[str, Any]:
+    age = entry.oldest_pending_age
+    return {
+        "connector": entry.connector,
+        **{status: entry.counts.get(status, 0) for status in STATUSES},
+        "submitted": entry.submitted,
+        "oldest_pending_age_s": None if age is None else round(age, 1),
+        "balanced": entry.balanced,
+    }
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"

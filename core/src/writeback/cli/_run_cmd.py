@@ -39,8 +39,14 @@ def _progress(total: int) -> Iterator[Any]:
         yield bar, bar.add_task("drain", total=total or None, detail="")
 
 
-def drain(dispatcher: Dispatcher, *, until_idle: bool, concurrency: int) -> WorkerStats:
-    """Run a worker with a progress display, stopping cleanly on SIGTERM/SIGINT."""
+def drain(
+    dispatcher: Dispatcher, *, until_idle: bool, concurrency: int, **options: Any
+) -> WorkerStats:
+    """Run a worker with a progress display, stopping cleanly on SIGTERM/SIGINT.
+
+    The first signal stops claiming and lets in-flight attempts finish (up to the
+    grace period); a second one interrupts them (they stay pending).
+    """
     from .._worker import Worker
 
     total = dispatcher.deliveries.counts().get("pending", 0)
@@ -56,7 +62,11 @@ def drain(dispatcher: Dispatcher, *, until_idle: bool, concurrency: int) -> Work
                 )
 
         worker = Worker(
-            dispatcher.store, dispatcher.registry, concurrency=concurrency, on_progress=on_progress
+            dispatcher.store,
+            dispatcher.registry,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            **options,
         )
         import asyncio
 
@@ -141,9 +151,37 @@ def worker(
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="Attempts in flight at once.", min=1, max=1000)
     ] = 8,
+    lease: Annotated[
+        float,
+        typer.Option(
+            "--lease",
+            metavar="SECONDS",
+            help="How long a claim holds without renewal: after a crash, the "
+            "deliveries in flight are taken up again this much later.",
+            min=1,
+            max=3600,
+        ),
+    ] = 60.0,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            metavar="SECONDS",
+            help="On SIGTERM, how long in-flight attempts may finish before they are "
+            "interrupted (a second SIGTERM interrupts at once).",
+            min=0,
+            max=3600,
+        ),
+    ] = 30.0,
 ) -> None:
     """Send due deliveries; runs until SIGTERM/Ctrl-C, or with --until-idle until done."""
-    stats = drain(STATE.dispatcher(), until_idle=until_idle, concurrency=concurrency)
+    stats = drain(
+        STATE.dispatcher(),
+        until_idle=until_idle,
+        concurrency=concurrency,
+        lease_seconds=lease,
+        grace_seconds=grace,
+    )
     _report(stats)
 
 

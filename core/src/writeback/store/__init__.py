@@ -9,19 +9,27 @@ from sqlalchemy import Engine
 from .._secrets import SecretBox
 from ._connectors import ConnectorStore, StoredConnector
 from ._engine import DB_ENV, DEFAULT_DB_URL, create_store_engine, key_file_for, migrate
-from ._outbox import AttemptRecord, Claim, Outbox, new_delivery_id
+from ._ledger import STATUSES, ConnectorStats, DeliveryStats
+from ._outbox import AttemptRecord, Claim, Outbox, Target, new_delivery_id
 from ._schema import SCHEMA_REVISION
+from ._tokens import SharedToken, TokenStore
 
 __all__ = [
     "DB_ENV",
     "DEFAULT_DB_URL",
     "SCHEMA_REVISION",
+    "STATUSES",
     "AttemptRecord",
     "Claim",
+    "ConnectorStats",
     "ConnectorStore",
+    "DeliveryStats",
     "Outbox",
     "Store",
+    "SharedToken",
     "StoredConnector",
+    "Target",
+    "TokenStore",
     "new_delivery_id",
 ]
 
@@ -34,14 +42,20 @@ class Store:
     engine: Engine
     connectors: ConnectorStore
     outbox: Outbox
+    #: Access tokens shared by the processes using this database (issue 4).
+    tokens: TokenStore
 
     @classmethod
     def open(cls, url: str) -> Store:
         """Open (creating and migrating as needed) the database at ``url``."""
         engine = create_store_engine(url)
-        migrate(engine)
+        # The key first: a server database without WRITEBACK_SECRET_KEY is refused
+        # before anything connects to it.
         box = SecretBox.for_key_file(key_file_for(url))
-        return cls(url, engine, ConnectorStore(engine, box), Outbox(engine))
+        migrate(engine)
+        return cls(
+            url, engine, ConnectorStore(engine, box), Outbox(engine), TokenStore(engine, box)
+        )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -13,21 +13,34 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, exists, func, insert, or_, select, update
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from .._errors import DeliveryNotFoundError
 from .._event import AppointmentEvent
+from ._coalesce import coalesce
+from ._ledger import AttemptRecord, DeliveryLedger
 from ._schema import attempts, deliveries, events
 
-__all__ = ["AttemptRecord", "Claim", "Outbox", "new_delivery_id"]
+__all__ = ["AttemptRecord", "Claim", "Outbox", "Target", "new_delivery_id"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _not_in(connector_ids: Collection[int]) -> list[Any]:
+    if not connector_ids:
+        return []
+    # NULL (a removed connector) is not "in" anything, but NOT IN would drop it too.
+    return [
+        or_(
+            deliveries.c.connector_id.is_(None),
+            deliveries.c.connector_id.not_in(sorted(connector_ids)),
+        )
+    ]
 
 
 def new_delivery_id() -> str:
@@ -38,6 +51,16 @@ def new_delivery_id() -> str:
         chars.append(_CROCKFORD[value & 31])
         value >>= 5
     return "dlv_" + "".join(reversed(chars))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A connector an event is delivered to."""
+
+    connector_id: int
+    name: str
+    #: Replace still-pending earlier changes to the same appointment (contract §4).
+    coalesce: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,30 +79,18 @@ class Claim:
     replayed_after: int = 0
 
 
-@dataclass(frozen=True)
-class AttemptRecord:
-    """One attempt as recorded."""
-
-    n: int
-    started_at: float
-    duration_ms: float
-    status_code: int | None
-    outcome: str
-    error: str | None
-
-
-class Outbox:
-    """Deliveries and their attempts."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+class Outbox(DeliveryLedger):
+    """Deliveries and their attempts: submitted, claimed, finished (and read, replayed)."""
 
     # -- submit ------------------------------------------------------------------
 
     def submit(
-        self, event: AppointmentEvent, targets: Sequence[tuple[int, str]]
+        self, event: AppointmentEvent, targets: Sequence[Target]
     ) -> tuple[list[tuple[str, str]], bool]:
-        """Write the event and one delivery per ``(connector id, name)`` in one transaction.
+        """Write the event and one delivery per target in one transaction.
+
+        Coalescing (for targets with ``coalesce``) happens in the same
+        transaction, so no worker ever sees a queue half-coalesced.
 
         :returns: ``([(delivery id, connector name)], created)``; a known event id
             returns its existing deliveries and ``created=False``.
@@ -101,10 +112,13 @@ class Outbox:
                     )
                 )
                 made = []
-                for connector_id, name in targets:
+                for target in targets:
+                    connector_id, name = target.connector_id, target.name
                     delivery_id = new_delivery_id()
-                    conn.execute(
-                        insert(deliveries).values(
+                    seq = conn.execute(
+                        insert(deliveries)
+                        .returning(deliveries.c.seq)
+                        .values(
                             id=delivery_id,
                             event_id=event.id,
                             connector_id=connector_id,
@@ -118,7 +132,9 @@ class Outbox:
                             created_at=now,
                             updated_at=now,
                         )
-                    )
+                    ).scalar_one()
+                    if target.coalesce:
+                        coalesce(conn, seq, delivery_id, event.action, now)
                     made.append((delivery_id, name))
                 return made, True
         except IntegrityError:
@@ -136,8 +152,19 @@ class Outbox:
 
     # -- claim and finish ----------------------------------------------------------
 
-    def claim(self, owner: str, limit: int, *, lease_seconds: float) -> list[Claim]:
-        """Lease up to ``limit`` due deliveries, earliest first, one per appointment queue."""
+    def claim(
+        self,
+        owner: str,
+        limit: int,
+        *,
+        lease_seconds: float,
+        skip_connectors: Collection[int] = (),
+    ) -> list[Claim]:
+        """Lease up to ``limit`` due deliveries, earliest first, one per appointment queue.
+
+        ``skip_connectors``: connectors the worker will not send to now (throttled,
+        paused, circuit open); their deliveries stay where they are.
+        """
         if limit <= 0:
             return []
         now = time.time()
@@ -157,6 +184,7 @@ class Outbox:
                     earlier.c.status == "pending",
                     earlier.c.seq < deliveries.c.seq,
                 ),
+                *_not_in(skip_connectors),
             )
             .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
             .limit(limit)
@@ -166,7 +194,13 @@ class Outbox:
             claimed = (
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.seq.in_(due.scalar_subquery()), lease_free)
+                    # Status and lease again: on PostgreSQL a row another transaction
+                    # changed meanwhile is re-checked against these, not the subquery.
+                    .where(
+                        deliveries.c.seq.in_(due.scalar_subquery()),
+                        deliveries.c.status == "pending",
+                        lease_free,
+                    )
                     .values(lease_owner=owner, lease_expires_at=now + lease_seconds)
                     .returning(deliveries.c.seq)
                 )
@@ -239,6 +273,24 @@ class Outbox:
             )
         return result.rowcount == 1
 
+    def renew(self, claims: Iterable[Claim], owner: str, *, lease_seconds: float) -> set[int]:
+        """Extend the leases of deliveries in flight; returns the seqs whose lease was lost."""
+        seqs = [c.seq for c in claims]
+        if not seqs:
+            return set()
+        with self._engine.begin() as conn:
+            kept = (
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.seq.in_(seqs), deliveries.c.lease_owner == owner)
+                    .values(lease_expires_at=time.time() + lease_seconds)
+                    .returning(deliveries.c.seq)
+                )
+                .scalars()
+                .all()
+            )
+        return set(seqs) - set(kept)
+
     def release(self, claims: Iterable[Claim], owner: str) -> None:
         """Give leases back unused (worker shutting down)."""
         seqs = [c.seq for c in claims]
@@ -251,100 +303,26 @@ class Outbox:
                 .values(lease_owner=None, lease_expires_at=None)
             )
 
-    def next_wake(self) -> float | None:
-        """When the next pending delivery may become claimable; ``None``: nothing pending."""
+    def next_wake(self, skip_connectors: Collection[int] = ()) -> float | None:
+        """When the next pending delivery may become claimable; ``None``: nothing pending.
+
+        Deliveries of ``skip_connectors`` are left out: the worker knows when those
+        connectors open again.
+        """
         with self._engine.begin() as conn:
             return conn.execute(
                 select(func.min(deliveries.c.next_attempt_at)).where(
-                    deliveries.c.status == "pending"
+                    deliveries.c.status == "pending", *_not_in(skip_connectors)
                 )
             ).scalar()
 
-    # -- read and replay -----------------------------------------------------------
-
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        connector: str | None = None,
-        ids: Sequence[str] | None = None,
-        limit: int | None = None,
-    ) -> list[Any]:
-        query = select(deliveries).order_by(deliveries.c.seq)
-        if status:
-            query = query.where(deliveries.c.status == status)
-        if connector:
-            query = query.where(deliveries.c.connector_name == connector)
-        if ids is not None:
-            query = query.where(deliveries.c.id.in_(list(ids)))
-        if limit:
-            query = query.limit(limit)
+    def pending_connectors(self) -> set[int | None]:
+        """Connectors that still have pending deliveries."""
         with self._engine.begin() as conn:
-            return list(conn.execute(query).all())
-
-    def get(self, delivery_id: str) -> tuple[Any, list[AttemptRecord]]:
-        with self._engine.begin() as conn:
-            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
-            if row is None:
-                raise DeliveryNotFoundError(
-                    f"no delivery with id {delivery_id!r}; 'writeback deliveries list' shows them."
-                )
-            history = conn.execute(
-                select(attempts).where(attempts.c.delivery_seq == row.seq).order_by(attempts.c.n)
-            ).all()
-        return row, [
-            AttemptRecord(h.n, h.started_at, h.duration_ms, h.status_code, h.outcome, h.error)
-            for h in history
-        ]
-
-    def counts(self) -> dict[str, int]:
-        with self._engine.begin() as conn:
-            rows = conn.execute(
-                select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
-            ).all()
-        return {status: count for status, count in rows}
-
-    def retry(self, delivery_ids: Sequence[str] = (), *, all_dead: bool = False) -> list[str]:
-        """Re-queue dead deliveries (same id); their history continues.
-
-        :raises DeliveryNotFoundError: for an unknown id (nothing is re-queued then).
-        """
-        now = time.time()
-        with self._engine.begin() as conn:
-            query = select(deliveries.c.id, deliveries.c.status, deliveries.c.connector_id)
-            if all_dead:
-                query = query.where(deliveries.c.status == "dead")
-            else:
-                query = query.where(deliveries.c.id.in_(list(delivery_ids)))
-            rows = conn.execute(query).all()
-            found = {r.id: r.status for r in rows}
-            missing = [d for d in delivery_ids if d not in found]
-            if missing:
-                raise DeliveryNotFoundError(
-                    f"no delivery with id {missing[0]!r}; nothing was re-queued."
-                )
-            orphans = [r.id for r in rows if r.connector_id is None]
-            if orphans and not all_dead:
-                raise DeliveryNotFoundError(
-                    f"delivery {orphans[0]!r} belongs to a removed connector; "
-                    "nothing was re-queued."
-                )
-            requeue = [
-                r.id
-                for r in rows
-                if r.status in ("dead", "delivered") and r.connector_id is not None
-            ]
-            if requeue:
+            return set(
                 conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id.in_(requeue))
-                    .values(
-                        status="pending",
-                        replayed_after=deliveries.c.attempts,
-                        next_attempt_at=now,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
-                )
-        return requeue
+                    select(deliveries.c.connector_id)
+                    .where(deliveries.c.status == "pending")
+                    .distinct()
+                ).scalars()
+            )

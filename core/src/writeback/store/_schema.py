@@ -20,10 +20,18 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["SCHEMA_REVISION", "attempts", "connectors", "deliveries", "events", "metadata"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "attempts",
+    "connectors",
+    "deliveries",
+    "events",
+    "metadata",
+    "tokens",
+]
 
 #: The Alembic head this release expects; ``Store.open`` migrates up to it.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = MetaData()
 
@@ -99,4 +107,21 @@ attempts = Table(
     Column("status_code", Integer, nullable=True),
     Column("outcome", String(10), nullable=False),
     Column("error", Text, nullable=True),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    # Which connector and credentials the token is for (``TokenSource.key``).
+    Column("key", String(200), primary_key=True),
+    # The token as JSON, Fernet-encrypted; NULL when none is held or it was invalidated.
+    Column("sealed_token", Text, nullable=True),
+    Column("obtained_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=True),
+    # Counts the tokens stored under this key: a 401 invalidates by compare-and-swap on it.
+    Column("generation", Integer, nullable=False),
+    # The process fetching a token now; others wait for it instead of fetching too.
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
 )

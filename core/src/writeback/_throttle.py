@@ -1,0 +1,193 @@
+"""How hard the worker pushes one endpoint: concurrency, rate, back-off and a circuit.
+
+A :class:`ConnectorGate` per connector decides, before the worker claims
+anything, whether that connector may take another delivery now; the outbox
+then skips connectors whose gate is closed, so their deliveries wait in the
+database (no attempt made, nothing counted against their retry schedule)
+while other connectors' deliveries flow.
+
+- **Concurrency** is adaptive (AIMD, as TCP does): a 429 or a ``Retry-After``
+  halves the connector's limit and pauses it for the time asked; every
+  ``limit`` deliveries in a row that succeed raise it by one, back up to the
+  configured ``throttle.max_concurrency``.
+- **Rate** is a token bucket refilled at ``throttle.rate``, scaled down with
+  the concurrency after a 429 and back up as it recovers.
+- **Circuit**: after :data:`TRIP_AFTER` answers in a row that say the endpoint
+  is not working (no answer, 5xx), the connector is paused for a cool-down
+  that doubles each time (up to :data:`MAX_COOLDOWN`); then exactly one
+  delivery is let through as a probe, and only its success re-opens the flow.
+
+The gates live in one worker process.  Several workers each keep their own, so
+N workers may together send N times a connector's limits; a 429 still slows
+each of them down (docs/delivery.md).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ._interfaces import AttemptResult, Outcome
+from ._models import Throttle
+
+__all__ = ["MAX_COOLDOWN", "TRIP_AFTER", "ConnectorGate", "GateSnapshot"]
+
+#: Answers in a row that say "not working" before the circuit opens.
+TRIP_AFTER = 5
+#: The first cool-down of an open circuit, doubled each time the probe fails.
+FIRST_COOLDOWN = 5.0
+#: The longest cool-down.
+MAX_COOLDOWN = 300.0
+#: A 429 without ``Retry-After`` pauses the connector this long.
+DEFAULT_PAUSE = 1.0
+#: The concurrency used when a connector sets no ``max_concurrency``: the
+#: worker's own ``--concurrency`` bounds it anyway.
+UNLIMITED = 10_000
+
+
+@dataclass(frozen=True)
+class GateSnapshot:
+    """A gate's state, for logs and tests."""
+
+    limit: int
+    in_flight: int
+    paused_until: float
+    circuit: str  # "closed", "open" or "half-open"
+    rate_scale: float
+
+
+class ConnectorGate:
+    """The throttle and circuit of one connector in this worker process."""
+
+    def __init__(self, throttle: Throttle, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_limit = throttle.max_concurrency or UNLIMITED
+        self.limit = self.max_limit
+        self.rate = throttle.per_second()
+        self.rate_scale = 1.0
+        self.burst = max(1.0, math.ceil(self.rate)) if self.rate else 0.0
+        self.tokens = self.burst
+        self.in_flight = 0
+        self.paused_until = 0.0
+        self._clock = clock
+        self._refilled_at = clock()
+        self._successes = 0
+        self._failures_in_a_row = 0
+        self._cooldown = FIRST_COOLDOWN
+        self._circuit = "closed"
+        self._probe_out = False
+
+    # -- asking ------------------------------------------------------------------
+
+    def _refill(self, now: float) -> None:
+        if self.rate:
+            rate = self.rate * self.rate_scale
+            self.tokens = min(self.burst, self.tokens + (now - self._refilled_at) * rate)
+        self._refilled_at = now
+
+    def free_slots(self) -> int:
+        """How many deliveries may start now (0 while paused, open, or out of tokens)."""
+        now = self._clock()
+        if now < self.paused_until:
+            return 0
+        if self._circuit == "open":
+            # The cool-down is over: let exactly one probe through.
+            self._circuit = "half-open"
+        if self._circuit == "half-open":
+            return 0 if self._probe_out else 1
+        slots = self.limit - self.in_flight
+        if self.rate:
+            self._refill(now)
+            slots = min(slots, int(self.tokens))
+        return max(slots, 0)
+
+    def ready_in(self) -> float:
+        """Seconds until :meth:`free_slots` may be non-zero (0 when it already is)."""
+        now = self._clock()
+        if now < self.paused_until:
+            return self.paused_until - now
+        if self._circuit == "half-open" and self._probe_out:
+            return math.inf  # the probe's answer decides
+        if self.in_flight >= self.limit:
+            return math.inf  # a finishing delivery frees a slot
+        if self.rate:
+            self._refill(now)
+            if self.tokens < 1:
+                return (1 - self.tokens) / (self.rate * self.rate_scale)
+        return 0.0
+
+    # -- using -------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """A delivery starts: it holds a slot and spends a token."""
+        self.in_flight += 1
+        if self._circuit == "half-open":
+            self._probe_out = True
+        if self.rate:
+            self._refill(self._clock())
+            self.tokens -= 1
+
+    def release(self, result: AttemptResult | None) -> None:
+        """A delivery ended (``None``: it was given back unsent)."""
+        self.in_flight = max(0, self.in_flight - 1)
+        probing = self._circuit == "half-open" and self._probe_out
+        self._probe_out = False
+        if result is None:
+            return
+        if _throttled(result):
+            self._slow_down(result.retry_after)
+        if _endpoint_down(result):
+            self._failures_in_a_row += 1
+            if probing or self._failures_in_a_row >= TRIP_AFTER:
+                self._open(doubling=probing)
+            return
+        self._failures_in_a_row = 0
+        if probing or self._circuit != "closed":
+            self._circuit = "closed"
+            self._cooldown = FIRST_COOLDOWN
+        if result.outcome is Outcome.DELIVERED:
+            self._speed_up()
+
+    def _slow_down(self, retry_after: float | None) -> None:
+        # Halve what was actually in flight (this delivery included), not a
+        # nominal limit that may be far above what the endpoint ever saw.
+        self.limit = max(1, min(self.limit, self.in_flight + 1) // 2)
+        self.rate_scale = max(0.05, self.rate_scale / 2)
+        self._successes = 0
+        pause = retry_after if retry_after is not None else DEFAULT_PAUSE
+        self.paused_until = max(self.paused_until, self._clock() + pause)
+
+    def _speed_up(self) -> None:
+        if self.limit >= self.max_limit and self.rate_scale >= 1.0:
+            return
+        self._successes += 1
+        if self._successes >= min(self.limit, 16):
+            self._successes = 0
+            self.limit = min(self.max_limit, self.limit + 1)
+            self.rate_scale = min(1.0, self.rate_scale * 1.25)
+
+    def _open(self, *, doubling: bool) -> None:
+        if doubling:
+            self._cooldown = min(MAX_COOLDOWN, self._cooldown * 2)
+        self._circuit = "open"
+        self.paused_until = max(self.paused_until, self._clock() + self._cooldown)
+
+    def snapshot(self) -> GateSnapshot:
+        return GateSnapshot(
+            self.limit, self.in_flight, self.paused_until, self._circuit, self.rate_scale
+        )
+
+
+def _throttled(result: AttemptResult) -> bool:
+    """The endpoint asked us to slow down: 429, or any answer with ``Retry-After``."""
+    return result.status_code == 429 or (
+        result.outcome is Outcome.RETRY and result.retry_after is not None
+    )
+
+
+def _endpoint_down(result: AttemptResult) -> bool:
+    """The answer says the endpoint itself is not working, not that this message is bad."""
+    if result.outcome is not Outcome.RETRY or result.status_code == 429:
+        return False
+    return result.status_code is None or result.status_code >= 500
