@@ -9,6 +9,12 @@ progress in ``handler.state``, which lives as long as the TCP connection.
 
 Every acceptor counts what it saw, so tests can assert handshakes per
 connection or token uses.
+
+An acceptor may also define ``response_headers(handler) -> list[tuple[str,
+str]]``: headers the simulator must add to its answer to an authenticated
+request (Kerberos returns its mutual-authentication token in the success
+response's ``WWW-Authenticate``).  Simulators call
+:func:`auth_response_headers`, which gives ``[]`` for acceptors without it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ._server import LoopbackHandler
 
-__all__ = ["Acceptor", "BasicAcceptor", "BearerAcceptor", "challenge"]
+__all__ = ["Acceptor", "BasicAcceptor", "BearerAcceptor", "auth_response_headers", "challenge"]
 
 
 class Acceptor(Protocol):
@@ -34,6 +40,16 @@ class Acceptor(Protocol):
     def authenticate(self, handler: LoopbackHandler) -> str | None:
         """The authenticated principal, or None after answering the request with 401."""
         ...
+
+
+def auth_response_headers(acceptor: Acceptor | None, handler: LoopbackHandler) -> list[tuple[str, str]]:
+    """Headers ``acceptor`` wants on the answer to ``handler``'s authenticated request.
+
+    The optional ``response_headers(handler)`` method of an acceptor; ``[]`` when
+    there is no acceptor or it has no such method.
+    """
+    extra = getattr(acceptor, "response_headers", None)
+    return list(extra(handler)) if callable(extra) else []
 
 
 def challenge(handler: LoopbackHandler, *values: str, body: bytes = b"") -> None:

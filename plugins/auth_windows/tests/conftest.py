@@ -1,0 +1,188 @@
+"""Fixtures for the Windows auth tests: a guarded loopback server and a stand-in pipeline.
+
+The stand-in connector type and format keep these tests independent of the
+SOAP format and the bc/nav types: the format posts the appointment as JSON
+with one requests Session per thread, as the SOAP format does, so what is
+tested here is the auth methods on a real socket against the real acceptors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from writeback import (
+    ApiFormatSpec,
+    AttemptResult,
+    AuthRule,
+    ConnectorTypeBase,
+    ConnectorTypeSpec,
+    Delivery,
+    OutboundMessage,
+    Pipeline,
+    PipelineContext,
+    PluginRegistry,
+    ValidatedConnector,
+    hookimpl,
+    validate_connector,
+)
+from writeback._outcome import classify_status, connection_failure
+from writeback_testing._server import LoopbackHandler, LoopbackServer
+from writeback_testing.acceptors import Acceptor, auth_response_headers
+
+
+class GuardedServer(LoopbackServer):
+    """Answers 200 with the principal's name to whoever ``acceptor`` lets in."""
+
+    def __init__(self, acceptor: Acceptor) -> None:
+        super().__init__()
+        self.acceptor = acceptor
+        self.accepted: list[tuple[int, str]] = []
+        self._lock = threading.Lock()
+
+    def handle_request(self, handler: LoopbackHandler) -> None:
+        principal = self.acceptor.authenticate(handler)
+        if principal is None:
+            return
+        with self._lock:
+            self.accepted.append((handler.connection_id, principal))
+        headers = [("Content-Type", "text/plain"), *auth_response_headers(self.acceptor, handler)]
+        handler.respond(200, principal.encode(), headers)
+
+
+class RequestsFormat:
+    """A minimal requests-transport format: one Session per thread, auth from the mechanism."""
+
+    def __init__(self, context: PipelineContext) -> None:
+        self.context = context
+        self._local = threading.local()
+        self.sessions: list[Any] = []
+
+    def session(self) -> Any:
+        import requests
+
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            assert self.context.auth is not None
+            session.auth = self.context.auth.for_transport("requests")
+            self._local.session = session
+            self.sessions.append(session)
+        return session
+
+    def post(self, message: OutboundMessage) -> AttemptResult:
+        import requests
+
+        try:
+            answer = self.session().post(
+                message.url, data=json.dumps(message.payload).encode(), timeout=10
+            )
+        except requests.ConnectionError as exc:
+            return connection_failure(str(exc))
+        return classify_status(answer.status_code, dict(answer.headers), answer.text)
+
+    async def send(self, message: OutboundMessage) -> AttemptResult:
+        return await asyncio.to_thread(self.post, message)
+
+    async def aclose(self) -> None:
+        for session in self.sessions:
+            session.close()
+
+
+class EchoType(ConnectorTypeBase):
+    def build_message(self, delivery: Delivery) -> OutboundMessage:
+        return OutboundMessage(self.context.connector.uri, payload=dict(delivery.appointment))
+
+
+class StandInPlugin:
+    @hookimpl
+    def writeback_connector_types(self) -> list[ConnectorTypeSpec]:
+        rule = AuthRule(api_format="rawreq", methods=("ntlm", "windows"))
+        return [
+            ConnectorTypeSpec(
+                name="standin",
+                summary="test stand-in",
+                formats=("rawreq",),
+                auth_rules=(rule,),
+                factory=EchoType,
+            )
+        ]
+
+    @hookimpl
+    def writeback_api_formats(self) -> list[ApiFormatSpec]:
+        return [
+            ApiFormatSpec(
+                name="rawreq", summary="JSON over requests", transport="requests", factory=RequestsFormat
+            )
+        ]
+
+
+DELIVERY = Delivery(
+    id="dlv_1",
+    event_id="evt_1",
+    action="create",
+    appointment={"appointmentNo": "A-1", "sourceApp": "CRONUSUS"},
+    occurred_at=None,
+)
+
+
+@pytest.fixture(scope="session")
+def registry() -> PluginRegistry:
+    """The installed ``ntlm`` and ``windows`` methods and the stand-ins, nothing else."""
+    eps = [ep for ep in importlib.metadata.entry_points(group="writeback") if ep.name == "windows"]
+    registry = PluginRegistry.load(entry_points=eps)
+    registry.register(StandInPlugin(), name="standin")
+    return registry
+
+
+@pytest.fixture
+def make_connector(registry: PluginRegistry) -> Callable[..., ValidatedConnector]:
+    """``make_connector(method, uri=…, **auth_settings)``: a validated stand-in row."""
+
+    def make(method: str, uri: str = "http://127.0.0.1:9/", **auth: Any) -> ValidatedConnector:
+        row = {
+            "name": "erp",
+            "type": "standin",
+            "api_type": "rawreq",
+            "uri": uri,
+            "source_app": "CRONUSUS",
+            "auth": {"method": method, **auth},
+        }
+        return validate_connector(row, registry)
+
+    return make
+
+
+def deliver(connector: ValidatedConnector, count: int = 1) -> list[AttemptResult]:
+    """Send ``count`` deliveries one after the other through one pipeline."""
+
+    async def run() -> list[AttemptResult]:
+        pipeline = Pipeline.build(connector)
+        try:
+            return [await pipeline.send(DELIVERY) for _ in range(count)]
+        finally:
+            await pipeline.aclose()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def guarded_factory() -> Iterator[Callable[[Acceptor], GuardedServer]]:
+    """Start :class:`GuardedServer` instances; all are stopped after the test."""
+    servers: list[GuardedServer] = []
+
+    def make(acceptor: Acceptor) -> GuardedServer:
+        server = GuardedServer(acceptor).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+        assert server.errors == []
