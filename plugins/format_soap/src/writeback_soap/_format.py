@@ -1,0 +1,288 @@
+"""The working ``soap`` format: calls one connector's page operations with zeep.
+
+Per connector: one zeep ``Client`` (the WSDL fetched from the connector's URI
+once, with the auth applied, and parsed once), shared by a small pool of worker
+threads, each with its own requests Session (see :mod:`._sessions`).  ``send``
+runs a blocking call in that pool, so the worker's event loop is never blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import requests
+import writeback
+import zeep
+import zeep.exceptions
+from writeback import (
+    AttemptResult,
+    OutboundMessage,
+    Outcome,
+    classify_status,
+    connection_failure,
+)
+from writeback._secrets import secret_safe_logger
+
+from ._classify import (
+    CODE_NO_OPERATION,
+    CODE_NOT_SOAP,
+    CODE_RECORD,
+    CODE_WSDL_FETCH,
+    CODE_WSDL_INVALID,
+    fault_result,
+    short,
+)
+from ._describe import describe_connection_error, endpoint
+from ._page import Page, PageError
+from ._sessions import PerThreadTransport, ThreadSessions
+from ._tls import verify_setting
+
+if TYPE_CHECKING:
+    from writeback import PipelineContext, Throttle
+
+__all__ = ["CONNECT_TIMEOUT", "DEFAULT_TIMEOUT", "SoapFormat", "pool_size"]
+
+log = secret_safe_logger("writeback.soap")
+
+#: Seconds to wait for an answer (each read) when the connector type sets no ``timeout``.
+DEFAULT_TIMEOUT = 30.0
+#: Seconds to wait for a TCP (and TLS) connection, at most the read timeout.
+CONNECT_TIMEOUT = 10.0
+
+
+def pool_size(throttle: Throttle | None) -> int:
+    """Worker threads (and so Sessions, connections) per connector: the throttle's
+    concurrency, 8 when unset, 1 to 16.
+
+    Each thread holds one kept-alive, possibly NTLM-authenticated connection;
+    more than 16 buys nothing from a single page endpoint on a Python client
+    (lab notes: requests tops out near 8 threads).
+    """
+    wanted = throttle.max_concurrency if throttle is not None else None
+    return min(max(wanted or 8, 1), 16)
+
+
+class _Unusable(Exception):
+    """The WSDL could not be had; carries the attempt result that says why."""
+
+    def __init__(self, result: AttemptResult) -> None:
+        super().__init__(result.error)
+        self.result = result
+
+
+class SoapFormat:
+    """One connector's SOAP sender: a shared zeep Client, one Session per thread."""
+
+    def __init__(self, context: PipelineContext) -> None:
+        self.context = context
+        self.uri = context.connector.uri
+        read = float(getattr(context.options, "timeout", None) or DEFAULT_TIMEOUT)
+        self.timeout = read
+        self._timeouts = (min(CONNECT_TIMEOUT, read), read)
+        self.workers = pool_size(context.throttle or context.connector.throttle)
+        self.sessions = ThreadSessions(
+            self._make_auth,
+            verify_setting(),
+            {"User-Agent": f"writeback/{writeback.__version__}"},
+        )
+        self.transport = PerThreadTransport(
+            self.sessions, load_timeout=self._timeouts, operation_timeout=self._timeouts
+        )
+        self._executor: ThreadPoolExecutor | None = None
+        self._page: Page | None = None
+        self._page_lock = threading.Lock()
+        #: How many times the WSDL was fetched (successfully); 1 in steady state.
+        self.wsdl_loads = 0
+
+    def _make_auth(self) -> Any:
+        mechanism = self.context.auth
+        return mechanism.for_transport("requests") if mechanism is not None else None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.workers,
+                thread_name_prefix=f"writeback-soap:{self.context.connector.name}",
+            )
+        return self._executor
+
+    async def send(self, message: OutboundMessage) -> AttemptResult:
+        """Send ``message`` once in a worker thread and classify the answer (contract §4).
+
+        With an ``operation`` the page operation is called with ``payload`` as
+        the record; without one, a plain authenticated HTTP request is made
+        (``connectors test`` fetches the WSDL that way).
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool(), self.send_sync, message)
+
+    def send_sync(self, message: OutboundMessage) -> AttemptResult:
+        """The blocking body of :meth:`send`; runs in one of the connector's threads."""
+        if message.operation is None:
+            result = self._plain(message)
+        else:
+            try:
+                page = self._load_page()
+                result = self._call(page, message)
+            except _Unusable as exc:
+                result = exc.result
+        if result.status_code == 401:
+            # The pipeline asks the auth mechanism for fresh credentials and
+            # resends once; every thread picks them up on its next request.
+            self.sessions.renew_auth()
+        return result
+
+    def _plain(self, message: OutboundMessage) -> AttemptResult:
+        session = self.sessions.current()
+        try:
+            response = session.request(
+                message.method.upper(),
+                message.url,
+                headers=message.headers,
+                data=message.content,
+                timeout=self._timeouts,
+            )
+        except requests.Timeout as exc:
+            return self._timed_out(exc, message.url)
+        except requests.RequestException as exc:
+            return connection_failure(describe_connection_error(exc, message.url))
+        text = None if response.ok else response.text
+        return classify_status(response.status_code, response.headers, text)
+
+    def _load_page(self) -> Page:
+        page = self._page
+        if page is not None:
+            return page
+        # One thread fetches; the others wait for it rather than fetching too.
+        with self._page_lock:
+            if self._page is None:
+                self._page = self._fetch_page()
+                self.wsdl_loads += 1
+            return self._page
+
+    def _fetch_page(self) -> Page:
+        where = endpoint(self.uri)
+        try:
+            client = zeep.Client(self.uri, transport=self.transport, settings=_SETTINGS)
+            return Page(client, self.uri)
+        except requests.HTTPError as exc:
+            answer = exc.response
+            if answer is None:
+                raise _Unusable(connection_failure(f"fetching the WSDL: {exc}")) from None
+            verdict = classify_status(answer.status_code, answer.headers, answer.text)
+            if verdict.outcome is Outcome.DELIVERED:  # a 2xx cannot raise; be safe anyway
+                verdict = AttemptResult(Outcome.FAILED, status_code=answer.status_code)
+            error = (
+                f"{CODE_WSDL_FETCH}: the WSDL could not be fetched from {where}: {verdict.error}"
+            )
+            raise _Unusable(_with_error(verdict, error)) from None
+        except requests.Timeout as exc:
+            raise _Unusable(self._timed_out(exc, self.uri, "fetching the WSDL: ")) from None
+        except requests.RequestException as exc:
+            text = describe_connection_error(exc, self.uri)
+            raise _Unusable(connection_failure(f"fetching the WSDL: {text}")) from None
+        except (zeep.exceptions.Error, ValueError, LookupError) as exc:
+            # lxml's XMLSyntaxError is a ValueError; a WSDL without the parts a
+            # page has raises zeep's own errors.
+            raise _Unusable(
+                AttemptResult(
+                    Outcome.FAILED,
+                    status_code=200,
+                    error=f"{CODE_WSDL_INVALID}: {where} did not answer with a usable WSDL "
+                    f"({short(str(exc), 200)}); check that the uri is the page's "
+                    "web service URL.",
+                )
+            ) from None
+
+    def _call(self, page: Page, message: OutboundMessage) -> AttemptResult:
+        assert message.operation is not None
+        try:
+            operation = page.operation(message.operation)
+            arguments = operation.arguments(message.payload)
+        except PageError as exc:
+            code = CODE_NO_OPERATION if exc.missing_operation else CODE_RECORD
+            return AttemptResult(Outcome.FAILED, error=f"{code}: {exc}")
+        if operation.dropped_fields(message.payload):
+            log.debug(
+                "connector %s: page %s does not define %s; left out",
+                self.context.connector.name,
+                operation.name,
+                ", ".join(sorted(operation.dropped_fields(message.payload))),
+            )
+        try:
+            response = operation.call(message.url, arguments)
+        except requests.Timeout as exc:
+            return self._timed_out(exc, message.url)
+        except requests.RequestException as exc:
+            return connection_failure(describe_connection_error(exc, message.url))
+        except (zeep.exceptions.ValidationError, TypeError, ValueError) as exc:
+            return AttemptResult(
+                Outcome.FAILED,
+                error=f"{CODE_RECORD}: the record cannot be encoded for operation "
+                f"{operation.name!r}: {short(str(exc), 200)}",
+            )
+        return self._judge(operation, response)
+
+    def _judge(self, operation: Any, response: requests.Response) -> AttemptResult:
+        status = response.status_code
+        headers = response.headers
+        is_xml = "xml" in headers.get("Content-Type", "").lower()
+        if status != 200 and not (status == 500 and is_xml):
+            return classify_status(status, headers, response.text)
+        try:
+            operation.read_reply(response)
+        except zeep.exceptions.Fault as fault:
+            return fault_result(fault.code, fault.message, status, headers)
+        except (zeep.exceptions.Error, ValueError, LookupError) as exc:
+            if status != 200:
+                return classify_status(status, headers, response.text)
+            return AttemptResult(
+                Outcome.FAILED,
+                status_code=status,
+                error=f"{CODE_NOT_SOAP}: the answer to {operation.name!r} is not a SOAP "
+                f"response the page's WSDL describes ({short(str(exc), 200)}).",
+                headers={k.lower(): v for k, v in headers.items()},
+            )
+        if status != 200:  # a 500 with an envelope but no Fault element
+            return classify_status(status, headers, response.text)
+        return AttemptResult(
+            Outcome.DELIVERED,
+            status_code=status,
+            headers={k.lower(): v for k, v in headers.items()},
+        )
+
+    def _timed_out(self, exc: requests.Timeout, url: str, prefix: str = "") -> AttemptResult:
+        phase = "connecting took longer than {:g} s"
+        seconds = self._timeouts[0]
+        if not isinstance(exc, requests.ConnectTimeout):
+            phase, seconds = "no answer within {:g} s", self._timeouts[1]
+        return connection_failure(
+            f"{prefix}{phase.format(seconds)} ({endpoint(url)})", timeout=True
+        )
+
+    async def aclose(self) -> None:
+        """Stop the threads and close every Session; a later send starts afresh."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: executor.shutdown(wait=True)
+            )
+        self.sessions.close()
+
+
+def _with_error(result: AttemptResult, error: str) -> AttemptResult:
+    return AttemptResult(
+        result.outcome,
+        status_code=result.status_code,
+        error=error,
+        retry_after=result.retry_after,
+        headers=result.headers,
+    )
+
+
+#: Raw responses, so that statuses and ``Retry-After`` reach the classification;
+#: the reply is then parsed by :meth:`_Operation.read_reply`.
+_SETTINGS = zeep.Settings(raw_response=True)

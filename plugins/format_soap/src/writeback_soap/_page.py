@@ -1,0 +1,142 @@
+"""What a page's WSDL says: its operations, and the record each one takes.
+
+A Business Central / NAV page operation (``Create``, ``Update``) takes one
+element named after the page whose type is the page's record; ``Read`` and
+``Delete`` take the key fields directly.  Fields the record type does not
+define are left out (contract §4: a page published without some fields must
+still receive the others), and so are absent and ``None`` values.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import requests
+    import zeep
+    from zeep.proxy import ServiceProxy
+
+__all__ = ["Page", "PageError", "PageOperation"]
+
+
+class PageError(Exception):
+    """The message cannot be turned into a call of this page (one sentence)."""
+
+    def __init__(self, message: str, *, missing_operation: bool = False) -> None:
+        super().__init__(message)
+        self.missing_operation = missing_operation
+
+
+class Page:
+    """A parsed page WSDL, shared by every thread of one connector.
+
+    Calls go to the message's URL (the connector's URI) rather than the
+    ``soap:address`` in the WSDL, which a server behind a proxy or a NAT often
+    gets wrong.
+    """
+
+    def __init__(self, client: zeep.Client, address: str) -> None:
+        self.client = client
+        service = next(iter(client.wsdl.services.values()), None)
+        port = next(iter(service.ports.values()), None) if service is not None else None
+        if port is None:
+            raise ValueError("the WSDL declares no service port")
+        self.binding = port.binding
+        self._lock = threading.Lock()
+        self._services: dict[str, ServiceProxy] = {}
+        self._operations: dict[str, PageOperation] = {}
+        self.service_for(address)
+
+    @property
+    def operation_names(self) -> list[str]:
+        return sorted(self.binding.all())
+
+    def service_for(self, address: str) -> ServiceProxy:
+        service = self._services.get(address)
+        if service is None:
+            with self._lock:
+                service = self._services.get(address)
+                if service is None:
+                    service = self.client.create_service(self.binding.name, address)
+                    self._services[address] = service
+        return service
+
+    def operation(self, name: str) -> PageOperation:
+        """The operation ``name``.
+
+        :raises PageError: when the page has no such operation.
+        """
+        found = self._operations.get(name)
+        if found is None:
+            try:
+                definition = self.binding.get(name)
+            except ValueError:
+                raise PageError(
+                    f"the page has no operation {name!r}; it offers "
+                    f"{', '.join(self.operation_names) or 'none'}.",
+                    missing_operation=True,
+                ) from None
+            found = PageOperation(self, name, definition)
+            with self._lock:
+                self._operations.setdefault(name, found)
+        return found
+
+
+class PageOperation:
+    """One operation of a page: which arguments it takes, how to call it."""
+
+    def __init__(self, page: Page, name: str, definition: Any) -> None:
+        self.page = page
+        self.name = name
+        self.definition = definition
+        parts = _children(definition.input.body)
+        self.wrapper: str | None = None
+        self.fields: frozenset[str]
+        if len(parts) == 1 and _children(parts[0][1]):
+            # Create(Appointment=<record>): the one argument is the page's record.
+            self.wrapper = parts[0][0]
+            self.fields = frozenset(name for name, _ in _children(parts[0][1]))
+        else:
+            self.fields = frozenset(name for name, _ in parts)
+
+    def _record(self, payload: Any) -> Mapping[str, Any]:
+        if not isinstance(payload, Mapping):
+            raise PageError(
+                f"operation {self.name!r} needs a record (an object of page fields), "
+                f"not {type(payload).__name__}."
+            )
+        inner = payload.get(self.wrapper) if self.wrapper else None
+        return inner if isinstance(inner, Mapping) and len(payload) == 1 else payload
+
+    def dropped_fields(self, payload: Any) -> set[str]:
+        """Fields of ``payload`` with a value that the page does not define."""
+        if not isinstance(payload, Mapping):
+            return set()
+        record = self._record(payload)
+        return {k for k, v in record.items() if v is not None and k not in self.fields}
+
+    def arguments(self, payload: Any) -> dict[str, Any]:
+        """Keyword arguments for the call: the page's fields of ``payload`` that have a value.
+
+        :raises PageError: when ``payload`` is not a record.
+        """
+        record = self._record(payload)
+        kept = {k: v for k, v in record.items() if v is not None and k in self.fields}
+        return {self.wrapper: kept} if self.wrapper else kept
+
+    def call(self, address: str, arguments: dict[str, Any]) -> requests.Response:
+        """Post the operation (the client returns raw responses)."""
+        return self.page.service_for(address)[self.name](**arguments)
+
+    def read_reply(self, response: requests.Response) -> Any:
+        """Parse the answer; raises ``zeep.exceptions.Fault`` for a SOAP fault."""
+        return self.page.binding.process_reply(self.page.client, self.definition, response)
+
+
+def _children(element: Any) -> list[tuple[str, Any]]:
+    """``(name, element)`` of an element's complex type, empty for a simple one."""
+    kind = getattr(element, "type", None)
+    elements = getattr(kind, "elements", None)
+    return list(elements) if elements else []

@@ -1,0 +1,124 @@
+"""One requests Session per worker thread, under one shared zeep Transport.
+
+NTLM and Negotiate authenticate a TCP connection, not a request: a Session
+shared by 8 threads failed 17 of 80 NTLM calls in the lab, one Session per
+thread none (lab notes).  The zeep ``Client`` (the parsed WSDL) is shared by
+every thread of a connector, so its single :class:`PerThreadTransport` looks
+the Session up per thread instead of holding one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from zeep.transports import Transport
+
+from ._tls import VerifyingSession
+
+__all__ = ["PerThreadTransport", "ThreadSessions"]
+
+
+class ThreadSessions:
+    """Makes and remembers the Session of each thread; closes them all at the end.
+
+    :param make_auth: returns a fresh ``requests.auth.AuthBase`` (or None); called
+        once per Session, and again after :meth:`renew_auth`.
+    :param verify: what requests verifies TLS with (a CA bundle path or True).
+    :param headers: default headers of every Session.
+    """
+
+    def __init__(
+        self,
+        make_auth: Callable[[], Any],
+        verify: str | bool,
+        headers: dict[str, str],
+    ) -> None:
+        self._make_auth = make_auth
+        self._verify = verify
+        self._headers = headers
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[requests.Session] = []
+        # Bumped after a 401 so that each thread rebuilds its auth object once
+        # (fresh token, re-read env: secret) while keeping its connection.
+        self._generation = 0
+        # Bumped by close(): Sessions of an earlier epoch are closed, not reused.
+        self._epoch = 0
+
+    def current(self) -> requests.Session:
+        """This thread's Session, made on first use; its auth renewed if asked to."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        generation = self._generation
+        if session is None or self._local.epoch != self._epoch:
+            auth = self._make_auth()  # first, so that a missing secret leaves nothing behind
+            session = VerifyingSession()
+            session.verify = self._verify
+            session.auth = auth
+            session.headers.update(self._headers)
+            # A thread has one request in flight: one kept-alive connection per
+            # Session, so a connection-bound handshake happens once per thread.
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            with self._lock:
+                self._all.append(session)
+                self._local.epoch = self._epoch
+            self._local.session = session
+            self._local.generation = generation
+        elif self._local.generation != generation:
+            session.auth = self._make_auth()
+            self._local.generation = generation
+        return session
+
+    def renew_auth(self) -> None:
+        """Ask every thread to rebuild its auth object before its next request."""
+        with self._lock:
+            self._generation += 1
+
+    @property
+    def count(self) -> int:
+        """Sessions made so far (one per thread that sent)."""
+        with self._lock:
+            return len(self._all)
+
+    def close(self) -> None:
+        """Close every Session's connections; a later :meth:`current` makes a new one."""
+        with self._lock:
+            self._epoch += 1
+            sessions, self._all = self._all, []
+        for session in sessions:
+            session.close()
+
+
+class PerThreadTransport(Transport):
+    """A zeep Transport whose ``session`` is the calling thread's own.
+
+    zeep's own ``__init__`` is not called: it would make (and own) one shared
+    Session.  What it sets besides is set here, with the same names.
+
+    :param load_timeout: requests timeout for fetching the WSDL (and its imports).
+    :param operation_timeout: requests timeout for each operation call.
+    """
+
+    def __init__(
+        self,
+        sessions: ThreadSessions,
+        *,
+        load_timeout: float | tuple[float, float],
+        operation_timeout: float | tuple[float, float],
+    ) -> None:
+        self.cache = None
+        self.load_timeout = load_timeout
+        self.operation_timeout = operation_timeout
+        self.logger = logging.getLogger("zeep.transports")
+        self._close_session = False
+        self.sessions = sessions
+
+    @property  # type: ignore[override]
+    def session(self) -> requests.Session:
+        return self.sessions.current()
