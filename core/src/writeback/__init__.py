@@ -49,6 +49,8 @@ from .hookspecs import hookimpl, hookspec
 
 if TYPE_CHECKING:
     from ._dispatcher import Dispatcher
+    from ._token_auth import TokenAuthMechanismBase
+    from ._tokens import Token, TokenSource
 
 __all__ = [
     "DEFAULT_VARIANT",
@@ -81,6 +83,9 @@ __all__ = [
     "RetryPolicy",
     "Throttle",
     "ThrottleDefaults",
+    "Token",
+    "TokenAuthMechanismBase",
+    "TokenSource",
     "UserError",
     "ValidatedConnector",
     "WritebackError",
@@ -102,4 +107,13 @@ def __getattr__(name: str) -> Any:
         from ._dispatcher import Dispatcher
 
         return Dispatcher
+    # Token support is for the token-based auth plugins only; loaded on first use too.
+    if name in ("Token", "TokenSource"):
+        from . import _tokens
+
+        return getattr(_tokens, name)
+    if name == "TokenAuthMechanismBase":
+        from ._token_auth import TokenAuthMechanismBase
+
+        return TokenAuthMechanismBase
     raise AttributeError(f"module 'writeback' has no attribute {name!r}")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel, SecretStr
 
     from ._models import Connector, Throttle
+    from .store._tokens import TokenStore
 
 __all__ = [
     "ApiFormat",
@@ -125,6 +126,10 @@ class PipelineContext:
     auth: AuthMechanism | None = None
     #: The effective throttle: the row's, else the connector type's default.
     throttle: Throttle | None = None
+    #: The database's shared token store (``None`` in pure library use): token-based
+    #: auth methods pass it to their :class:`writeback.TokenSource` so that worker
+    #: processes on one database make one token request per token lifetime.
+    token_store: TokenStore | None = None
 
 
 @runtime_checkable

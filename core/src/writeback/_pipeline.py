@@ -9,6 +9,7 @@ turned into attempt results, and secrets removed from every error text.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ._errors import AttemptError
 from ._interfaces import (
@@ -21,7 +22,11 @@ from ._interfaces import (
     ProbeReport,
 )
 from ._secrets import REDACTOR, secret_safe_logger
+from ._tokens import track_tokens, untrack_tokens
 from ._validation import ValidatedConnector
+
+if TYPE_CHECKING:
+    from .store._tokens import TokenStore
 
 __all__ = ["Pipeline"]
 
@@ -44,12 +49,17 @@ class Pipeline:
         self.auth = auth
 
     @classmethod
-    def build(cls, connector: ValidatedConnector) -> Pipeline:
+    def build(
+        cls, connector: ValidatedConnector, *, token_store: TokenStore | None = None
+    ) -> Pipeline:
         """Call the three factories; this is where plugins import their libraries.
 
+        :param token_store: the database's token store (``Store.tokens``), so that
+            worker processes share one token per connector; ``None`` keeps tokens
+            in this process.
         :raises AttemptError: when a secret cannot be revealed or a factory fails.
         """
-        context = connector.context()
+        context = connector.context(token_store=token_store)
         try:
             auth = connector.auth_spec.factory(context)
             connector_type = connector.type_spec.factory(context)
@@ -65,6 +75,8 @@ class Pipeline:
 
     async def send(self, delivery: Delivery) -> AttemptResult:
         """One attempt: build the message, send it, review the answer."""
+        # Notes the token each send carries, so that a 401 invalidates that token only.
+        tracking = track_tokens()
         try:
             message = self.connector_type.build_message(delivery)
             result = await self.api_format.send(message)
@@ -81,6 +93,8 @@ class Pipeline:
             result = AttemptResult(
                 Outcome.FAILED, error=f"WB-399: internal error in a plugin: {exc!r}"
             )
+        finally:
+            untrack_tokens(tracking)
         if result.error:
             result = replace(result, error=REDACTOR.redact(result.error))
         return result

@@ -183,6 +183,19 @@ class SecretBox:
             node[key] = SEALED_PREFIX + self._fernet.encrypt(value.encode()).decode()
         return out
 
+    def seal_text(self, value: str) -> str:
+        """``value`` encrypted (for a value that is not part of a row: a cached token)."""
+        return self._fernet.encrypt(value.encode()).decode()
+
+    def open_text(self, sealed: str) -> str | None:
+        """The text :meth:`seal_text` sealed; ``None`` when this key cannot open it."""
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self._fernet.decrypt(sealed).decode()
+        except InvalidToken:
+            return None
+
     def open(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of a stored row with its secrets decrypted."""
         from cryptography.fernet import InvalidToken

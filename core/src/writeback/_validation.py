@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,6 +21,9 @@ from ._models import Connector, Throttle
 from ._problems import problems_from, shown
 from ._registry import PluginRegistry
 from ._secrets import reveal
+
+if TYPE_CHECKING:
+    from .store._tokens import TokenStore
 
 __all__ = ["ALWAYS_SECRET", "ValidatedConnector", "secret_paths", "validate_connector"]
 
@@ -59,8 +62,11 @@ class ValidatedConnector:
         default = self.type_spec.throttle_default
         return Throttle(max_concurrency=default.max_concurrency, rate=default.rate)
 
-    def context(self) -> PipelineContext:
-        """What the plugins' factories get for this connector (secrets revealed at send time)."""
+    def context(self, *, token_store: TokenStore | None = None) -> PipelineContext:
+        """What the plugins' factories get for this connector (secrets revealed at send time).
+
+        :param token_store: the database's token store, shared by worker processes.
+        """
         return PipelineContext(
             connector=self.row,
             options=self.options,
@@ -69,6 +75,7 @@ class ValidatedConnector:
             transport=self.format_spec.transport,
             reveal=reveal,
             throttle=self.throttle,
+            token_store=token_store,
         )
 
     def secret_paths(self) -> tuple[str, ...]:

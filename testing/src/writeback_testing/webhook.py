@@ -18,11 +18,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
 from writeback_testing._server import LoopbackHandler, LoopbackServer
 from writeback_testing._signing import decode_secret, sign, verify
+
+if TYPE_CHECKING:
+    from writeback_testing.acceptors import Acceptor
 
 __all__ = ["Plan", "ReceivedRequest", "Step", "WebhookReceiver", "sign", "verify"]
 
@@ -70,6 +73,8 @@ class ReceivedRequest:
     received_at: float
     signature_valid: bool | None
     connection: int
+    #: Who the ``auth=`` acceptor authenticated (None without one, or when it refused).
+    principal: str | None = None
 
     @property
     def dropped(self) -> bool:
@@ -94,7 +99,9 @@ class WebhookReceiver(LoopbackServer):
     such lists per path (query string ignored), or a callable returning a step
     or None (succeed). HEAD, GET and other methods get 200 and consume nothing.
     With ``basic_auth``, requests without those credentials get 401 and consume
-    nothing. ``default_delay`` slows every response down.
+    nothing; ``auth`` takes any acceptor instead (``BearerAcceptor(server.principal)``
+    for OAuth2 tokens: revoking a token makes its next use answer 401), whose 401s
+    are recorded and consume nothing either. ``default_delay`` slows every response down.
     """
 
     def __init__(
@@ -102,6 +109,7 @@ class WebhookReceiver(LoopbackServer):
         plan: Plan = None,
         *,
         basic_auth: tuple[str, str] | None = None,
+        auth: Acceptor | None = None,
         signing_secret: str | None = None,
         default_delay: float = 0.0,
     ) -> None:
@@ -110,7 +118,10 @@ class WebhookReceiver(LoopbackServer):
             decode_secret(signing_secret)  # fail here, not inside a handler thread
         if default_delay < 0:
             raise ValueError(f"default_delay must not be negative, not {default_delay}")
+        if basic_auth is not None and auth is not None:
+            raise ValueError("give basic_auth or auth, not both")
         self._auth = None if basic_auth is None else "{}:{}".format(*basic_auth).encode("utf-8")
+        self._acceptor = auth
         self._secret = signing_secret
         self._default_delay = default_delay
         self._cond = threading.Condition()
@@ -197,6 +208,12 @@ class WebhookReceiver(LoopbackServer):
         )
         with self._cond:
             arrival = self._arrivals = self._arrivals + 1
+        if self._acceptor is not None:
+            principal = self._acceptor.authenticate(handler)
+            if principal is None:  # the acceptor has answered 401
+                self._record(arrival, dataclasses.replace(request, status=401))
+                return
+            request = dataclasses.replace(request, principal=principal)
         step = self._choose(request)
         delay = step.delay + self._default_delay
         # Stopping cuts a delay short: the answer is dropped rather than keeping stop() waiting.

@@ -1,0 +1,154 @@
+"""The base of token-based auth mechanisms, and the bearer auth objects they hand out.
+
+A plugin subclasses :class:`TokenAuthMechanismBase` and implements
+:meth:`~TokenAuthMechanismBase.fetch_token` (one blocking token request) and
+:meth:`~TokenAuthMechanismBase.token_identity`; the base wires the fetch into a
+:class:`~writeback.TokenSource`, gives each transport an object that attaches
+``Authorization: Bearer …`` from that source, invalidates the token a 401
+answered, and describes the token for ``connectors test``.
+
+httpx and requests are imported only when a format asks for their auth object:
+the core depends on neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._interfaces import AuthMechanismBase
+from ._tokens import Token, TokenSource, note_token_used, token_used
+
+if TYPE_CHECKING:
+    from ._interfaces import PipelineContext
+
+__all__ = ["TokenAuthMechanismBase", "token_key"]
+
+
+def token_key(context: PipelineContext, identity: Mapping[str, Any]) -> str:
+    """The key a connector's token is shared under: its name, auth method and a hash of
+    the settings that make a token different (endpoint, client, scope), so that a row
+    changed to other credentials never reuses the old token."""
+    method = context.connector.auth_method
+    digest = hashlib.sha256(
+        json.dumps([method, dict(identity)], sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
+    return f"{context.connector.name[:150]}|{method}|{digest}"
+
+
+class TokenAuthMechanismBase(AuthMechanismBase):
+    """An auth mechanism that sends a bearer token from a single-flight token source."""
+
+    #: Longest a token request may take, in seconds.
+    request_timeout: float = 30.0
+
+    def __init__(self, context: PipelineContext) -> None:
+        super().__init__(context)
+        self.source = TokenSource(
+            self.fetch_token,
+            key=token_key(context, self.token_identity()),
+            store=context.token_store,
+            request_timeout=self.request_timeout,
+        )
+
+    # -- what a plugin implements ----------------------------------------------------
+
+    def fetch_token(self) -> Token:
+        """Make one token request and return the token (blocking; runs in a thread).
+
+        :raises AttemptError: for every failure, built with the helpers of
+            :mod:`writeback.token_errors` so that the codes agree across plugins.
+        """
+        raise NotImplementedError
+
+    def token_identity(self) -> Mapping[str, Any]:
+        """The non-secret settings that make a token different (endpoint, client id, scope)."""
+        raise NotImplementedError
+
+    def token_endpoint(self) -> str:
+        """The token endpoint's URL, for ``connectors test``."""
+        raise NotImplementedError
+
+    # -- what the pipeline and the formats call ---------------------------------------
+
+    def for_transport(self, transport: str) -> Any:
+        """A bearer auth object for ``httpx`` or ``requests`` drawing on :attr:`source`.
+
+        :raises ValueError: for another transport.
+        """
+        if transport == "httpx":
+            return _httpx_bearer_class()(self.source)
+        if transport == "requests":
+            return _requests_bearer_class()(self.source)
+        raise ValueError(
+            f"the {self.context.connector.auth_method} auth method cannot authenticate "
+            f"transport {transport!r}."
+        )
+
+    async def unauthorized(self) -> bool:
+        """A 401: drop the token that request carried (once, however many got a 401)."""
+        return self.source.invalidate(token_used())
+
+    async def describe(self) -> str | None:
+        """``token from host:port: Bearer, lifetime 3600 s (3598 s left), scope '…'``."""
+        from ._token_errors import endpoint_of
+
+        token = await self.source.aget()
+        left = max(0.0, token.expires_at - time.time())
+        scope = repr(token.scope) if token.scope else "not stated"
+        return (
+            f"token from {endpoint_of(self.token_endpoint())}: {token.token_type}, "
+            f"lifetime {token.lifetime:.0f} s ({left:.0f} s left), scope {scope}"
+        )
+
+
+def _header(token: Token) -> str:
+    return f"Bearer {token.access_token}"
+
+
+@functools.cache
+def _httpx_bearer_class() -> type:
+    import httpx
+
+    class HttpxBearer(httpx.Auth):
+        """Attaches the source's token; async callers never block the event loop."""
+
+        def __init__(self, source: TokenSource) -> None:
+            self.source = source
+
+        def sync_auth_flow(self, request: httpx.Request) -> Any:
+            token = self.source.get()
+            note_token_used(token)
+            request.headers["Authorization"] = _header(token)
+            yield request
+
+        async def async_auth_flow(self, request: httpx.Request) -> Any:
+            token = await self.source.aget()
+            note_token_used(token)
+            request.headers["Authorization"] = _header(token)
+            yield request
+
+    return HttpxBearer
+
+
+@functools.cache
+def _requests_bearer_class() -> type:
+    from requests.auth import AuthBase
+
+    class RequestsBearer(AuthBase):
+        """Attaches the source's token in the calling (worker) thread."""
+
+        def __init__(self, source: TokenSource) -> None:
+            self.source = source
+
+        def __call__(self, request: Any) -> Any:
+            token = self.source.get()
+            note_token_used(token)
+            request.headers["Authorization"] = _header(token)
+            return request
+
+    return RequestsBearer

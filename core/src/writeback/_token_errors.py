@@ -1,0 +1,132 @@
+"""Token endpoint failures as attempt errors with stable codes (WB-310 … WB-319).
+
+Shared by every token-based auth method so that ``oauth2`` and ``entra`` fail
+alike (contract §4): the credentials, the scope or the request refused → the
+delivery fails and goes dead (asking again cannot help); 5xx, timeouts and
+connection errors → retry.  The sentences name the endpoint's host and the
+client id, never the secret (and the pipeline removes any revealed secret that
+a server echoes back).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ._errors import AttemptError
+
+__all__ = [
+    "bad_token_answer",
+    "endpoint_of",
+    "token_connection_error",
+    "token_http_error",
+    "token_oauth_error",
+    "token_timeout",
+    "token_tls_error",
+]
+
+#: OAuth2 error codes (RFC 6749 §5.2) that mean the client's credentials are wrong.
+CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+
+
+def endpoint_of(url: str) -> str:
+    """``host:port`` of ``url``: enough to say where, never a query that may hold a secret."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "the token endpoint"
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _detail(error: str, description: str | None) -> str:
+    description = " ".join((description or "").split())[:300]
+    return f"{error}: {description}" if description else error
+
+
+def token_oauth_error(
+    error: str, description: str | None, *, url: str, client_id: str, status: int | None = None
+) -> AttemptError:
+    """An OAuth2 error answer (``{"error": …}``): never retryable, the request must change."""
+    where = endpoint_of(url)
+    detail = _detail(error, description)
+    if status is not None and status >= 500:
+        return token_http_error(status, url=url, detail=detail)
+    if error in CREDENTIAL_ERRORS:
+        return AttemptError(
+            f"the token endpoint {where} refused the credentials of client {client_id!r} "
+            f"({detail}); check auth.client_id and auth.client_secret.",
+            code="WB-310",
+        )
+    if error == "invalid_scope":
+        return AttemptError(
+            f"the token endpoint {where} refused the scope asked for by client {client_id!r} "
+            f"({detail}); check auth.scope.",
+            code="WB-311",
+        )
+    return AttemptError(
+        f"the token endpoint {where} refused the token request of client {client_id!r} "
+        f"({detail}); check the auth settings.",
+        code="WB-312",
+    )
+
+
+def token_http_error(status: int, *, url: str, detail: str | None = None) -> AttemptError:
+    """An HTTP error without an OAuth2 error body: 5xx (and 408/429) retry, other 4xx fail."""
+    where = endpoint_of(url)
+    suffix = f": {detail}" if detail else ""
+    if status >= 500 or status in (408, 429):
+        return AttemptError(
+            f"the token endpoint {where} answered HTTP {status}{suffix}; will try again.",
+            code="WB-313",
+            retryable=True,
+        )
+    return AttemptError(
+        f"the token endpoint {where} answered HTTP {status}{suffix}; check auth.token_url "
+        "(or auth.authority and auth.tenant_id).",
+        code="WB-312",
+    )
+
+
+def token_timeout(url: str, seconds: float) -> AttemptError:
+    """No answer from the token endpoint in time: retry."""
+    return AttemptError(
+        f"the token endpoint {endpoint_of(url)} did not answer within {seconds:g} s; "
+        "will try again.",
+        code="WB-314",
+        retryable=True,
+    )
+
+
+def token_connection_error(url: str, reason: str) -> AttemptError:
+    """The token endpoint could not be reached (refused, DNS, TLS): retry.
+
+    An untrusted TLS certificate is retried too, like every connection failure
+    (contract §4): trusting the CA (``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``)
+    lets the next attempt through.
+    """
+    return AttemptError(
+        f"the token endpoint {endpoint_of(url)} could not be reached: {reason}; will try again.",
+        code="WB-315",
+        retryable=True,
+    )
+
+
+def token_tls_error(url: str, reason: str) -> AttemptError:
+    """The token endpoint's TLS certificate is not trusted: retry, and say how to trust it."""
+    return AttemptError(
+        f"the token endpoint {endpoint_of(url)} could not be reached: TLS certificate not "
+        f"trusted ({reason}); add its CA to the bundle named by SSL_CERT_FILE or "
+        "REQUESTS_CA_BUNDLE. Will try again.",
+        code="WB-316",
+        retryable=True,
+    )
+
+
+def bad_token_answer(url: str, why: str) -> AttemptError:
+    """A success answer that holds no usable token (e.g. ``token_url`` is not a token endpoint)."""
+    return AttemptError(
+        f"the token endpoint {endpoint_of(url)} answered without a usable token ({why}); "
+        "check auth.token_url (or auth.authority).",
+        code="WB-317",
+    )

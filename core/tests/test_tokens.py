@@ -1,0 +1,284 @@
+"""The token source: leeway, single-flight across tasks and threads, 401 compare-and-swap,
+failures, and error codes.  (Sharing through the database: test_tokens_store.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from writeback import AttemptError, Token, TokenSource
+from writeback.tokens import (
+    DEFAULT_LIFETIME,
+    bad_token_answer,
+    leeway_for,
+    token_connection_error,
+    token_http_error,
+    token_oauth_error,
+    token_timeout,
+    token_tls_error,
+)
+
+
+def make_token(lifetime: float = 3600.0, *, age: float = 0.0, value: str = "tok") -> Token:
+    now = time.time() - age
+    return Token(access_token=value, obtained_at=now, expires_at=now + lifetime, scope="s")
+
+
+class Fetcher:
+    """A fetch function that counts calls, can be held open, and fails on demand."""
+
+    def __init__(self, lifetime: float = 3600.0, *, age: float = 0.0) -> None:
+        self.calls = 0
+        self.lifetime = lifetime
+        self.age = age
+        self.release = threading.Event()
+        self.release.set()
+        self.started = threading.Event()
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Token:
+        with self._lock:
+            self.calls += 1
+            n = self.calls
+        self.started.set()
+        assert self.release.wait(10), "the test never released the fetch"
+        if self.errors:
+            raise self.errors.pop(0)
+        return make_token(self.lifetime, age=self.age, value=f"tok-{n}")
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "leeway"), [(3600, 60), (600, 60), (300, 30), (60, 6), (30, 3), (5, 0.5)]
+)
+def test_leeway_is_a_tenth_of_the_lifetime_at_most_a_minute(lifetime: float, leeway: float):
+    assert leeway_for(lifetime) == pytest.approx(leeway)
+    token = make_token(lifetime)
+    assert token.refresh_at == pytest.approx(token.expires_at - leeway)
+    assert token.refresh_at < token.usable_until < token.expires_at
+
+
+def test_a_short_lived_token_is_reused_not_fetched_per_request():
+    fetch = Fetcher(lifetime=30)  # authlib's 60 s leeway would fetch this every time
+    source = TokenSource(fetch, key="k")
+    tokens = {source.get().access_token for _ in range(200)}
+    assert tokens == {"tok-1"} and fetch.calls == 1
+
+
+def test_a_token_inside_its_leeway_is_refreshed_once():
+    fetch = Fetcher(lifetime=30)
+    source = TokenSource(fetch, key="k")
+    assert source.get().access_token == "tok-1"
+    fetch.age = 28  # the next token is already 2 s from expiry: inside the 3 s leeway
+    with source._lock:
+        source._token = make_token(30, age=28, value="old")
+    assert source.get().access_token == "tok-2"
+    assert fetch.calls == 2
+
+
+def test_fifty_tasks_make_one_token_request():
+    fetch = Fetcher()
+    fetch.release.clear()
+    source = TokenSource(fetch, key="k")
+
+    async def main() -> list[Token]:
+        tasks = [asyncio.create_task(source.aget()) for _ in range(50)]
+        await asyncio.to_thread(fetch.started.wait, 5)
+        await asyncio.sleep(0.05)  # let every task reach the flight before it lands
+        fetch.release.set()
+        return await asyncio.gather(*tasks)
+
+    tokens = asyncio.run(main())
+    assert {t.access_token for t in tokens} == {"tok-1"}
+    assert fetch.calls == 1 and source.requests == 1
+
+
+def test_fifty_threads_make_one_token_request():
+    fetch = Fetcher()
+    fetch.release.clear()
+    source = TokenSource(fetch, key="k")
+    got: list[str] = []
+    barrier = threading.Barrier(50)
+
+    def work() -> None:
+        barrier.wait()
+        got.append(source.get().access_token)
+
+    threads = [threading.Thread(target=work) for _ in range(50)]
+    for t in threads:
+        t.start()
+    assert fetch.started.wait(5)
+    time.sleep(0.05)  # let every thread reach the flight before it lands
+    fetch.release.set()
+    for t in threads:
+        t.join(10)
+    assert got == ["tok-1"] * 50 and fetch.calls == 1
+
+
+def test_tasks_and_threads_share_one_flight():
+    fetch = Fetcher()
+    fetch.release.clear()
+    source = TokenSource(fetch, key="k")
+    from_threads: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: from_threads.append(source.get().access_token))
+        for _ in range(10)
+    ]
+
+    async def main() -> list[Token]:
+        tasks = [asyncio.create_task(source.aget()) for _ in range(10)]
+        await asyncio.to_thread(fetch.started.wait, 5)
+        for t in threads:
+            t.start()
+        await asyncio.sleep(0.05)
+        fetch.release.set()
+        return await asyncio.gather(*tasks)
+
+    tokens = asyncio.run(main())
+    for t in threads:
+        t.join(10)
+    assert {t.access_token for t in tokens} | set(from_threads) == {"tok-1"}
+    assert fetch.calls == 1
+
+
+def test_while_refreshing_others_keep_using_the_still_valid_token():
+    fetch = Fetcher()
+    source = TokenSource(fetch, key="k")
+    with source._lock:
+        source._token = make_token(3600, age=3600 - 50, value="old")  # 50 s left: refresh due
+    fetch.release.clear()
+    leader = threading.Thread(target=source.get)
+    leader.start()
+    assert fetch.started.wait(5)
+    assert source.get().access_token == "old"  # no waiting behind the refresh
+    fetch.release.set()
+    leader.join(10)
+    assert source.get().access_token == "tok-1" and fetch.calls == 1
+
+
+def test_fifty_401s_for_one_token_make_one_new_token():
+    fetch = Fetcher()
+    source = TokenSource(fetch, key="k")
+    first = source.get()
+
+    async def main() -> list[bool]:
+        return await asyncio.gather(
+            *(asyncio.to_thread(source.invalidate, first) for _ in range(50))
+        )
+
+    assert all(asyncio.run(main()))
+    tokens = {source.get().access_token for _ in range(20)}
+    assert tokens == {"tok-2"} and fetch.calls == 2
+
+
+def test_a_late_401_for_a_replaced_token_leaves_the_new_one_alone():
+    fetch = Fetcher()
+    source = TokenSource(fetch, key="k")
+    old = source.get()
+    source.invalidate(old)
+    new = source.get()
+    assert source.invalidate(old) is True  # worth resending: the current token differs
+    assert source.peek() == new and source.get() is new and fetch.calls == 2
+
+
+def test_a_failed_request_reaches_every_waiter_and_is_held_briefly():
+    fetch = Fetcher()
+    fetch.errors = [token_oauth_error("invalid_client", None, url="http://h/t", client_id="c")]
+    fetch.release.clear()
+    source = TokenSource(fetch, key="k", failure_hold=60)
+
+    async def main() -> list[BaseException | Token]:
+        tasks = [asyncio.create_task(source.aget()) for _ in range(20)]
+        await asyncio.to_thread(fetch.started.wait, 5)
+        await asyncio.sleep(0.05)
+        fetch.release.set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, AttemptError) and r.code == "WB-310" for r in results)
+    assert len({id(r) for r in results}) == 20  # each waiter raises its own copy
+    with pytest.raises(AttemptError, match="WB-310"):
+        source.get()  # held: no second request within failure_hold
+    assert fetch.calls == 1
+
+
+def test_after_the_hold_a_failure_is_asked_again():
+    fetch = Fetcher()
+    fetch.errors = [token_http_error(503, url="http://h/t")]
+    source = TokenSource(fetch, key="k", failure_hold=0)
+    with pytest.raises(AttemptError) as caught:
+        source.get()
+    assert caught.value.retryable and caught.value.code == "WB-313"
+    assert source.get().access_token == "tok-2"
+
+
+def test_an_unexpected_exception_becomes_wb319():
+    fetch = Fetcher()
+    fetch.errors = [KeyError("boom")]
+    source = TokenSource(fetch, key="k")
+    with pytest.raises(AttemptError) as caught:
+        source.get()
+    assert caught.value.code == "WB-319" and not caught.value.retryable
+
+
+def test_repr_never_shows_the_token():
+    token = make_token(value="s3cr3t-access-token")
+    assert "s3cr3t" not in repr(token) and "s3cr3t" not in str(token)
+    assert "***" in repr(token)
+
+
+def test_from_response():
+    token = Token.from_response(
+        {"access_token": "a", "token_type": "bearer", "expires_in": "120"}, now=1000.0
+    )
+    assert (token.expires_at, token.token_type, token.scope) == (1120.0, "Bearer", None)
+    assert Token.from_response({"access_token": "a"}, requested_scope="x", now=0).scope == "x"
+    assert Token.from_response({"access_token": "a"}, now=0).lifetime == DEFAULT_LIFETIME
+    for bad, why in [
+        ({}, "no access_token"),
+        ({"access_token": "a", "token_type": "mac"}, "only Bearer"),
+        ({"access_token": "a", "expires_in": "soon"}, "not a number"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            Token.from_response(bad)
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "retryable"),
+    [
+        (lambda: token_oauth_error("invalid_client", "x", url="https://h/t", client_id="c"),
+         "WB-310", False),
+        (lambda: token_oauth_error("unauthorized_client", None, url="https://h/t", client_id="c"),
+         "WB-310", False),
+        (lambda: token_oauth_error("invalid_scope", None, url="https://h/t", client_id="c"),
+         "WB-311", False),
+        (lambda: token_oauth_error("invalid_request", None, url="https://h/t", client_id="c"),
+         "WB-312", False),
+        (lambda: token_oauth_error("server_error", None, url="https://h/t", client_id="c",
+                                   status=503), "WB-313", True),
+        (lambda: token_http_error(404, url="https://h/t"), "WB-312", False),
+        (lambda: token_http_error(502, url="https://h/t"), "WB-313", True),
+        (lambda: token_http_error(429, url="https://h/t"), "WB-313", True),
+        (lambda: token_timeout("https://h/t", 5), "WB-314", True),
+        (lambda: token_connection_error("https://h/t", "refused"), "WB-315", True),
+        (lambda: token_tls_error("https://h/t", "unknown CA"), "WB-316", True),
+        (lambda: bad_token_answer("https://h/t", "no access_token"), "WB-317", False),
+    ],
+)
+def test_error_codes(make: Callable[[], AttemptError], code: str, retryable: bool):
+    error = make()
+    assert (error.code, error.retryable) == (code, retryable)
+    assert "h:443" in error.message and error.message.endswith(".")
+
+
+def test_credential_errors_say_what_to_check_and_name_the_client_only():
+    error = token_oauth_error(
+        "invalid_client", "bad secret", url="https://login.example.com/t?x=1", client_id="wb"
+    )
+    assert str(error) == (
+        "WB-310: the token endpoint login.example.com:443 refused the credentials of client "
+        "'wb' (invalid_client: bad secret); check auth.client_id and auth.client_secret."
+    )

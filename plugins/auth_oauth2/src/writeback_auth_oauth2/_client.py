@@ -1,0 +1,200 @@
+"""One client credentials token request with authlib, over httpx or requests.
+
+authlib's ``client_secret_basic`` puts ``id:secret`` in the Basic header as
+they are; RFC 6749 §2.3.1 says to form-url-encode each first, and a strict
+server then fails a secret holding ``+``, ``/``, ``=``, ``%`` or a space.
+:func:`encode_client_secret_basic` does it right and is registered on the
+authlib client in place of authlib's own.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import threading
+import warnings
+from typing import Any
+from urllib.parse import quote_plus
+
+from writeback import AttemptError
+from writeback.tokens import (
+    Token,
+    bad_token_answer,
+    token_connection_error,
+    token_http_error,
+    token_oauth_error,
+    token_timeout,
+    token_tls_error,
+)
+
+from ._tls import requests_verify, ssl_context
+
+__all__ = ["encode_client_secret_basic", "fetch_with_httpx", "fetch_with_requests"]
+
+_import_lock = threading.Lock()
+
+
+def encode_client_secret_basic(
+    client: Any, method: str, uri: str, headers: dict[str, str], body: str
+) -> tuple[str, dict[str, str], str]:
+    """authlib client auth method: RFC 6749 §2.3.1 Basic, each part form-url-encoded first."""
+    user = quote_plus(client.client_id, safe="")
+    password = quote_plus(client.client_secret or "", safe="")
+    headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return uri, headers, body
+
+
+def _authlib_httpx_client() -> type:
+    """authlib's sync httpx client class, its httpx deprecation warning handled.
+
+    authlib 1.9 warns once, on import, that plain httpx is deprecated in favour of
+    its fork ``httpx2`` (and uses httpx2 instead when installed).  writeback sends
+    with httpx on purpose (lab notes), so that one warning is expected and
+    silenced here, precisely, and nowhere else.
+    """
+    with _import_lock, warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"The httpx module is deprecated", category=DeprecationWarning
+        )
+        from authlib.integrations.httpx_client import OAuth2Client
+
+    return OAuth2Client
+
+
+def fetch_with_httpx(
+    *,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    scope: str | None,
+    client_auth: str,
+    timeout: float,
+) -> Token:
+    """Ask ``token_url`` for a token with authlib's httpx client."""
+    import httpx
+    from authlib.integrations.base_client import OAuthError
+
+    client_class = _authlib_httpx_client()
+    statuses: list[int] = []
+    try:
+        with client_class(
+            client_id=client_id,
+            client_secret=client_secret,
+            token_endpoint_auth_method=client_auth,
+            scope=scope,
+            timeout=timeout,
+            verify=ssl_context(),
+            follow_redirects=False,
+        ) as client:
+            client.register_client_auth_method(("client_secret_basic", encode_client_secret_basic))
+            client.register_compliance_hook("access_token_response", _noting(statuses))
+            answer = client.fetch_token(token_url, grant_type="client_credentials")
+    except OAuthError as exc:
+        raise token_oauth_error(
+            exc.error or "error", exc.description, url=token_url, client_id=client_id,
+            status=statuses[-1] if statuses else None,
+        ) from None
+    except httpx.HTTPStatusError as exc:
+        raise token_http_error(exc.response.status_code, url=token_url) from None
+    except httpx.TimeoutException:
+        raise token_timeout(token_url, timeout) from None
+    except httpx.TransportError as exc:
+        raise _connection_error(token_url, exc) from None
+    except ValueError as exc:
+        raise bad_token_answer(token_url, str(exc).rstrip(".")) from None
+    return _token(answer, token_url, scope)
+
+
+def fetch_with_requests(
+    *,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    scope: str | None,
+    client_auth: str,
+    timeout: float,
+) -> Token:
+    """Ask ``token_url`` for a token with authlib's requests session."""
+    try:
+        import requests
+    except ImportError:  # pragma: no cover - the requests transport's format brings it
+        raise AttemptError(
+            "the oauth2 auth method needs requests for this connector's transport; "
+            "run 'pip install \"writeback-auth-oauth2[requests]\"'.",
+            code="WB-319",
+        ) from None
+    from authlib.integrations.base_client import OAuthError
+    from authlib.integrations.requests_client import OAuth2Session
+
+    statuses: list[int] = []
+    try:
+        with OAuth2Session(
+            client_id=client_id,
+            client_secret=client_secret,
+            token_endpoint_auth_method=client_auth,
+            scope=scope,
+        ) as session:
+            session.register_client_auth_method(("client_secret_basic", encode_client_secret_basic))
+            session.register_compliance_hook("access_token_response", _noting(statuses))
+            answer = session.fetch_token(
+                token_url,
+                grant_type="client_credentials",
+                timeout=timeout,
+                verify=requests_verify(),
+                allow_redirects=False,
+            )
+    except OAuthError as exc:
+        raise token_oauth_error(
+            exc.error or "error", exc.description, url=token_url, client_id=client_id,
+            status=statuses[-1] if statuses else None,
+        ) from None
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else 0
+        raise token_http_error(status, url=token_url) from None
+    except requests.Timeout:
+        raise token_timeout(token_url, timeout) from None
+    except requests.ConnectionError as exc:
+        raise _connection_error(token_url, exc) from None
+    except ValueError as exc:
+        raise bad_token_answer(token_url, str(exc).rstrip(".")) from None
+    return _token(answer, token_url, scope)
+
+
+def _noting(statuses: list[int]) -> Any:
+    def hook(response: Any) -> Any:
+        statuses.append(response.status_code)
+        return response
+
+    return hook
+
+
+def _token(answer: Any, token_url: str, scope: str | None) -> Token:
+    try:
+        return Token.from_response(dict(answer), requested_scope=scope)
+    except ValueError as exc:
+        raise bad_token_answer(token_url, str(exc)) from None
+
+
+def _connection_error(token_url: str, exc: BaseException) -> AttemptError:
+    """The root cause in a few words: an untrusted certificate, or the OS error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return token_tls_error(token_url, current.verify_message or str(current))
+        if isinstance(current, OSError) and current.errno is not None and current.strerror:
+            return token_connection_error(token_url, f"[Errno {current.errno}] {current.strerror}")
+        current = current.__cause__ or current.__context__ or _first_arg(current)
+    return token_connection_error(token_url, type(exc).__name__)
+
+
+def _first_arg(exc: BaseException) -> BaseException | None:
+    # requests wraps urllib3's errors in args, not in __cause__.
+    for arg in exc.args:
+        if isinstance(arg, BaseException):
+            return arg
+        reason = getattr(arg, "reason", None)
+        if isinstance(reason, BaseException):
+            return reason
+    return None
