@@ -118,7 +118,10 @@ class StandInPlugin:
     def writeback_api_formats(self) -> list[ApiFormatSpec]:
         return [
             ApiFormatSpec(
-                name="rawreq", summary="JSON over requests", transport="requests", factory=RequestsFormat
+                name="rawreq",
+                summary="JSON over requests",
+                transport="requests",
+                factory=RequestsFormat,
             )
         ]
 
@@ -159,9 +162,7 @@ def make_connector(registry: PluginRegistry) -> Callable[..., ValidatedConnector
     return make
 
 
-def deliver(connector: ValidatedConnector, count: int = 1) -> list[AttemptResult]:
-    """Send ``count`` deliveries one after the other through one pipeline."""
-
+def _deliver(connector: ValidatedConnector, count: int = 1) -> list[AttemptResult]:
     async def run() -> list[AttemptResult]:
         pipeline = Pipeline.build(connector)
         try:
@@ -170,6 +171,32 @@ def deliver(connector: ValidatedConnector, count: int = 1) -> list[AttemptResult
             await pipeline.aclose()
 
     return asyncio.run(run())
+
+
+@pytest.fixture
+def deliver() -> Callable[..., list[AttemptResult]]:
+    """``deliver(connector, count=1)``: that many deliveries, one after the other, one pipeline."""
+    return _deliver
+
+
+@pytest.fixture
+def make_session() -> Iterator[Callable[[Any], Any]]:
+    """``make_session(auth)``: a requests Session (no proxies from the environment) using
+    ``auth``; every one is closed after the test."""
+    import requests
+
+    made: list[requests.Session] = []
+
+    def make(auth: Any) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False
+        session.auth = auth
+        made.append(session)
+        return session
+
+    yield make
+    for session in made:
+        session.close()
 
 
 @pytest.fixture

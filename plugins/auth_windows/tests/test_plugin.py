@@ -1,4 +1,4 @@
-"""The ntlm and windows methods are found through their entry point and declare themselves correctly."""
+"""The ntlm and windows methods are found through their entry point and declare themselves."""
 
 from __future__ import annotations
 

@@ -44,8 +44,20 @@ def test_windows_user_names_are_accepted(
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(
     "username",
-    ["CRONUS\\alice@REALM", "a\\b\\c", "\\user", "CRONUS\\", "user@", "@REALM", "a@b@c",
-     "us:er", "user ", " CRONUS\\user", "bad/name", "tab\there"],
+    [
+        "CRONUS\\alice@REALM",
+        "a\\b\\c",
+        "\\user",
+        "CRONUS\\",
+        "user@",
+        "@REALM",
+        "a@b@c",
+        "us:er",
+        "user ",
+        " CRONUS\\user",
+        "bad/name",
+        "tab\there",
+    ],
 )
 def test_malformed_user_names_get_one_sentence(
     make_connector: Callable[..., Any], method: str, username: str
@@ -58,7 +70,9 @@ def test_malformed_user_names_get_one_sentence(
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_username_and_password_are_required(make_connector: Callable[..., Any], method: str) -> None:
+def test_username_and_password_are_required(
+    make_connector: Callable[..., Any], method: str
+) -> None:
     assert problems(make_connector, method) == [
         "auth.username is required.",
         "auth.password is required.",
@@ -66,7 +80,9 @@ def test_username_and_password_are_required(make_connector: Callable[..., Any], 
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_a_bad_password_value_is_never_quoted(make_connector: Callable[..., Any], method: str) -> None:
+def test_a_bad_password_value_is_never_quoted(
+    make_connector: Callable[..., Any], method: str
+) -> None:
     (found,) = problems(make_connector, method, username="u", password=987654321)
     assert "987654321" not in found
 
@@ -92,7 +108,9 @@ def test_ntlm_gives_requests_an_ntlm_auth(make_connector: Callable[..., Any]) ->
     assert mechanism.for_transport("requests") is not made
 
 
-@pytest.mark.parametrize(("method", "cls"), [("ntlm", NtlmMechanism), ("windows", WindowsMechanism)])
+@pytest.mark.parametrize(
+    ("method", "cls"), [("ntlm", NtlmMechanism), ("windows", WindowsMechanism)]
+)
 def test_httpx_is_refused_with_the_reason(
     make_connector: Callable[..., Any], method: str, cls: type
 ) -> None:

@@ -42,7 +42,9 @@ class Acceptor(Protocol):
         ...
 
 
-def auth_response_headers(acceptor: Acceptor | None, handler: LoopbackHandler) -> list[tuple[str, str]]:
+def auth_response_headers(
+    acceptor: Acceptor | None, handler: LoopbackHandler
+) -> list[tuple[str, str]]:
     """Headers ``acceptor`` wants on the answer to ``handler``'s authenticated request.
 
     The optional ``response_headers(handler)`` method of an acceptor; ``[]`` when

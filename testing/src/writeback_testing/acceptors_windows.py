@@ -282,7 +282,9 @@ class _ConnectionAcceptor:
             return self.kerberos and bool(principal)
         return _key(principal) in self._own
 
-    def _fail(self, handler: LoopbackHandler, state: dict[str, Any], stats: ConnectionHandshakes) -> None:
+    def _fail(
+        self, handler: LoopbackHandler, state: dict[str, Any], stats: ConnectionHandshakes
+    ) -> None:
         state.pop("context", None)
         state.pop("principal", None)
         stats.failed += 1
@@ -291,7 +293,9 @@ class _ConnectionAcceptor:
 
 
 class NtlmAcceptor(_ConnectionAcceptor):
-    """NTLM (pyspnego) for ``users`` (``"DOMAIN\\\\user"``, ``"user@REALM"`` or ``"user"`` -> password).
+    """NTLM (pyspnego) for ``users``: user name -> password.
+
+    A user name is ``"DOMAIN\\\\user"``, ``"user@REALM"`` or a plain ``"user"``.
 
     ``schemes``: what the 401 offers: ``("NTLM",)`` (default), ``("Negotiate",)``
     as NAV answers (NTLM inside Negotiate, raw or SPNEGO-wrapped), or both.
@@ -304,7 +308,7 @@ class NtlmAcceptor(_ConnectionAcceptor):
 
 
 class NegotiateAcceptor(_ConnectionAcceptor):
-    """Negotiate with Kerberos tickets for ``HTTP/<hostname>``, and NTLM inside Negotiate for ``users``.
+    """Negotiate: Kerberos tickets for ``HTTP/<hostname>``, NTLM inside Negotiate for ``users``.
 
     The Kerberos keys come from the default keytab of the active Kerberos
     configuration (the test KDC's); any principal of the realm is accepted.
@@ -319,4 +323,6 @@ class NegotiateAcceptor(_ConnectionAcceptor):
         hostname: str = "127.0.0.1",
         service: str = "HTTP",
     ) -> None:
-        super().__init__(users or {}, ("Negotiate",), hostname=hostname, service=service, kerberos=True)
+        super().__init__(
+            users or {}, ("Negotiate",), hostname=hostname, service=service, kerberos=True
+        )

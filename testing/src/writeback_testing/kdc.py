@@ -250,7 +250,8 @@ class TestKdc:
             f"    database_name = {d / 'principal'}\n"
             f"    key_stash_file = {d / 'stash'}\n"
             f"    acl_file = {d / 'kadm5.acl'}\n"
-            "    supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal\n"
+            "    supported_enctypes = aes256-cts-hmac-sha1-96:normal"
+            " aes128-cts-hmac-sha1-96:normal\n"
             "    max_life = 10h\n"
             "  }\n"
             "[logging]\n"
@@ -290,8 +291,9 @@ class TestKdc:
             if self._process is not None and self._process.poll() is not None:
                 out = (self.directory / "krb5kdc.out").read_text(errors="replace")
                 raise KdcUnavailableError(f"krb5kdc exited ({self._process.returncode}): {out}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
             ):
                 return
             time.sleep(0.01)

@@ -28,6 +28,7 @@ __all__ = [
     "LOGIN_REFUSED",
     "HandshakeCounter",
     "challenge_token",
+    "discard",
     "login_refused",
     "offers",
     "rewind_body",
@@ -115,6 +116,16 @@ def login_refused(scheme: str, username: str) -> AttemptError:
         "handshake; check the user name, its domain and the password.",
         code=LOGIN_REFUSED,
     )
+
+
+def discard(response: requests.Response) -> None:
+    """Read and release an answer that will not be returned, so its connection goes back
+    to the pool instead of leaking (it was sent with ``HTTPAdapter.send``, which reads nothing)."""
+    try:
+        _ = response.content
+        response.raw.release_conn()
+    except Exception:  # the connection is broken anyway: close it
+        response.close()
 
 
 def rewind_body(request: requests.PreparedRequest) -> None:

@@ -31,7 +31,9 @@ class _WindowsMechanismBase(AuthMechanismBase):
     def settings(self) -> WindowsSettings:
         settings = self.context.auth_settings
         if not isinstance(settings, WindowsSettings):
-            raise TypeError(f"{self.method} auth needs WindowsSettings, not {type(settings).__name__}.")
+            raise TypeError(
+                f"{self.method} auth needs WindowsSettings, not {type(settings).__name__}."
+            )
         return settings
 
     def _password(self) -> str:

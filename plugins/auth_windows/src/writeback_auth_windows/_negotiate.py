@@ -35,6 +35,7 @@ from ._handshake import (
     HANDSHAKE_BROKEN,
     HandshakeCounter,
     challenge_token,
+    discard,
     login_refused,
     offers,
     rewind_body,
@@ -90,7 +91,9 @@ class HttpNegotiateAuth(AuthBase):
             return response
         return self._handshake(response, kwargs)
 
-    def _handshake(self, response: requests.Response, send_kwargs: dict[str, Any]) -> requests.Response:
+    def _handshake(
+        self, response: requests.Response, send_kwargs: dict[str, Any]
+    ) -> requests.Response:
         # The SPN is HTTP/<host as written in the URI>: no DNS canonicalisation here.
         host = urlsplit(response.url).hostname or ""
         credentials = self.credentials()  # may raise AttemptError: no handshake started
@@ -116,15 +119,18 @@ class HttpNegotiateAuth(AuthBase):
                 token = context.step(in_token)
             except SpnegoError as exc:
                 self.counter.fail()
+                discard(answer)
                 raise _broken(f"the server's Negotiate token did not verify ({exc})") from None
             if token is None:
                 break
         else:
             self.counter.fail()
+            discard(answer)
             raise _broken(f"the Negotiate handshake with {host} took more than {MAX_LEGS} legs")
         answer.history = history
         if answer.status_code == 401:
             self.counter.fail()
+            discard(answer)
             raise login_refused("Negotiate", self.username)
         if in_token is not None and not context.complete:
             # The final answer's token: Kerberos mutual authentication (the server
@@ -133,6 +139,7 @@ class HttpNegotiateAuth(AuthBase):
                 context.step(in_token)
             except SpnegoError as exc:
                 self.counter.fail()
+                discard(answer)
                 raise _broken(f"the server {host} could not prove its identity ({exc})") from None
         self.negotiated_protocol = context.negotiated_protocol
         self.counter.complete()
@@ -155,7 +162,9 @@ class HttpNegotiateAuth(AuthBase):
         if response.headers.get("set-cookie"):
             # Some servers keep handshake state in a cookie (as requests-ntlm does).
             request.headers["Cookie"] = response.headers["set-cookie"]
-        request.headers["Authorization"] = f"{self.scheme} {base64.b64encode(token or b'').decode()}"
+        request.headers["Authorization"] = (
+            f"{self.scheme} {base64.b64encode(token or b'').decode()}"
+        )
         adapter = response.connection  # type: ignore[attr-defined]  # set by HTTPAdapter
         sent: requests.Response = adapter.send(request, **send_kwargs)
         return sent

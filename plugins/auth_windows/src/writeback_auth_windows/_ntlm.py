@@ -16,7 +16,7 @@ from requests_ntlm import HttpNtlmAuth
 from spnego.exceptions import SpnegoError
 from writeback import AttemptError
 
-from ._handshake import HANDSHAKE_BROKEN, HandshakeCounter, login_refused
+from ._handshake import HANDSHAKE_BROKEN, HandshakeCounter, discard, login_refused
 
 __all__ = ["CountingNtlmAuth"]
 
@@ -30,7 +30,7 @@ class CountingNtlmAuth(HttpNtlmAuth):
         super().__init__(username, password)
         self.counter = counter if counter is not None else HandshakeCounter()
 
-    def retry_using_http_NTLM_auth(  # noqa: N802 (requests-ntlm's name)
+    def retry_using_http_NTLM_auth(
         self,
         auth_header_field: str,
         auth_header: str,
@@ -61,6 +61,7 @@ class CountingNtlmAuth(HttpNtlmAuth):
             ) from None
         if answer.status_code == 401:
             self.counter.fail()
+            discard(answer)
             raise login_refused("NTLM", str(self.username))
         self.counter.complete()
         return answer

@@ -30,7 +30,10 @@ _USER = re.compile(rf"^(?:(?P<domain>{_PART})\\)?(?P<user>{_PART})(?:@(?P<realm>
 
 
 def split_user(username: str) -> tuple[str | None, str, str | None]:
-    """``DOMAIN\\user`` -> ``("DOMAIN", "user", None)``; ``user@REALM`` -> ``(None, "user", "REALM")``.
+    """Domain, user and realm of a Windows user name.
+
+    ``DOMAIN\\user`` -> ``("DOMAIN", "user", None)``; ``user@REALM`` ->
+    ``(None, "user", "REALM")``; ``user`` -> ``(None, "user", None)``.
 
     :raises ValueError: for anything else but a plain user name.
     """
