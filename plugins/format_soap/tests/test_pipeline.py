@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from writeback import (
     AttemptResult,
     Delivery,
@@ -123,3 +124,22 @@ def test_faults_reach_the_attempt_record(
     assert modified.outcome is Outcome.FAILED
     assert modified.error is not None and "Other user has modified" in modified.error
     assert ok.outcome is Outcome.DELIVERED
+
+
+def test_a_missing_env_secret_fails_naming_the_variable(
+    registry: PluginRegistry,
+    page_row: RowFactory,
+    writeback_soap_page: SoapPageServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("WB_SOAP_UNSET_PW", raising=False)
+    page = writeback_soap_page
+    row = page_row(
+        page.page_url, auth="basic", password="env:WB_SOAP_UNSET_PW", options=INSECURE_OK
+    )
+    (result,), probe = run_pipeline(registry, row)
+    assert result.outcome is Outcome.FAILED
+    assert result.error is not None
+    assert result.error.startswith("WB-202: the environment variable WB_SOAP_UNSET_PW")
+    assert not probe.ok
+    assert page.wsdl_gets == 0

@@ -166,7 +166,10 @@ class SoapFormat:
     def _fetch_page(self) -> Page:
         where = endpoint(self.uri)
         try:
-            client = zeep.Client(self.uri, transport=self.transport, settings=_SETTINGS)
+            # Raw responses, so that the status and Retry-After reach the
+            # classification; PageOperation.read_reply parses the reply after.
+            settings = zeep.Settings(raw_response=True)
+            client = zeep.Client(self.uri, transport=self.transport, settings=settings)
             return Page(client, self.uri)
         except requests.HTTPError as exc:
             answer = exc.response
@@ -281,8 +284,3 @@ def _with_error(result: AttemptResult, error: str) -> AttemptResult:
         retry_after=result.retry_after,
         headers=result.headers,
     )
-
-
-#: Raw responses, so that statuses and ``Retry-After`` reach the classification;
-#: the reply is then parsed by :meth:`_Operation.read_reply`.
-_SETTINGS = zeep.Settings(raw_response=True)
