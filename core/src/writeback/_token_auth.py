@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._interfaces import AuthMechanismBase
-from ._tokens import Token, TokenSource, note_token_used, token_used
+from ._tokens import Token, TokenSource, attempt_started, note_token_used, token_used
 
 if TYPE_CHECKING:
     from ._interfaces import PipelineContext
@@ -91,7 +91,7 @@ class TokenAuthMechanismBase(AuthMechanismBase):
 
     async def unauthorized(self) -> bool:
         """A 401: drop the token that request carried (once, however many got a 401)."""
-        return self.source.invalidate(token_used())
+        return self.source.invalidate(token_used(), sent_after=attempt_started())
 
     async def describe(self) -> str | None:
         """``token from host:port: Bearer, lifetime 3600 s (3598 s left), scope '…'``."""
