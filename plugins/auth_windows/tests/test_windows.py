@@ -87,15 +87,11 @@ def test_a_forged_mutual_auth_token_is_refused(
         scheme = "Negotiate"
 
         def authenticate(self, handler: Any) -> str | None:
-            return writeback_negotiate_acceptor.authenticate(handler)
-
-        def response_headers(self, handler: Any) -> list[tuple[str, str]]:
-            real = writeback_negotiate_acceptor.response_headers(handler)
-            return (
-                [("WWW-Authenticate", "Negotiate oYGBMH+gAwoBAKELBgkqhkiG9xIBAgKiawRp")]
-                if real
-                else []
-            )
+            principal = writeback_negotiate_acceptor.authenticate(handler)
+            if handler.next_headers:
+                forged = "Negotiate oYGBMH+gAwoBAKELBgkqhkiG9xIBAgKiawRp"
+                handler.next_headers = [("WWW-Authenticate", forged)]
+            return principal
 
     server = guarded_factory(Impostor())
     auth = mechanism(make_connector, server.url, ALICE, ALICE_PW)

@@ -49,6 +49,9 @@ class LoopbackHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.state = {}
+        #: Headers added to the next answer on this connection, then forgotten: an
+        #: acceptor's final token (Kerberos mutual authentication) for any simulator.
+        self.next_headers: list[tuple[str, str]] = []
         self.connection_id = self.server.register(self.connection)
 
     def finish(self) -> None:
@@ -115,6 +118,8 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         statuses get no body. ``close=True`` ends the connection afterwards.
         """
         items = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+        items += self.next_headers
+        self.next_headers = []
         names = {name.lower(): value for name, value in items}
         try:
             phrase = HTTPStatus(status).phrase

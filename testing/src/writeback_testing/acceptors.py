@@ -10,11 +10,13 @@ progress in ``handler.state``, which lives as long as the TCP connection.
 Every acceptor counts what it saw, so tests can assert handshakes per
 connection or token uses.
 
-An acceptor may also define ``response_headers(handler) -> list[tuple[str,
-str]]``: headers the simulator must add to its answer to an authenticated
-request (Kerberos returns its mutual-authentication token in the success
-response's ``WWW-Authenticate``).  Simulators call
-:func:`auth_response_headers`, which gives ``[]`` for acceptors without it.
+An acceptor that must add a header to the simulator's answer to an
+authenticated request (Kerberos returns its mutual-authentication token in the
+success response's ``WWW-Authenticate``) appends it to
+``handler.next_headers``, which ``LoopbackHandler.respond`` sends with the next
+answer, so no simulator needs to know.  For other handlers it may offer
+``response_headers(handler) -> list[tuple[str, str]]``, read through
+:func:`auth_response_headers` (``[]`` for acceptors without it).
 """
 
 from __future__ import annotations

@@ -209,7 +209,11 @@ class _ConnectionAcceptor:
         del state["context"]
         state["principal"] = principal
         if out:
-            state["final"] = f"{scheme} {base64.b64encode(out).decode()}"
+            final = ("WWW-Authenticate", f"{scheme} {base64.b64encode(out).decode()}")
+            if isinstance(getattr(handler, "next_headers", None), list):
+                handler.next_headers.append(final)  # every LoopbackServer simulator sends it
+            else:
+                state["final"] = final
         stats.completed += 1
         stats.requests += 1
         stats.protocol = protocol
@@ -218,10 +222,14 @@ class _ConnectionAcceptor:
         return principal
 
     def response_headers(self, handler: LoopbackHandler) -> list[tuple[str, str]]:
-        """The final token (Kerberos mutual authentication, SPNEGO's MIC), once per handshake."""
+        """The final token (Kerberos mutual authentication, SPNEGO's MIC), once per handshake.
+
+        Only for handlers without ``next_headers``: a :class:`LoopbackHandler`
+        already carries the token into the simulator's next answer.
+        """
         state = handler.state.get(("windows-auth", id(self)), {})
         final = state.pop("final", None)
-        return [("WWW-Authenticate", final)] if final else []
+        return [final] if final else []
 
     def close(self) -> None:
         """Remove this acceptor's users from the process's NTLM user file; idempotent."""
@@ -312,8 +320,8 @@ class NegotiateAcceptor(_ConnectionAcceptor):
 
     The Kerberos keys come from the default keytab of the active Kerberos
     configuration (the test KDC's); any principal of the realm is accepted.
-    The 200 after a Kerberos login carries the mutual-authentication token:
-    the simulator adds :meth:`response_headers` to its answer.
+    The answer after a Kerberos login carries the mutual-authentication token
+    (through ``handler.next_headers``: any simulator on :class:`LoopbackServer`).
     """
 
     def __init__(
