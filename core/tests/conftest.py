@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ class Script:
     answers: list[AttemptResult] = field(default_factory=list)
     default: AttemptResult = field(default_factory=lambda: AttemptResult(Outcome.DELIVERED, 200))
     sent: list[OutboundMessage] = field(default_factory=list)
+    #: ``time.monotonic()`` when each message was sent.
+    times: list[float] = field(default_factory=list)
     delay: float = 0.0
 
     def next(self) -> AttemptResult:
@@ -72,6 +75,7 @@ class FakeFormat:
         if SCRIPT.delay:
             await asyncio.sleep(SCRIPT.delay)
         SCRIPT.sent.append(message)
+        SCRIPT.times.append(time.monotonic())
         return SCRIPT.next()
 
     async def aclose(self) -> None:
@@ -159,6 +163,7 @@ def registry() -> PluginRegistry:
 def script() -> Iterator[Script]:
     SCRIPT.answers.clear()
     SCRIPT.sent.clear()
+    SCRIPT.times.clear()
     SCRIPT.default = AttemptResult(Outcome.DELIVERED, 200)
     SCRIPT.delay = 0.0
     yield SCRIPT

@@ -13,8 +13,8 @@ from .conftest import event, row
 
 
 @pytest.fixture
-def wb(tmp_path, registry):
-    dispatcher = Dispatcher(Store.open(f"sqlite:///{tmp_path}/wb.db"), registry)
+def wb(writeback_any_db_url, registry):
+    dispatcher = Dispatcher(Store.open(writeback_any_db_url), registry)
     dispatcher.connectors.add(row())
     yield dispatcher
     dispatcher.close()

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 from writeback import AttemptResult, Dispatcher, Outcome
-from writeback._worker import next_delay
+from writeback._worker import Worker, next_delay
 from writeback.store import Store
 
 from .conftest import event, row
 
 
 @pytest.fixture
-def wb(tmp_path, registry, script):
-    dispatcher = Dispatcher(Store.open(f"sqlite:///{tmp_path}/wb.db"), registry)
+def wb(writeback_any_db_url, registry, script):
+    dispatcher = Dispatcher(Store.open(writeback_any_db_url), registry)
     yield dispatcher
     dispatcher.close()
 
@@ -109,3 +110,102 @@ def test_replay_restarts_the_retry_schedule(wb, script):
     record, history = wb.deliveries.get(delivery_id)
     assert record.status == "dead" and len(history) == 6  # three more, not one
     assert [h.n for h in history] == [1, 2, 3, 4, 5, 6]
+
+
+# -- leases, throttling, shutdown (issue 3) ---------------------------------------
+
+
+async def _until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+def test_a_slow_attempt_keeps_its_lease(wb, script):
+    wb.connectors.add(row())
+    script.delay = 2.5
+    [delivery_id] = wb.submit(event())
+    worker = Worker(wb.store, wb.registry, lease_seconds=1)
+
+    async def scenario():
+        task = asyncio.create_task(worker.run(until_idle=True))
+        await asyncio.sleep(1.8)  # well past the first lease, renewed every third of it
+        stolen = wb.store.outbox.claim("another-worker", 10, lease_seconds=60)
+        await task
+        return stolen
+
+    assert asyncio.run(scenario()) == []
+    record, history = wb.deliveries.get(delivery_id)
+    assert record.status == "delivered" and len(history) == 1
+
+
+def test_429_pauses_the_whole_connector(wb, script):
+    wb.connectors.add(row())
+    script.answers = [AttemptResult(Outcome.RETRY, 429, "HTTP 429", retry_after=1.0)]
+    for n in range(4):
+        wb.submit(event(key=f"K{n}"))
+    wb.run_worker(until_idle=True, concurrency=1)
+    gaps = [b - a for a, b in zip(script.times, script.times[1:], strict=False)]
+    # Not only the throttled delivery waits: the next one, for another appointment, too.
+    assert gaps[0] >= 0.9 and len(script.sent) == 5
+
+
+def test_a_failing_endpoint_gets_one_probe_at_a_time(wb, script):
+    wb.connectors.add(row(retry={"schedule": [0] * 30}))
+    script.default = AttemptResult(Outcome.RETRY, None, "connection refused")
+    for n in range(20):
+        wb.submit(event(key=f"K{n}"))
+    worker = Worker(wb.store, wb.registry, concurrency=1, poll_interval=0.05)
+
+    async def scenario():
+        task = asyncio.create_task(worker.run())
+        await asyncio.sleep(1.5)
+        worker.stop()
+        await task
+
+    asyncio.run(scenario())
+    # Five failures open the circuit; during the 5 s cool-down nothing more is sent.
+    assert len(script.sent) == 5
+    untouched = [r for r in wb.deliveries.list() if r.attempts == 0]
+    assert len(untouched) == 15 and all(r.status == "pending" for r in untouched)
+
+
+def test_stop_lets_in_flight_attempts_finish(wb, script):
+    wb.connectors.add(row())
+    script.delay = 0.5
+    [delivery_id] = wb.submit(event())
+    worker = Worker(wb.store, wb.registry)
+
+    async def scenario():
+        task = asyncio.create_task(worker.run())
+        await _until(lambda: worker._inflight)
+        worker.stop()
+        await task
+
+    asyncio.run(scenario())
+    assert wb.deliveries.get(delivery_id)[0].status == "delivered"
+
+
+def test_a_second_stop_interrupts_and_leaves_the_delivery_pending(wb, script):
+    wb.connectors.add(row(retry={"schedule": [0]}))
+    script.delay = 30
+    [delivery_id] = wb.submit(event())
+    worker = Worker(wb.store, wb.registry)
+
+    async def scenario():
+        task = asyncio.create_task(worker.run())
+        await _until(lambda: worker._inflight)
+        worker.stop()
+        await asyncio.sleep(0.1)
+        worker.stop()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    record, history = wb.deliveries.get(delivery_id)
+    assert record.status == "pending" and record.lease_owner is None
+    assert [h.outcome for h in history] == ["retry"] and history[0].error.startswith("WB-350")
+    # It does not use up the schedule: the next worker delivers it.
+    script.delay = 0
+    wb.run_worker(until_idle=True)
+    assert wb.deliveries.get(delivery_id)[0].status == "delivered"

@@ -136,5 +136,9 @@ def migrate(engine: Engine) -> None:
             "knows; upgrade writeback."
         )
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Workers on several hosts may start at once on a new database: one
+            # migrates, the others wait here and then find nothing left to do.
+            conn.execute(text("SELECT pg_advisory_xact_lock(7207316)"))
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

@@ -1,9 +1,9 @@
 """The outbox: events in, deliveries claimed, attempts recorded.
 
 A delivery is written in the same transaction as its event, before ``submit``
-returns.  Workers claim with one ``UPDATE … WHERE seq IN (SELECT … FOR UPDATE
-SKIP LOCKED)`` statement: atomic on SQLite, disjoint across workers on
-PostgreSQL.  Only the earliest pending delivery of each (connector,
+returns.  Workers claim in one transaction: ``SELECT … FOR UPDATE SKIP
+LOCKED`` then ``UPDATE`` of those rows (serialised on SQLite by ``BEGIN
+IMMEDIATE``, disjoint across workers on PostgreSQL).  Only the earliest pending delivery of each (connector,
 appointment) can be claimed, so changes to one appointment go out in order and
 a later one waits while an earlier one waits for its retry.
 """
@@ -191,13 +191,17 @@ class Outbox(DeliveryLedger):
             .with_for_update(skip_locked=True)
         )
         with self._engine.begin() as conn:
+            # Two statements, not UPDATE … WHERE seq IN (SELECT … LIMIT n): PostgreSQL
+            # may run such a subquery more than once and so lease more than n rows.
+            # The SELECT's row locks hold until commit, so the UPDATE finds them all.
+            due_seqs = conn.execute(due).scalars().all()
+            if not due_seqs:
+                return []
             claimed = (
                 conn.execute(
                     update(deliveries)
-                    # Status and lease again: on PostgreSQL a row another transaction
-                    # changed meanwhile is re-checked against these, not the subquery.
                     .where(
-                        deliveries.c.seq.in_(due.scalar_subquery()),
+                        deliveries.c.seq.in_(due_seqs),
                         deliveries.c.status == "pending",
                         lease_free,
                     )
