@@ -162,7 +162,9 @@ class _PageTypePlugin:
                 name="page",
                 summary="test-local SOAP page type",
                 formats=("soap",),
-                auth_rules=(AuthRule(api_format="soap", methods=("none", "basic")),),
+                auth_rules=(
+                    AuthRule(api_format="soap", methods=("none", "basic", "ntlm", "windows")),
+                ),
                 factory=PageType,
                 options_model=PageOptions,
             )
@@ -171,8 +173,9 @@ class _PageTypePlugin:
 
 @pytest.fixture(scope="session")
 def registry() -> PluginRegistry:
-    """The installed soap format and basic auth, plus the test-local ``page`` type."""
-    wanted = {"soap", "basic"}
+    """The installed soap format and auth methods, plus the test-local ``page`` type."""
+    # ``windows`` (ntlm, windows) when writeback-auth-windows is installed.
+    wanted = {"soap", "basic", "windows"}
     points = [ep for ep in importlib.metadata.entry_points(group="writeback") if ep.name in wanted]
     found = PluginRegistry.load(entry_points=points, disabled=())
     found.register(_PageTypePlugin(), name="page-test")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -143,3 +144,38 @@ def test_a_missing_env_secret_fails_naming_the_variable(
     assert result.error.startswith("WB-202: the environment variable WB_SOAP_UNSET_PW")
     assert not probe.ok
     assert page.wsdl_gets == 0
+
+
+def test_eight_threads_against_ntlm_never_share_a_handshake(
+    registry: PluginRegistry,
+    page_row: RowFactory,
+    writeback_soap_page_factory: PageFactory,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Contract: no failed handshake, no more handshakes than connections, the WSDL once."""
+    if "ntlm" not in registry.auth_methods:
+        message = "writeback-auth-windows is not installed; the ntlm method is needed"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    acceptor = request.getfixturevalue("writeback_ntlm_acceptor")
+    page = writeback_soap_page_factory(auth=acceptor)
+    row = page_row(page.page_url) | {
+        "auth": {"method": "ntlm", "username": "CRONUS\\WEBUSER", "password": "Ntlm-Pa55!"},
+        "throttle": {"max_concurrency": 8},
+    }
+
+    async def run() -> list[AttemptResult]:
+        pipeline = Pipeline.build(validate_connector(row, registry))
+        try:
+            return list(await asyncio.gather(*(pipeline.send(delivery(n)) for n in range(200))))
+        finally:
+            await pipeline.aclose()
+
+    results = asyncio.run(run())
+    assert [r.error for r in results if r.outcome is not Outcome.DELIVERED] == []
+    totals = acceptor.totals()
+    assert totals.failed == 0
+    assert totals.completed == totals.started == page.connections_accepted <= 8
+    assert page.wsdl_gets == 1 and len(page.records) == 200
+    assert {c.principal for c in page.calls} == {"CRONUS\\WEBUSER"}

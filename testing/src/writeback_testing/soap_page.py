@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote, urlsplit
 
@@ -33,6 +34,7 @@ from writeback_testing._soap_xml import (
     request_envelope,
     result_envelope,
 )
+from writeback_testing.acceptors import auth_response_headers
 
 if TYPE_CHECKING:
     from writeback_testing.acceptors import Acceptor
@@ -231,33 +233,52 @@ class SoapPageServer(LoopbackServer):
 
     def handle_request(self, handler: LoopbackHandler) -> None:
         principal = None
+        extra: list[tuple[str, str]] = []
         if self.auth is not None:
             principal = self.auth.authenticate(handler)
             if principal is None:
                 return  # the acceptor answered 401 with its challenge
+            # Kerberos' mutual-authentication token rides on the answer.
+            extra = auth_response_headers(self.auth, handler)
         if urlsplit(handler.path).path != self.path:
-            handler.respond(404, f"no web service at {handler.path}".encode(), _TEXT)
+            self._answer(handler, extra, 404, f"no web service at {handler.path}".encode())
         elif handler.command in ("GET", "HEAD"):
-            self._serve_wsdl(handler)
+            self._serve_wsdl(handler, extra)
         elif handler.command == "POST":
-            self._serve_call(handler, principal)
+            self._serve_call(handler, principal, extra)
         else:
-            handler.respond(405, b"use GET for the WSDL, POST for calls", _TEXT)
+            self._answer(handler, extra, 405, b"use GET for the WSDL, POST for calls")
 
-    def _serve_wsdl(self, handler: LoopbackHandler) -> None:
+    @staticmethod
+    def _answer(
+        handler: LoopbackHandler,
+        extra: list[tuple[str, str]],
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        retry_after: int | str | None = None,
+    ) -> None:
+        headers = [("Content-Type", content_type), *extra]
+        if retry_after is not None:
+            headers.append(("Retry-After", str(retry_after)))
+        handler.respond(status, body, headers)
+
+    def _serve_wsdl(self, handler: LoopbackHandler, extra: list[tuple[str, str]]) -> None:
         with self._cond:
             step = self._wsdl_plan.popleft() if self._wsdl_plan else _RUN
         if self._before(handler, step):
             return
         if step is not _RUN and (step.status or step.fault):
-            self._answer_step(handler, step)
+            self._answer_step(handler, step, extra)
             return
         with self._cond:
             self.wsdl_gets += 1
         wsdl = page_wsdl(self.service, self.fields, self._advertised or self.page_url)
-        handler.respond(200, wsdl, {"Content-Type": "text/xml; charset=utf-8"})
+        self._answer(handler, extra, 200, wsdl, _XML)
 
-    def _serve_call(self, handler: LoopbackHandler, principal: str | None) -> None:
+    def _serve_call(
+        self, handler: LoopbackHandler, principal: str | None, extra: list[tuple[str, str]]
+    ) -> None:
         action = handler.headers.get("SOAPAction")
         action = action.strip().strip('"') if action is not None else None
         call = SoapCall(
@@ -276,7 +297,7 @@ class SoapPageServer(LoopbackServer):
         if step.status or step.fault:
             fault = step.fault.faultstring if step.fault else None
             self._record(replace(call, status=step.status or 500, fault=fault))
-            self._answer_step(handler, step)
+            self._answer_step(handler, step, extra)
             return
         try:
             if problem is not None:
@@ -287,11 +308,11 @@ class SoapPageServer(LoopbackServer):
         except _CallFault as exc:
             self._record(replace(call, status=exc.status, fault=exc.fault.faultstring))
             body = fault_envelope(exc.fault.faultcode, exc.fault.faultstring, exc.fault.detail)
-            handler.respond(exc.status, body, {"Content-Type": "text/xml; charset=utf-8"})
+            self._answer(handler, extra, exc.status, body, _XML)
             return
         self._record(replace(call, status=200))
         body = envelope(self.namespace, f"{call.operation}_Result", result)
-        handler.respond(200, body, {"Content-Type": "text/xml; charset=utf-8"})
+        self._answer(handler, extra, 200, body, _XML)
 
     def _next_step(self, call: SoapCall) -> SoapStep:
         with self._cond:
@@ -315,18 +336,17 @@ class SoapPageServer(LoopbackServer):
             return True
         return False
 
-    def _answer_step(self, handler: LoopbackHandler, step: SoapStep) -> None:
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if step.retry_after is not None:
-            headers["Retry-After"] = str(step.retry_after)
+    def _answer_step(
+        self, handler: LoopbackHandler, step: SoapStep, extra: list[tuple[str, str]]
+    ) -> None:
         if step.fault is not None:
-            headers["Content-Type"] = "text/xml; charset=utf-8"
             f = step.fault
             body = step.body or fault_envelope(f.faultcode, f.faultstring, f.detail)
-            handler.respond(step.status or 500, body, headers)
+            self._answer(handler, extra, step.status or 500, body, _XML, step.retry_after)
             return
         assert step.status is not None
-        handler.respond(step.status, step.body or f"HTTP {step.status}".encode(), headers)
+        body = step.body or HTTPStatus(step.status).phrase.encode()
+        self._answer(handler, extra, step.status, body, retry_after=step.retry_after)
 
     def _record(self, call: SoapCall) -> None:
         with self._cond:
@@ -434,7 +454,7 @@ _OPERATIONS: dict[str, Callable[[SoapPageServer, dict[str, Any]], dict[str, Any]
     "Update": SoapPageServer._update,
     "Delete": SoapPageServer._delete,
 }
-_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+_XML = "text/xml; charset=utf-8"
 
 
 def _client(text: str) -> SoapFault:
