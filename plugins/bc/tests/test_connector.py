@@ -89,3 +89,35 @@ def test_probes_are_gets(make_connector: MakeConnector) -> None:
     soap = make_connector("soap")
     assert working(soap).probe_message().url == soap.row.uri
     assert working(soap).probe_message().operation is None
+
+
+@pytest.mark.parametrize(
+    ("api_type", "auth", "advice"),
+    [
+        ("json", None, "check auth.username and auth.password (the user's web service access"),
+        (
+            "soap",
+            {"method": "ntlm", "username": "CRONUS\\u", "password": "pw-1"},
+            "check auth.username (DOMAIN\\user) and auth.password",
+        ),
+        (
+            "json",
+            {
+                "method": "oauth2",
+                "token_url": "https://login.example.com/token",
+                "client_id": "wb",
+                "client_secret": "s-1",
+            },
+            "check auth.client_id and auth.client_secret",
+        ),
+    ],
+)
+def test_refused_credentials_advice_fits_the_auth_method(
+    make_connector: MakeConnector, api_type: str, auth: dict | None, advice: str
+) -> None:
+    reviewed = working(make_connector(api_type, auth=auth)).review(classify_status(401, {}))
+    assert reviewed.error is not None
+    assert reviewed.error.startswith(
+        f"WB-331: Business Central refused the credentials (HTTP 401); {advice}"
+    )
+    assert reviewed.error.endswith(".") and reviewed.error.count("WB-") == 1

@@ -16,12 +16,7 @@ __all__ = ["StagingConnector", "probe_url"]
 
 #: Failed answers that have one usual cause, with the code and the advice we add.
 _HINTS = {
-    401: (
-        "WB-331",
-        "{product} refused the credentials ({error}); check auth.username and auth.password "
-        "(for Basic, the user's web service access key) or the app registration's client id "
-        "and secret.",
-    ),
+    401: ("WB-331", "{product} refused the credentials ({error}); {check}."),
     403: (
         "WB-332",
         "{product} accepted the credentials but refused the request ({error}); give the user "
@@ -32,6 +27,21 @@ _HINTS = {
         "{product} has no such endpoint ({error}); check the uri, that the vendor extension "
         "is installed and, for soap, that the page is published as a web service.",
     ),
+}
+
+
+#: What to check after a 401, per auth method.
+_CREDENTIALS = {
+    "basic": "check auth.username and auth.password (the user's web service access key, "
+    "or the password with NavUserPassword)",
+    "windows": "check auth.username (DOMAIN\\user or user@REALM) and auth.password, and that "
+    "the server instance uses Windows credentials",
+    "ntlm": "check auth.username (DOMAIN\\user) and auth.password, and that the server "
+    "instance uses Windows credentials",
+    "entra": "check auth.client_id and auth.client_secret, and that the app is registered in "
+    "Business Central (Microsoft Entra Applications) with permissions",
+    "oauth2": "check auth.client_id and auth.client_secret, and that the server accepts tokens "
+    "of this authorization server",
 }
 
 
@@ -90,9 +100,9 @@ class StagingConnector(ConnectorTypeBase):
         if result.outcome is Outcome.FAILED and hint is not None:
             code, text = hint
             error = result.error or f"HTTP {result.status_code}"
-            return replace(
-                result, error=f"{code}: " + text.format(product=self.product, error=error)
-            )
+            check = _CREDENTIALS.get(self.context.connector.auth_method, "check auth")
+            text = text.format(product=self.product, error=error, check=check)
+            return replace(result, error=f"{code}: {text}")
         return result
 
     def probe_message(self) -> OutboundMessage:
