@@ -72,8 +72,9 @@ class _UserFile:
                     if key in other and other[key] != password:
                         user = f"{key[0]}\\{key[1]}" if key[0] else key[1]
                         raise ValueError(
-                            f"another open NTLM acceptor has user {user} with a different "
-                            "password; pyspnego reads one NTLM_USER_FILE per process."
+                            f"another open NTLM acceptor has user {user} (compared without "
+                            "case) with a different password; pyspnego reads one "
+                            "NTLM_USER_FILE per process."
                         )
             if not self._owners:
                 self._saved = os.environ.get("NTLM_USER_FILE")
@@ -319,7 +320,9 @@ class NegotiateAcceptor(_ConnectionAcceptor):
     """Negotiate: Kerberos tickets for ``HTTP/<hostname>``, NTLM inside Negotiate for ``users``.
 
     The Kerberos keys come from the default keytab of the active Kerberos
-    configuration (the test KDC's); any principal of the realm is accepted.
+    configuration (the test KDC's); any principal of the realm is accepted, for
+    any service whose key is in that keytab (``HTTP/127.0.0.1`` and
+    ``HTTP/localhost`` for the test KDC: pyspnego's acceptor does not narrow it).
     The answer after a Kerberos login carries the mutual-authentication token
     (through ``handler.next_headers``: any simulator on :class:`LoopbackServer`).
     """
