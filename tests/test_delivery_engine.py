@@ -1,0 +1,160 @@
+"""Done-when of the delivery-engine issue: order, coalescing, faults, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import defaultdict
+
+import pytest
+from writeback_testing import Step
+
+from .conftest import appointment_event, webhook_row
+
+
+def events_file(cli, events):
+    return cli.file("\n".join(json.dumps(e) for e in events), suffix=".jsonl")
+
+
+def successes_by_appointment(requests):
+    """Per appointment, the ``seq`` field of each request answered 200, in arrival order."""
+    seen = defaultdict(list)
+    for r in requests:
+        if r.method == "POST" and r.status == 200:
+            data = r.json["data"]
+            seen[data["appointmentGuid"]].append(data["seq"])
+    return seen
+
+
+def test_a_failing_first_change_holds_back_only_its_own_appointment(cli, writeback_receiver):
+    rx = writeback_receiver
+    failures = {"left": 2}
+    lock = threading.Lock()
+
+    def plan(request):
+        data = request.json["data"]
+        if data["appointmentGuid"] == "A" and request.json["type"] == "appointment.created":
+            with lock:
+                if failures["left"]:
+                    failures["left"] -= 1
+                    return Step(503)
+        return None
+
+    rx.set_plan(plan)
+    cli("connectors", "add", cli.file(webhook_row("hook", rx.url, retry={"schedule": [0.5, 0.5]})))
+    events = [
+        appointment_event("create", "A", seq=0),
+        appointment_event("update", "A", seq=1),
+        appointment_event("update", "A", seq=2),
+        appointment_event("create", "B", seq=0),
+        appointment_event("update", "B", seq=1),
+    ]
+    cli("dispatch", events_file(cli, events))
+    cli("worker", "--until-idle", "--concurrency", "4")
+    posts = [r for r in rx.requests if r.method == "POST"]
+    a = [
+        (r.json["data"]["seq"], r.status) for r in posts if r.json["data"]["appointmentGuid"] == "A"
+    ]
+    assert a == [(0, 503), (0, 503), (0, 200), (1, 200), (2, 200)]
+    b_done = max(r.received_at for r in posts if r.json["data"]["appointmentGuid"] == "B")
+    a_created = next(r.received_at for r in posts if r.status == 200 and r.json["data"]["seq"] == 0
+                     and r.json["data"]["appointmentGuid"] == "A")  # fmt: skip
+    assert b_done < a_created  # B flowed while A waited for its retries
+
+
+@pytest.mark.parametrize("coalesce", [True, False])
+def test_coalescing_on_and_off(cli, writeback_receiver, coalesce):
+    rx = writeback_receiver
+    cli("connectors", "add", cli.file(webhook_row("hook", rx.url, coalesce=coalesce)))
+    events = [
+        appointment_event("create", "A", seq=0),  # kept: updates follow it
+        appointment_event("update", "A", seq=1),
+        appointment_event("update", "A", seq=2),
+        appointment_event("update", "A", seq=3),  # the latest state
+        appointment_event("create", "C", seq=0),  # never sent, then deleted: nothing at all
+        appointment_event("update", "C", seq=1),
+        appointment_event("delete", "C", seq=2),
+    ]
+    cli("dispatch", events_file(cli, events))
+    cli("worker", "--until-idle")
+    got = successes_by_appointment(rx.requests)
+    stats = cli("deliveries", "stats", "--json").json()
+    [hook] = stats["connectors"]
+    assert stats["balanced"] and hook["submitted"] == 7
+    if coalesce:
+        assert got == {"A": [0, 3]}
+        assert hook["superseded"] == 5 and hook["delivered"] == 2
+        listed = cli("deliveries", "list", "--status", "superseded", "--json").json()
+        assert all(d["last_error"].startswith("superseded") for d in listed)
+    else:
+        assert got == {"A": [0, 1, 2, 3], "C": [0, 1, 2]}
+        assert hook["delivered"] == 7 and hook["superseded"] == 0
+
+
+def test_every_delivery_survives_a_receiver_failing_30_percent(cli, writeback_receiver):
+    rx = writeback_receiver
+    rng = random.Random(20261124)
+    lock = threading.Lock()
+
+    def plan(request):
+        with lock:
+            roll = rng.random()
+        if roll < 0.12:
+            return Step(500)
+        if roll < 0.16:
+            return Step(429, retry_after=1)
+        if roll < 0.23:
+            return Step(503, delay=1.0)  # the client gives up first: a timeout
+        if roll < 0.30:
+            return Step(drop=True)  # connection reset
+        return None
+
+    rx.set_plan(plan)
+    row = webhook_row("hook", rx.url, retry={"schedule": [0.05] * 40}, options={"timeout": 0.4})
+    cli("connectors", "add", cli.file(row))
+    events = [
+        appointment_event("create" if n == 0 else "update", f"K{k}", seq=n)
+        for n in range(8)
+        for k in range(25)
+    ]
+    cli("dispatch", events_file(cli, events))
+    cli("worker", "--until-idle", "--concurrency", "8")
+    stats = cli("deliveries", "stats", "--json").json()
+    assert stats["totals"]["delivered"] == 200 and stats["balanced"]
+    failed = [r for r in rx.requests if r.method == "POST" and r.status != 200]
+    assert len(failed) > 40  # the plan really did fail about 30%
+    got = successes_by_appointment(rx.requests)
+    assert got == {f"K{k}": list(range(8)) for k in range(25)}
+
+
+def test_deliveries_stats_and_retry_filters(cli, writeback_receiver_factory):
+    ok = writeback_receiver_factory()
+    gone = writeback_receiver_factory(plan=lambda request: Step(410))
+    cli("connectors", "add", cli.file(webhook_row("ok", ok.url)))
+    cli("connectors", "add", cli.file(webhook_row("gone", gone.url)))
+    cli("dispatch", events_file(cli, [appointment_event("create", f"A{n}") for n in range(3)]))
+    cli("worker", "--until-idle")
+    table = cli("deliveries", "stats").stdout
+    assert "balanced" in table and "gone" in table
+    stats = cli("deliveries", "stats", "--json").json()
+    by_name = {c["connector"]: c for c in stats["connectors"]}
+    assert by_name["gone"]["dead"] == 3 and by_name["ok"]["delivered"] == 3
+    assert stats["totals"]["submitted"] == 6 and stats["attempts"] == 6
+    assert by_name["ok"]["oldest_pending_age_s"] is None
+
+    assert "re-queued 0" in cli("deliveries", "retry", "--connector", "ok").stdout
+    assert "re-queued 0" in cli("deliveries", "retry", "--dead", "--since", "2030-01-01").stdout
+    assert (
+        "re-queued 3" in cli("deliveries", "retry", "--connector", "gone", "--since", "1h").stdout
+    )
+    pending = cli("deliveries", "stats", "--json").json()["totals"]
+    assert pending["pending"] == 3 and pending["oldest_pending_age_s"] >= 0
+
+    bad = cli("deliveries", "retry", "--since", "yesterday-ish", check=2)
+    assert "--since 'yesterday-ish' is not a time" in bad.stderr and "Traceback" not in bad.stderr
+    unknown = cli("deliveries", "retry", "--connector", "nope", check=2)
+    assert "nope" in unknown.stderr
+    both = cli("deliveries", "retry", "dlv_x", "--dead", check=2)
+    assert "one of the two kinds" in both.stderr
+    assert cli("deliveries", "stats", "--json").json()["totals"]["pending"] == 3
