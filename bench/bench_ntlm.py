@@ -137,7 +137,7 @@ def main() -> None:
             )
     reason = kerberos_missing_reason()
     if reason:
-        lines.append(f"| windows, Kerberos | – | skipped: {reason} | | | | | |")
+        lines.append(f"| windows, Kerberos | - | skipped: {reason} | | | | | |")
     else:
         with kdc():
             for c in args.concurrency:
