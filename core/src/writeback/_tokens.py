@@ -19,6 +19,7 @@ lives 60 s or less on every request.  Here the leeway scales with the lifetime.
 from __future__ import annotations
 
 import asyncio
+import copy
 import concurrent.futures
 import contextvars
 import os
@@ -107,7 +108,11 @@ class Token:
 
     @classmethod
     def from_response(
-        cls, data: Mapping[str, Any], *, requested_scope: str | None = None, now: float | None = None
+        cls,
+        data: Mapping[str, Any],
+        *,
+        requested_scope: str | None = None,
+        now: float | None = None,
     ) -> Token:
         """A token from a token endpoint's JSON answer (RFC 6749 §5.1).
 
@@ -395,4 +400,6 @@ class TokenSource:
 def _copy(exc: AttemptError) -> AttemptError:
     # Each waiter raises its own instance: one exception object raised in many
     # tasks and threads at once would collect their tracebacks into one another.
-    return AttemptError(exc.message, code=exc.code, retryable=exc.retryable)
+    clone = copy.copy(exc)
+    clone.__traceback__ = None
+    return clone

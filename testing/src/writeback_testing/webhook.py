@@ -209,9 +209,8 @@ class WebhookReceiver(LoopbackServer):
         with self._cond:
             arrival = self._arrivals = self._arrivals + 1
         if self._acceptor is not None:
-            principal = self._acceptor.authenticate(handler)
-            if principal is None:  # the acceptor has answered 401
-                self._record(arrival, dataclasses.replace(request, status=401))
+            principal = self._authenticate(handler, arrival, request)
+            if principal is None:  # the acceptor has answered (401) and it is recorded
                 return
             request = dataclasses.replace(request, principal=principal)
         step = self._choose(request)
@@ -225,6 +224,23 @@ class WebhookReceiver(LoopbackServer):
             return
         body, response_headers = _render(step)
         handler.respond(step.status, body, response_headers)
+
+    def _authenticate(
+        self, handler: LoopbackHandler, arrival: int, request: ReceivedRequest
+    ) -> str | None:
+        """Ask the acceptor; an answer it gives is recorded before it goes out, like ours."""
+        assert self._acceptor is not None
+        send = handler.respond
+
+        def recorded(status: int, *args: Any, **kwargs: Any) -> None:
+            self._record(arrival, dataclasses.replace(request, status=status))
+            send(status, *args, **kwargs)
+
+        handler.respond = recorded  # type: ignore[method-assign]
+        try:
+            return self._acceptor.authenticate(handler)
+        finally:
+            del handler.respond
 
     def _choose(self, request: ReceivedRequest) -> Step:
         if self._auth is not None and not self._authorized(request.headers):
