@@ -125,6 +125,7 @@ class Worker:
     async def run(self, *, until_idle: bool = False) -> WorkerStats:
         """Work until stopped, or with ``until_idle`` until nothing is pending."""
         renewer = asyncio.create_task(self._renew_leases())
+        idle = 0
         try:
             while not self._stopping.is_set():
                 skip = self._closed_connectors()
@@ -147,10 +148,14 @@ class Worker:
                     break
                 # Wake for the next scheduled retry or a gate opening, but look again
                 # at least every second: another process may submit or claim meanwhile.
+                # Due but unclaimable (queues whose head another worker holds): back
+                # off from 5 ms, so idle workers do not hammer the database.
+                idle = 0 if started else idle + 1
                 delay = self.poll_interval if wake is None else wake - time.time()
+                delay = max(delay, min(0.005 * 2**idle, self.poll_interval))
                 delay = min(delay, self._wait_for_gates(skip), 1.0)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0.005))
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
             await self._finish_inflight()
         finally:
             renewer.cancel()

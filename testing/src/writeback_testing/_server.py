@@ -91,7 +91,12 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             size = int(length)
         except ValueError:
             raise ValueError(f"invalid Content-Length: {length!r}") from None
-        return self.rfile.read(size)
+        body = self.rfile.read(size)
+        if len(body) < size:
+            # The client went away mid-body (a killed worker): a real server would
+            # not act on half a request, so neither does a simulator.
+            raise ValueError(f"incomplete body: {len(body)} of {size} bytes")
+        return body
 
     def _read_chunked(self) -> bytes:
         chunks: list[bytes] = []
