@@ -69,16 +69,28 @@ class _TLSHandler(LoopbackHandler):
 
     def setup(self) -> None:
         context: ssl.SSLContext = self.server.owner.tls  # type: ignore[attr-defined]
+        raw = self.request
         try:
-            self.request = context.wrap_socket(self.request, server_side=True)
+            self.request = context.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError):
             # The client did not trust us (or hung up): what a TLS test expects, not a bug.
             self.tls_failed = True
+            raw.close()
+            return
         super().setup()
 
     def handle(self) -> None:
         if not self.tls_failed:
             super().handle()
+
+    def finish(self) -> None:
+        if self.tls_failed:
+            return
+        try:
+            super().finish()
+        finally:
+            # socketserver closes the raw socket it accepted, which TLS has detached.
+            self.request.close()
 
 
 class EntraAuthority(OAuth2Server):

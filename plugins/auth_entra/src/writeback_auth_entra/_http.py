@@ -1,0 +1,70 @@
+"""The requests session msal sends with, and its failures as attempt errors.
+
+Contract §2: TLS is verified against the bundle named by ``SSL_CERT_FILE`` or
+``REQUESTS_CA_BUNDLE`` (the first set).  requests lets ``REQUESTS_CA_BUNDLE``
+override a session's ``verify`` (lab notes), so the choice is passed with every
+request instead.  The session also applies the timeout and remembers the last
+status, which msal does not expose when it raises on a 5xx.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any
+
+import requests
+from writeback import AttemptError
+from writeback.tokens import token_connection_error, token_timeout, token_tls_error
+
+__all__ = ["CA_BUNDLE_VARIABLES", "MsalSession", "transport_error", "verify_setting"]
+
+CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+def verify_setting() -> str | bool:
+    """The CA bundle named by the environment, else ``True`` (requests' default)."""
+    for variable in CA_BUNDLE_VARIABLES:
+        path = os.environ.get(variable)
+        if path:
+            return path
+    return True
+
+
+class MsalSession(requests.Session):
+    """What msal gets as ``http_client``: verify and timeout on every request."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.last_status: int | None = None
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs["verify"] = verify_setting()
+        self.last_status = None
+        response = super().request(method, url, *args, **kwargs)
+        self.last_status = response.status_code
+        return response
+
+
+def transport_error(url: str, exc: requests.RequestException, timeout: float) -> AttemptError:
+    """A requests failure reaching ``url``: timeout, untrusted certificate, or unreachable."""
+    if isinstance(exc, requests.Timeout):
+        return token_timeout(url, timeout)
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return token_tls_error(url, cause.verify_message or str(cause))
+        if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
+            return token_connection_error(url, f"[Errno {cause.errno}] {cause.strerror}")
+        nested = [a for a in cause.args if isinstance(a, BaseException)]
+        nested += [getattr(a, "reason", None) for a in cause.args]
+        cause = cause.__cause__ or cause.__context__ or next(
+            (n for n in nested if isinstance(n, BaseException)), None
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return token_tls_error(url, "certificate verification failed")
+    return token_connection_error(url, type(exc).__name__)
