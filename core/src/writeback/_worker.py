@@ -24,7 +24,7 @@ from ._registry import PluginRegistry
 from ._secrets import REDACTOR, secret_safe_logger
 from ._throttle import ConnectorGate
 from ._validation import validate_connector
-from .store import AttemptRecord, Claim, Store
+from .store import AttemptRecord, Claim, Finished, Store
 
 __all__ = ["Worker", "WorkerStats", "next_delay"]
 
@@ -34,6 +34,11 @@ log = secret_safe_logger("writeback.worker")
 MAX_RETRY_AFTER = 86400.0
 #: Jitter spreads retries of many deliveries so they do not return in one burst.
 JITTER = 0.2
+#: The longest an ended attempt waits to be recorded (with the next claim).  Its
+#: lease is no longer renewed, so this must stay far below any lease.
+FLUSH_AFTER = 0.02
+#: How often a worker looks whether a connector's row changed (edited, disabled).
+ROW_CHECK_INTERVAL = 1.0
 #: The error recorded for an attempt cut short by shutdown.
 INTERRUPTED = (
     "WB-350: interrupted by the worker's shutdown; the request may have reached the "
@@ -48,6 +53,8 @@ class _ConnectorState:
     version: float
     pipeline: Pipeline
     gate: ConnectorGate
+    #: When the row was last compared with the store (``time.monotonic()``).
+    checked_at: float = 0.0
 
 
 def next_delay(
@@ -113,6 +120,8 @@ class Worker:
         self.stats = WorkerStats()
         self._connectors: dict[int, _ConnectorState] = {}
         self._inflight: dict[asyncio.Task[None], Claim] = {}
+        # Attempts that ended, recorded with the next claim in one transaction.
+        self._finished: list[Finished] = []
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
 
@@ -128,11 +137,22 @@ class Worker:
         idle = 0
         try:
             while not self._stopping.is_set():
+                if self._inflight and not self._claim_due():
+                    await asyncio.wait(
+                        self._inflight, timeout=FLUSH_AFTER, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    continue
                 skip = self._closed_connectors()
                 free = self.concurrency - len(self._inflight)
+                finished, self._finished = self._finished, []
                 claims = self.store.outbox.claim(
-                    self.owner, free, lease_seconds=self.lease_seconds, skip_connectors=skip
+                    self.owner,
+                    free,
+                    lease_seconds=self.lease_seconds,
+                    skip_connectors=skip,
+                    finished=finished,
                 )
+                self._count_all(finished)
                 started = await self._start(claims)
                 if started and len(self._inflight) < self.concurrency:
                     continue
@@ -158,6 +178,11 @@ class Worker:
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
             await self._finish_inflight()
         finally:
+            # Whatever ended is recorded, even when the loop itself failed.
+            finished, self._finished = self._finished, []
+            if finished:
+                self.store.outbox.claim(self.owner, 0, lease_seconds=0, finished=finished)
+                self._count_all(finished)
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -168,6 +193,15 @@ class Worker:
         return self.stats
 
     # -- throttling and leases -----------------------------------------------------
+
+    def _claim_due(self) -> bool:
+        """Claim (and record what ended) only once a batch of slots is free, or an
+        ended attempt has waited ``FLUSH_AFTER``: one transaction per batch, not
+        per delivery, is most of what keeps the outbox close to a raw client."""
+        free = self.concurrency - len(self._inflight)
+        if free >= max(1, self.concurrency // 2):
+            return True
+        return bool(self._finished) and time.monotonic() - self._finished[0].ended >= FLUSH_AFTER
 
     def _closed_connectors(self) -> set[int]:
         """Connectors that may not take another delivery now (throttled, paused, circuit)."""
@@ -233,11 +267,15 @@ class Worker:
         removed = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
         if claim.connector_id is None:
             return removed
+        cached = self._connectors.get(claim.connector_id)
+        now = time.monotonic()
+        if cached is not None and now - cached.checked_at < ROW_CHECK_INTERVAL:
+            return cached
         stored = self.store.connectors.get_by_id(claim.connector_id)
         if stored is None:
             return removed
-        cached = self._connectors.get(claim.connector_id)
         if cached is not None and cached.version == stored.updated_at:
+            cached.checked_at = now
             return cached
         if cached is not None:
             await cached.pipeline.aclose()
@@ -250,7 +288,9 @@ class Worker:
             pipeline = Pipeline.build(connector, token_store=self.store.tokens)
         except AttemptError as exc:
             return attempt_error_result(exc)
-        state = _ConnectorState(stored.updated_at, pipeline, ConnectorGate(connector.throttle))
+        state = _ConnectorState(
+            stored.updated_at, pipeline, ConnectorGate(connector.throttle), checked_at=now
+        )
         self._connectors[claim.connector_id] = state
         return state
 
@@ -303,19 +343,20 @@ class Worker:
         record = AttemptRecord(
             n, started, duration_ms, result.status_code, result.outcome.value, error
         )
-        self.store.outbox.finish(claim, self.owner, record, status=status, next_attempt_at=next_at)
-        self._count(claim, status, result)
+        self._finished.append(Finished(claim, record, status, next_at))
 
-    def _count(self, claim: Claim, status: str, result: AttemptResult) -> None:
+    def _count_all(self, finished: list[Finished]) -> None:
+        for done in finished:
+            self._count(done.claim, done.status, done.attempt.error)
+
+    def _count(self, claim: Claim, status: str, error: str | None) -> None:
         self.stats.attempts += 1
         if status == "delivered":
             self.stats.delivered += 1
         elif status == "dead":
             self.stats.dead += 1
             self.stats.dead_ids.append(claim.id)
-            log.warning(
-                "delivery %s to %s is dead: %s", claim.id, claim.connector_name, result.error
-            )
+            log.warning("delivery %s to %s is dead: %s", claim.id, claim.connector_name, error)
         else:
             self.stats.retried += 1
         if self.on_progress is not None:

@@ -10,7 +10,7 @@ from .._secrets import SecretBox
 from ._connectors import ConnectorStore, StoredConnector
 from ._engine import DB_ENV, DEFAULT_DB_URL, create_store_engine, key_file_for, migrate
 from ._ledger import STATUSES, ConnectorStats, DeliveryStats
-from ._outbox import AttemptRecord, Claim, Outbox, Target, new_delivery_id
+from ._outbox import AttemptRecord, Claim, Finished, Outbox, Target, new_delivery_id
 from ._schema import SCHEMA_REVISION
 from ._tokens import SharedToken, TokenStore
 
@@ -24,9 +24,10 @@ __all__ = [
     "ConnectorStats",
     "ConnectorStore",
     "DeliveryStats",
+    "Finished",
     "Outbox",
-    "Store",
     "SharedToken",
+    "Store",
     "StoredConnector",
     "Target",
     "TokenStore",
@@ -44,6 +45,8 @@ class Store:
     outbox: Outbox
     #: Access tokens shared by the processes using this database (issue 4).
     tokens: TokenStore
+    #: The worker's bookkeeping engine: commits that need not wait for the disk.
+    work_engine: Engine | None = None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -53,9 +56,11 @@ class Store:
         # before anything connects to it.
         box = SecretBox.for_key_file(key_file_for(url))
         migrate(engine)
-        return cls(
-            url, engine, ConnectorStore(engine, box), Outbox(engine), TokenStore(engine, box)
-        )
+        work = create_store_engine(url, durable=False)
+        outbox = Outbox(engine, work)
+        return cls(url, engine, ConnectorStore(engine, box), outbox, TokenStore(engine, box), work)
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.work_engine is not None:
+            self.work_engine.dispose()

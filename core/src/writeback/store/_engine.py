@@ -6,6 +6,7 @@ hosts.  Both go through the same SQLAlchemy Core statements.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ DB_ENV = "WRITEBACK_DB"
 DEFAULT_DB_URL = "sqlite:///writeback.db"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, durable: bool = True) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE (below) instead of
     # pysqlite's deferred BEGIN: a deferred transaction that reads and then
     # writes can fail at once with "database is locked" when another process
@@ -34,7 +35,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=FULL")
+    # FULL: every commit reaches the disk before it returns (a power cut loses
+    # nothing). NORMAL (WAL): a power cut may lose the last commits, never corrupts.
+    cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     cursor.close()
 
 
@@ -42,8 +45,11 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_store_engine(url: str) -> Engine:
+def create_store_engine(url: str, *, durable: bool = True) -> Engine:
     """An engine for ``url`` with the settings writeback relies on.
+
+    ``durable=False`` is for the worker's bookkeeping only (see ``Outbox``):
+    commits return before they reach the disk.
 
     :raises UserError: for a URL that is not a database URL or needs a missing driver.
     """
@@ -66,10 +72,11 @@ def create_store_engine(url: str) -> Engine:
                         "create it first."
                     )
             engine = create_engine(url)
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", functools.partial(_sqlite_pragmas, durable=durable))
             event.listen(engine, "begin", _sqlite_begin)
             return engine
-        return create_engine(url, pool_pre_ping=True)
+        options = {} if durable else {"options": "-c synchronous_commit=off"}
+        return create_engine(url, pool_pre_ping=True, connect_args=options)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         hint = (
             " run 'pip install \"writeback[postgresql]\"'."

@@ -3,9 +3,10 @@
 A delivery is written in the same transaction as its event, before ``submit``
 returns.  Workers claim in one transaction: ``SELECT … FOR UPDATE SKIP
 LOCKED`` then ``UPDATE`` of those rows (serialised on SQLite by ``BEGIN
-IMMEDIATE``, disjoint across workers on PostgreSQL).  Only the earliest pending delivery of each (connector,
-appointment) can be claimed, so changes to one appointment go out in order and
-a later one waits while an earlier one waits for its retry.
+IMMEDIATE``, disjoint across workers on PostgreSQL).  Only the earliest
+pending delivery of each (connector, appointment) can be claimed, so changes to
+one appointment go out in order and a later one waits while an earlier one
+waits for its retry.
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ import json
 import os
 import time
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import Engine, Float, Integer, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from .._event import AppointmentEvent
+from .._secrets import secret_safe_logger
 from ._coalesce import coalesce
 from ._ledger import AttemptRecord, DeliveryLedger
 from ._schema import attempts, deliveries, events
 
-__all__ = ["AttemptRecord", "Claim", "Outbox", "Target", "new_delivery_id"]
+__all__ = ["AttemptRecord", "Claim", "Finished", "Outbox", "Target", "new_delivery_id"]
+
+log = secret_safe_logger("writeback.outbox")
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -79,8 +83,32 @@ class Claim:
     replayed_after: int = 0
 
 
+@dataclass(frozen=True)
+class Finished:
+    """An attempt that ended, with the delivery's new state, waiting to be recorded."""
+
+    claim: Claim
+    attempt: AttemptRecord
+    #: ``delivered``, ``dead``, or ``pending`` (to be retried at ``next_attempt_at``).
+    status: str
+    next_attempt_at: float | None = None
+    #: ``time.monotonic()`` when the attempt ended (how long it has waited to be recorded).
+    ended: float = field(default_factory=time.monotonic)
+
+
 class Outbox(DeliveryLedger):
-    """Deliveries and their attempts: submitted, claimed, finished (and read, replayed)."""
+    """Deliveries and their attempts: submitted, claimed, finished (and read, replayed).
+
+    ``work_engine`` carries the worker's own bookkeeping (claims, leases, attempt
+    results), which may trade durability for speed: a result lost in a power cut
+    only means the delivery is sent again, which at-least-once allows.  Submission
+    always goes through the durable ``engine``: a delivery must be on disk before
+    anyone is told it was accepted.
+    """
+
+    def __init__(self, engine: Engine, work_engine: Engine | None = None) -> None:
+        super().__init__(engine)
+        self._work_engine = work_engine or engine
 
     # -- submit ------------------------------------------------------------------
 
@@ -159,66 +187,37 @@ class Outbox(DeliveryLedger):
         *,
         lease_seconds: float,
         skip_connectors: Collection[int] = (),
+        finished: Sequence[Finished] = (),
     ) -> list[Claim]:
-        """Lease up to ``limit`` due deliveries, earliest first, one per appointment queue.
+        """Record ``finished`` attempts, then lease up to ``limit`` due deliveries,
+        earliest first, one per appointment queue: one transaction for both.
 
+        Recording first frees the next change of each finished appointment for this
+        very claim; one commit for both halves what a busy worker pays per delivery.
         ``skip_connectors``: connectors the worker will not send to now (throttled,
         paused, circuit open); their deliveries stay where they are.
         """
-        if limit <= 0:
+        if limit <= 0 and not finished:
             return []
         now = time.time()
-        earlier = aliased(deliveries)
-        lease_free = or_(
-            deliveries.c.lease_expires_at.is_(None), deliveries.c.lease_expires_at < now
-        )
-        due = (
-            select(deliveries.c.seq)
-            .where(
-                deliveries.c.status == "pending",
-                deliveries.c.next_attempt_at <= now,
-                lease_free,
-                ~exists().where(
-                    earlier.c.connector_id == deliveries.c.connector_id,
-                    earlier.c.appointment_key == deliveries.c.appointment_key,
-                    earlier.c.status == "pending",
-                    earlier.c.seq < deliveries.c.seq,
-                ),
-                *_not_in(skip_connectors),
-            )
-            .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        with self._engine.begin() as conn:
+        with self._work_engine.begin() as conn:
+            if finished:
+                _record(conn, finished, owner, now)
+            if limit <= 0:
+                return []
             # Two statements, not UPDATE … WHERE seq IN (SELECT … LIMIT n): PostgreSQL
             # may run such a subquery more than once and so lease more than n rows.
             # The SELECT's row locks hold until commit, so the UPDATE finds them all.
-            due_seqs = conn.execute(due).scalars().all()
-            if not due_seqs:
+            skip = sorted(skip_connectors)
+            due = conn.execute(_DUE, {"now": now, "limit": limit, "skip": skip}).scalars().all()
+            if not due:
                 return []
-            claimed = (
-                conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.seq.in_(due_seqs),
-                        deliveries.c.status == "pending",
-                        lease_free,
-                    )
-                    .values(lease_owner=owner, lease_expires_at=now + lease_seconds)
-                    .returning(deliveries.c.seq)
-                )
-                .scalars()
-                .all()
-            )
+            until = now + lease_seconds
+            params = {"seqs": list(due), "now": now, "owner": owner, "until": until}
+            claimed = conn.execute(_LEASE, params).scalars().all()
             if not claimed:
                 return []
-            rows = conn.execute(
-                select(deliveries, events.c.payload)
-                .join(events, events.c.id == deliveries.c.event_id)
-                .where(deliveries.c.seq.in_(claimed))
-                .order_by(deliveries.c.seq)
-            ).all()
+            rows = conn.execute(_LOAD, {"seqs": list(claimed)}).all()
         return [
             Claim(
                 seq=r.seq,
@@ -243,46 +242,21 @@ class Outbox(DeliveryLedger):
         status: str,
         next_attempt_at: float | None = None,
     ) -> bool:
-        """Record an attempt and the delivery's new state in one transaction.
+        """Record one attempt and the delivery's new state in a transaction of its own.
 
         :returns: False when the lease had passed to another worker meanwhile (the
             attempt is still recorded; the other worker's result decides the status).
         """
-        now = time.time()
-        with self._engine.begin() as conn:
-            conn.execute(
-                insert(attempts).values(
-                    delivery_seq=claim.seq,
-                    n=attempt.n,
-                    started_at=attempt.started_at,
-                    duration_ms=attempt.duration_ms,
-                    status_code=attempt.status_code,
-                    outcome=attempt.outcome,
-                    error=attempt.error,
-                )
-            )
-            result = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.seq == claim.seq, deliveries.c.lease_owner == owner)
-                .values(
-                    status=status,
-                    attempts=deliveries.c.attempts + 1,
-                    next_attempt_at=next_attempt_at if next_attempt_at is not None else now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    last_error=attempt.error,
-                    last_status_code=attempt.status_code,
-                    updated_at=now,
-                )
-            )
-        return result.rowcount == 1
+        with self._work_engine.begin() as conn:
+            done = Finished(claim, attempt, status, next_attempt_at)
+            return not _record(conn, [done], owner, time.time())
 
     def renew(self, claims: Iterable[Claim], owner: str, *, lease_seconds: float) -> set[int]:
         """Extend the leases of deliveries in flight; returns the seqs whose lease was lost."""
         seqs = [c.seq for c in claims]
         if not seqs:
             return set()
-        with self._engine.begin() as conn:
+        with self._work_engine.begin() as conn:
             kept = (
                 conn.execute(
                     update(deliveries)
@@ -300,7 +274,7 @@ class Outbox(DeliveryLedger):
         seqs = [c.seq for c in claims]
         if not seqs:
             return
-        with self._engine.begin() as conn:
+        with self._work_engine.begin() as conn:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.seq.in_(seqs), deliveries.c.lease_owner == owner)
@@ -313,7 +287,7 @@ class Outbox(DeliveryLedger):
         Deliveries of ``skip_connectors`` are left out: the worker knows when those
         connectors open again.
         """
-        with self._engine.begin() as conn:
+        with self._work_engine.begin() as conn:
             return conn.execute(
                 select(func.min(deliveries.c.next_attempt_at)).where(
                     deliveries.c.status == "pending", *_not_in(skip_connectors)
@@ -322,7 +296,7 @@ class Outbox(DeliveryLedger):
 
     def pending_connectors(self) -> set[int | None]:
         """Connectors that still have pending deliveries."""
-        with self._engine.begin() as conn:
+        with self._work_engine.begin() as conn:
             return set(
                 conn.execute(
                     select(deliveries.c.connector_id)
@@ -330,3 +304,114 @@ class Outbox(DeliveryLedger):
                     .distinct()
                 ).scalars()
             )
+
+
+def _record(conn: Any, finished: Sequence[Finished], owner: str, now: float) -> set[int]:
+    """Insert the attempts; move on the deliveries whose lease ``owner`` still holds.
+
+    :returns: the seqs whose lease had passed to another worker (their attempt is
+        recorded; that worker's result decides the status).
+    """
+    seqs = [f.claim.seq for f in finished]
+    owned = set(conn.execute(_OWNED, {"seqs": seqs, "owner": owner}).scalars())
+    conn.execute(
+        insert(attempts),
+        [
+            {
+                "delivery_seq": f.claim.seq,
+                "n": f.attempt.n,
+                "started_at": f.attempt.started_at,
+                "duration_ms": f.attempt.duration_ms,
+                "status_code": f.attempt.status_code,
+                "outcome": f.attempt.outcome,
+                "error": f.attempt.error,
+            }
+            for f in finished
+        ],
+    )
+    states = [
+        {
+            "b_seq": f.claim.seq,
+            "b_status": f.status,
+            "b_next": f.next_attempt_at if f.next_attempt_at is not None else now,
+            "b_error": f.attempt.error,
+            "b_code": f.attempt.status_code,
+            "b_now": now,
+        }
+        for f in finished
+        if f.claim.seq in owned
+    ]
+    if states:
+        conn.execute(_RECORD_STATE, states)
+    lost = set(seqs) - owned
+    if lost:
+        ids = ", ".join(f.claim.id for f in finished if f.claim.seq in lost)
+        log.warning("lease lost before the result was recorded: %s", ids)
+    return lost
+
+
+# The statements a busy worker runs for every batch, built once: constructing
+# SQLAlchemy expressions anew costs more than running them on SQLite.
+_earlier = aliased(deliveries)
+_lease_free = or_(
+    deliveries.c.lease_expires_at.is_(None),
+    deliveries.c.lease_expires_at < bindparam("now", type_=Float),
+)
+_DUE = (
+    select(deliveries.c.seq)
+    .where(
+        deliveries.c.status == "pending",
+        deliveries.c.next_attempt_at <= bindparam("now", type_=Float),
+        _lease_free,
+        ~exists().where(
+            _earlier.c.connector_id == deliveries.c.connector_id,
+            _earlier.c.appointment_key == deliveries.c.appointment_key,
+            _earlier.c.status == "pending",
+            _earlier.c.seq < deliveries.c.seq,
+        ),
+        # NULL (a removed connector) is not "in" anything, but NOT IN would drop it too.
+        or_(
+            deliveries.c.connector_id.is_(None),
+            deliveries.c.connector_id.not_in(bindparam("skip", expanding=True)),
+        ),
+    )
+    .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+_LEASE = (
+    update(deliveries)
+    # Status and lease again: on PostgreSQL a row another transaction changed
+    # meanwhile is re-checked against these.
+    .where(
+        deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
+        deliveries.c.status == "pending",
+        _lease_free,
+    )
+    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until", type_=Float))
+    .returning(deliveries.c.seq)
+)
+_LOAD = (
+    select(deliveries, events.c.payload)
+    .join(events, events.c.id == deliveries.c.event_id)
+    .where(deliveries.c.seq.in_(bindparam("seqs", expanding=True)))
+    .order_by(deliveries.c.seq)
+)
+_OWNED = select(deliveries.c.seq).where(
+    deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
+    deliveries.c.lease_owner == bindparam("owner"),
+)
+_RECORD_STATE = (
+    update(deliveries)
+    .where(deliveries.c.seq == bindparam("b_seq"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=deliveries.c.attempts + 1,
+        next_attempt_at=bindparam("b_next", type_=Float),
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=bindparam("b_error"),
+        last_status_code=bindparam("b_code"),
+        updated_at=bindparam("b_now", type_=Float),
+    )
+)

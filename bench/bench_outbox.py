@@ -1,0 +1,197 @@
+"""Delivered/s through the outbox vs raw httpx posting the same payloads, in one run.
+
+Usage: ``python bench/bench_outbox.py [--n 3000] [--concurrency 8] [--workers 1 3]
+[--postgresql]``.  Prints a markdown table of ratios (ours / raw httpx).
+
+Both sides post the same webhook envelopes to the same receiver, which runs in
+a process of its own; the raw side is ``httpx.AsyncClient`` in as many
+processes, at the same concurrency each, as there are ``writeback worker``
+processes on our side.  Our rate counts from the first attempt's start to the
+last attempt's end as recorded in the store, so process start-up and the
+submission of the events (timed separately) are left out of both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _receiver(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    from writeback_testing import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        queue.put(receiver.url)
+        while True:
+            time.sleep(3600)
+
+
+def start_receiver() -> tuple[multiprocessing.Process, str]:
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    process = multiprocessing.Process(target=_receiver, args=(queue,), daemon=True)
+    process.start()
+    return process, queue.get(timeout=30)
+
+
+def _raw_share(url: str, bodies: list[bytes], concurrency: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    import httpx
+
+    async def main() -> tuple[float, float]:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        for body in bodies:
+            queue.put_nowait(body)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+            async def runner() -> None:
+                while not queue.empty():
+                    body = queue.get_nowait()
+                    headers = {
+                        "content-type": "application/json",
+                        "webhook-id": "dlv_raw",
+                        "webhook-timestamp": str(int(time.time())),
+                    }
+                    response = await client.post(url, content=body, headers=headers)
+                    response.raise_for_status()
+
+            started = time.time()
+            await asyncio.gather(*(runner() for _ in range(concurrency)))
+            return started, time.time()
+
+    out.put(asyncio.run(main()))
+
+
+def raw_httpx(url: str, bodies: list[bytes], concurrency: int, processes: int) -> float:
+    """Requests/s of raw httpx: ``processes`` processes × ``concurrency`` each."""
+    out: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    shares = [bodies[i::processes] for i in range(processes)]
+    procs = [
+        multiprocessing.Process(target=_raw_share, args=(url, share, concurrency, out))
+        for share in shares
+    ]
+    for p in procs:
+        p.start()
+    spans = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    return len(bodies) / (max(e for _, e in spans) - min(s for s, _ in spans))
+
+
+def events(n: int) -> list[dict]:
+    return [
+        {
+            "action": "update",
+            "appointment": {
+                "appointmentGuid": f"A{i}",
+                "sourceApp": "BENCH",
+                "subject": "Boiler check",
+                "start": "2026-11-24T08:00:00Z",
+                "end": "2026-11-24T10:00:00Z",
+                "resources": [{"resourceNo": "R-ANNA"}],
+            },
+        }
+        for i in range(n)
+    ]
+
+
+def envelope(event: dict) -> bytes:
+    return json.dumps(
+        {"type": "appointment.updated", "timestamp": "2026-11-24T08:00:00Z", "data": event["appointment"]},
+        separators=(",", ":"),
+    ).encode()
+
+
+def writeback(db: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "writeback", "--db", db, *args],
+        capture_output=True, text=True, env=env, check=True, timeout=900,
+    )  # fmt: skip
+
+
+def outbox(db: str, url: str, n: int, concurrency: int, workers: int, env: dict[str, str]) -> tuple[float, float]:
+    """(delivered/s, submitted/s) through ``writeback dispatch`` + ``worker`` processes."""
+    folder = Path(tempfile.mkdtemp(prefix="wb-bench-"))
+    row = {"name": "bench", "type": "webhook", "uri": url, "api_type": "json", "source_app": "BENCH"}
+    (folder / "c.json").write_text(json.dumps(row))
+    (folder / "e.jsonl").write_text("\n".join(json.dumps(e) for e in events(n)))
+    writeback(db, "connectors", "add", str(folder / "c.json"), env=env)
+    started = time.perf_counter()
+    writeback(db, "dispatch", str(folder / "e.jsonl"), env=env)
+    submitted = n / (time.perf_counter() - started)
+    command = [sys.executable, "-m", "writeback", "--db", db, "worker", "--until-idle",
+               "--concurrency", str(concurrency)]  # fmt: skip
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]
+    for p in procs:
+        assert p.wait(timeout=900) == 0
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        first, last, count = conn.execute(
+            text("SELECT min(started_at), max(started_at + duration_ms / 1000), count(*) FROM attempts")
+        ).one()
+        delivered = conn.execute(text("SELECT count(*) FROM deliveries WHERE status = 'delivered'")).scalar()
+    engine.dispose()
+    assert delivered == n == count, (delivered, n, count)
+    return n / (last - first), submitted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--postgresql", action="store_true", help="also on a throwaway PostgreSQL")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+
+    receiver, url = start_receiver()
+    env = {**os.environ}
+    engines = ["sqlite"] + (["postgresql"] if args.postgresql else [])
+    cluster = None
+    if args.postgresql:
+        from cryptography.fernet import Fernet
+        from writeback_testing.postgres import PostgresCluster
+
+        cluster = PostgresCluster().start()
+        env["WRITEBACK_SECRET_KEY"] = Fernet.generate_key().decode()
+    bodies = [envelope(e) for e in events(args.n)]
+    print(f"{args.n} deliveries, concurrency {args.concurrency} per process, best of {args.repeat}\n")
+    print("| store | worker processes | raw httpx /s | outbox delivered /s | ratio | dispatch submitted /s |")
+    print("|---|---|---|---|---|---|")
+    try:
+        for engine in engines:
+            for workers in args.workers:
+                raws, ours, subs = [], [], []
+                for _ in range(args.repeat):
+                    raws.append(raw_httpx(url + "/raw", bodies, args.concurrency, workers))
+                    if engine == "sqlite":
+                        db = f"sqlite:///{tempfile.mkdtemp(prefix='wb-bench-')}/wb.db"
+                    else:
+                        assert cluster is not None
+                        db = cluster.create_database()
+                    rate, submitted = outbox(db, url + "/wb", args.n, args.concurrency, workers, env)
+                    ours.append(rate)
+                    subs.append(submitted)
+                raw, our = max(raws), max(ours)
+                print(f"| {engine} | {workers} | {raw:,.0f} | {our:,.0f} | {our / raw:.2f} "
+                      f"| {statistics.median(subs):,.0f} |", flush=True)  # fmt: skip
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        receiver.kill()
+
+
+if __name__ == "__main__":
+    main()
