@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from writeback import AttemptResult, OutboundMessage, Outcome, PipelineContext
 from writeback_soap import SoapFormat
-from writeback_testing.soap_page import BUSY, MODIFIED, SoapFault, SoapPageServer, SoapStep
+from writeback_testing.soap_page import (
+    BUSY,
+    MODIFIED,
+    SoapFault,
+    SoapPageServer,
+    SoapStep,
+    result_envelope,
+)
 
 MakeContext = Callable[..., PipelineContext]
 PageFactory = Callable[..., SoapPageServer]
@@ -311,15 +318,30 @@ def test_a_record_that_cannot_be_encoded_fails_before_sending(
     assert page.calls == []
 
 
-def test_a_success_status_without_a_soap_answer_fails(
-    make_context: MakeContext, writeback_soap_page: SoapPageServer
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"<html>OK</html>", "no SOAP envelope but <html>"),
+        (b"OK", "Start tag expected"),
+        (
+            result_envelope("Appointment", "Read", {}),
+            "expected <Create_Result>, found <Read_Result>",
+        ),
+    ],
+    ids=["html", "text", "other-result"],
+)
+def test_a_success_status_without_the_operations_result_fails(
+    make_context: MakeContext, writeback_soap_page: SoapPageServer, body: bytes, why: str
 ) -> None:
     page = writeback_soap_page
-    page.set_plan([SoapStep(status=200, body=b"<html>OK</html>")])
+    page.set_plan([SoapStep(status=200, body=body)])
     (result,) = send_all(SoapFormat(make_context(page.page_url)), create(page.page_url))
     assert (result.outcome, result.status_code) == (Outcome.FAILED, 200)
     assert result.error is not None
-    assert result.error.startswith("WB-326: the answer to 'Create' is not a SOAP response")
+    assert result.error.startswith(
+        "WB-326: the answer to 'Create' is not a SOAP response the page's WSDL describes ("
+    )
+    assert why in result.error
 
 
 def test_other_operations_take_their_own_arguments(

@@ -227,3 +227,27 @@ async def _send(fmt: SoapFormat, *messages: OutboundMessage) -> list[AttemptResu
         return [await fmt.send(message) for message in messages]
     finally:
         await fmt.aclose()
+
+
+def test_the_environments_proxy_is_used_and_no_proxy_honoured(
+    make_context: MakeContext,
+    serve: Callable[..., LocalServer],
+    writeback_soap_page: SoapPageServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = serve()
+    url = "http://nav.invalid:7047/BC/WS/CRONUS/Page/Appointment"
+    wsdl = page_wsdl("Appointment", PAGE_FIELDS, url)
+    answer = result_envelope("Appointment", "Create", {"Appointment": {"Subject": "S0"}})
+    proxy.responder = lambda seen: (
+        (200, {"content-type": "text/xml; charset=utf-8"}, wsdl if seen.method == "GET" else answer)
+    )
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    results = asyncio.run(_send(SoapFormat(make_context(url)), create(url)))
+    assert results[0].outcome is Outcome.DELIVERED, results[0].error
+    assert [(s.method, s.path) for s in proxy.seen] == [("GET", url), ("POST", url)]
+    page = writeback_soap_page  # 127.0.0.1 is in NO_PROXY: reached directly
+    (direct,) = asyncio.run(_send(SoapFormat(make_context(page.page_url)), create(page.page_url)))
+    assert direct.outcome is Outcome.DELIVERED
+    assert len(proxy.seen) == 2 and page.wsdl_gets == 1

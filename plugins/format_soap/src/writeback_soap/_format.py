@@ -38,7 +38,7 @@ from ._classify import (
 from ._describe import describe_connection_error, endpoint
 from ._page import Page, PageError
 from ._sessions import PerThreadTransport, ThreadSessions
-from ._tls import verify_setting
+from ._tls import environment_proxies, verify_setting
 
 if TYPE_CHECKING:
     from writeback import PipelineContext, Throttle
@@ -86,6 +86,7 @@ class SoapFormat:
         self.sessions = ThreadSessions(
             self._make_auth,
             verify_setting(),
+            environment_proxies(self.uri),
             {"User-Agent": f"writeback/{writeback.__version__}"},
         )
         self.transport = PerThreadTransport(

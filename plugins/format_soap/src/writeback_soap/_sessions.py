@@ -18,8 +18,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from zeep.transports import Transport
 
-from ._tls import VerifyingSession
-
 __all__ = ["PerThreadTransport", "ThreadSessions"]
 
 
@@ -29,6 +27,8 @@ class ThreadSessions:
     :param make_auth: returns a fresh ``requests.auth.AuthBase`` (or None); called
         once per Session, and again after :meth:`renew_auth`.
     :param verify: what requests verifies TLS with (a CA bundle path or True).
+    :param proxies: the proxies for the connector's endpoint, read from the
+        environment once (see :func:`writeback_soap._tls.environment_proxies`).
     :param headers: default headers of every Session.
     """
 
@@ -36,10 +36,12 @@ class ThreadSessions:
         self,
         make_auth: Callable[[], Any],
         verify: str | bool,
+        proxies: dict[str, str],
         headers: dict[str, str],
     ) -> None:
         self._make_auth = make_auth
         self._verify = verify
+        self._proxies = proxies
         self._headers = headers
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -56,8 +58,13 @@ class ThreadSessions:
         generation = self._generation
         if session is None or self._local.epoch != self._epoch:
             auth = self._make_auth()  # first, so that a missing secret leaves nothing behind
-            session = VerifyingSession()
+            session = requests.Session()
+            # The environment was read once for this connector (proxies, CA
+            # bundle); requests would otherwise re-read all of os.environ on
+            # every request, and let REQUESTS_CA_BUNDLE override ``verify``.
+            session.trust_env = False
             session.verify = self._verify
+            session.proxies = dict(self._proxies)
             session.auth = auth
             session.headers.update(self._headers)
             # A thread has one request in flight: one kept-alive connection per

@@ -4,8 +4,10 @@ Contract §2: TLS is verified, and ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE``
 are honoured, the first one set winning (the same order as the json format, so
 one setting works for every format).  requests on its own reads only
 ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, and lets them override
-``Session.verify`` (lab notes), so :class:`VerifyingSession` puts our choice
-back after requests merged the environment.
+``Session.verify`` (lab notes); and it re-reads the whole environment for
+proxies on every request (a third of a call's client time in a profile).  So
+the format's Sessions run with ``trust_env`` off and get what the environment
+says from here, read once per connector.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Mapping
-from typing import Any
 
-import requests
 from writeback import AttemptError
 
-__all__ = ["CA_BUNDLE_VARIABLES", "VerifyingSession", "verify_setting"]
+__all__ = ["CA_BUNDLE_VARIABLES", "environment_proxies", "verify_setting"]
 
 #: Variables naming a CA bundle, the first one set wins.
 CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -53,15 +53,8 @@ def verify_setting(environ: Mapping[str, str] | None = None) -> str | bool:
     return True
 
 
-class VerifyingSession(requests.Session):
-    """A Session whose ``verify`` is not overridden by ``REQUESTS_CA_BUNDLE``.
+def environment_proxies(url: str) -> dict[str, str]:
+    """The proxies the environment (``HTTPS_PROXY``, ``NO_PROXY``, …) sets for ``url``."""
+    from requests.utils import get_environ_proxies
 
-    Proxies and the rest of the environment still apply (``trust_env`` stays on).
-    """
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        settings["verify"] = self.verify
-        return settings
+    return dict(get_environ_proxies(url))
