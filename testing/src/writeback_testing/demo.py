@@ -1,30 +1,89 @@
 """``writeback demo``: the whole flow against local simulators.
 
-Starts three webhook receivers on loopback (one failing twice before it
-recovers, one requiring Basic auth, one verifying signatures), registers
-connectors for two source apps, dispatches a batch of create/update/delete
-events, drains them with the real worker, and prints what happened.
+Starts five webhook receivers on loopback (one failing twice before it
+recovers, one requiring Basic auth, one verifying signatures, two requiring
+Bearer tokens), an OAuth2 authorization server and an Entra-style authority on
+HTTPS signed by a throwaway CA (trusted through ``SSL_CERT_FILE`` and
+``REQUESTS_CA_BUNDLE`` for the demo's duration), registers connectors for two
+source apps, dispatches a batch of create/update/delete events, drains them with
+the real worker, and prints what happened.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from .acceptors import BearerAcceptor
 from .webhook import Step, WebhookReceiver
 
 __all__ = ["DEMO_EVENTS", "demo_connectors", "run_demo"]
 
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"writeback-demo-signing-key-0001").decode()
 BASIC = ("demo", "demo-password-not-for-production")
+#: Holds every character RFC 6749 §2.3.1 encoding changes: the OAuth2 server is strict.
+OAUTH2_SECRET = "demo-oauth2+secret/=%~ not-for-production"
+ENTRA_SECRET = "demo-entra-secret-not-for-production"
 
 
-def demo_connectors(flaky: str, basic: str, signed: str) -> list[dict[str, Any]]:
-    """The demo's connector rows, pointed at the three receivers."""
+def demo_connectors(
+    flaky: str,
+    basic: str,
+    signed: str,
+    tokens: tuple[str, str, str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The demo's connector rows, pointed at the receivers.
+
+    ``tokens``: ``(oauth2 receiver, token URL, entra receiver, Entra authority)``
+    adds the two token-auth connectors.
+    """
+    return _basic_rows(flaky, basic, signed) + (_token_rows(*tokens) if tokens else [])
+
+
+def _token_rows(oauth_hook: str, token_url: str, entra_hook: str, authority: str) -> list[Any]:
+    return [
+        {
+            "name": "ops-oauth2",
+            "description": "CRONUSUS changes with OAuth2 client credentials (client_secret_basic)",
+            "type": "webhook",
+            "uri": f"{oauth_hook}/hooks/ops-oauth2",
+            "api_type": "json",
+            "source_app": "CRONUSUS",
+            "auth": {
+                "method": "oauth2",
+                "token_url": token_url,
+                "client_id": "writeback-demo",
+                "client_secret": OAUTH2_SECRET,
+                "scope": "appointments.write",
+            },
+        },
+        {
+            "name": "field-entra",
+            "description": "FIELDAPP changes with Microsoft Entra ID (a local authority on TLS)",
+            "type": "webhook",
+            "uri": f"{entra_hook}/hooks/field-entra",
+            "api_type": "json",
+            "source_app": "FIELDAPP",
+            "auth": {
+                "method": "entra",
+                "tenant_id": "contoso",
+                "client_id": "00000000-0000-0000-0000-00000000d3m0",
+                "client_secret": ENTRA_SECRET,
+                "scope": "api://field/.default",
+                "authority": authority,
+            },
+        },
+    ]
+
+
+def _basic_rows(flaky: str, basic: str, signed: str) -> list[dict[str, Any]]:
     return [
         {
             "name": "crm-webhook",
@@ -96,14 +155,39 @@ def run_demo(db_url: str | None, *, out: Console, err: Console) -> int:
     if db_url is None:
         folder = tempfile.mkdtemp(prefix="writeback-demo-")
         db_url = f"sqlite:///{os.path.join(folder, 'writeback.db')}"
+    from .entra import EntraAuthority, TestCA
+    from .oauth2_server import OAuth2Server
+
     flaky = WebhookReceiver(
         plan={"/hooks/crm": [Step(503, retry_after=1), Step(503, retry_after=1)]}
     )
     basic = WebhookReceiver(basic_auth=BASIC)
     signed = WebhookReceiver(signing_secret=SIGNING_SECRET)
-    with flaky, basic, signed, Dispatcher.open(db_url) as wb:
+    oauth2 = OAuth2Server()
+    oauth2.register("writeback-demo", OAUTH2_SECRET, method="client_secret_basic")
+    ca = TestCA()
+    entra = EntraAuthority(ca.server_context())
+    entra.register("00000000-0000-0000-0000-00000000d3m0", ENTRA_SECRET)
+    oauth_hook = WebhookReceiver(auth=BearerAcceptor(oauth2.principal))
+    entra_hook = WebhookReceiver(auth=BearerAcceptor(entra.principal))
+    bundle = ca.write_bundle(
+        Path(folder or tempfile.mkdtemp(prefix="writeback-demo-")) / "demo-ca.pem",
+        with_system=True,
+    )
+    with (
+        _trusting(str(bundle)),
+        flaky,
+        basic,
+        signed,
+        oauth2,
+        entra,
+        oauth_hook,
+        entra_hook,
+        Dispatcher.open(db_url) as wb,
+    ):
         out.print(f"[bold]writeback demo[/] on {db_url}")
-        rows = demo_connectors(flaky.url, basic.url, signed.url)
+        tokens = (oauth_hook.url, oauth2.token_url, entra_hook.url, entra.url)
+        rows = demo_connectors(flaky.url, basic.url, signed.url, tokens)
         wb.connectors.add(rows, replace=True)
         for r in rows:
             out.print(f"  connector [cyan]{r['name']}[/]: {r['description']}")
@@ -122,7 +206,18 @@ def run_demo(db_url: str | None, *, out: Console, err: Console) -> int:
             f"ops got {len(basic.deliveries)}, field got {len(signed.deliveries)} "
             f"(signatures valid: {all(signatures) and bool(signatures)})"
         )
-        ok = stats.dead == 0 and all(signatures) and len(signed.deliveries) == 2
+        out.print(
+            f"tokens: ops-oauth2 got {len(oauth_hook.deliveries)} deliveries with "
+            f"{oauth2.token_requests} token request(s); field-entra got "
+            f"{len(entra_hook.deliveries)} with {entra.token_requests} (over TLS, test CA)"
+        )
+        ok = (
+            stats.dead == 0
+            and all(signatures)
+            and len(signed.deliveries) == 2
+            and len(oauth_hook.deliveries) == 4
+            and len(entra_hook.deliveries) == 2
+        )
     db_flag = f"--db {db_url}"
     out.print("\nwhere to look next:")
     out.print(f"  writeback {db_flag} deliveries list")
@@ -132,6 +227,22 @@ def run_demo(db_url: str | None, *, out: Console, err: Console) -> int:
     if not ok:
         err.print("demo: something did not arrive as expected (see the table above)")
     return 0 if ok else 1
+
+
+@contextlib.contextmanager
+def _trusting(bundle: str) -> Iterator[None]:
+    """Point the CA bundle variables at ``bundle`` (system CAs + the demo's), then restore."""
+    names = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, bundle))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _print_table(wb: Any, out: Console) -> None:
