@@ -59,13 +59,20 @@ def writeback_pipeline(method: str, server: Any, hook: Any, n: int, concurrency:
     from writeback import Delivery, Outcome, Pipeline, PluginRegistry, validate_connector
 
     if method == "oauth2":
-        auth = {"method": "oauth2", "token_url": server.token_url,
-                "client_auth": "client_secret_post"}
+        auth = {
+            "method": "oauth2",
+            "token_url": server.token_url,
+            "client_auth": "client_secret_post",
+        }
     else:
         auth = {"method": "entra", "tenant_id": server.tenant, "authority": server.url}
     row = {
-        "name": f"bench-{method}", "type": "webhook", "api_type": "json", "uri": hook.url,
-        "source_app": "BENCH", "throttle": {"max_concurrency": concurrency},
+        "name": f"bench-{method}",
+        "type": "webhook",
+        "api_type": "json",
+        "uri": hook.url,
+        "source_app": "BENCH",
+        "throttle": {"max_concurrency": concurrency},
         "auth": {**auth, "client_id": CLIENT, "client_secret": SECRET, "scope": SCOPE},
     }
     connector = validate_connector(row, PluginRegistry.load())
@@ -105,9 +112,14 @@ def authlib_per_request(server: Any, hook: Any, n: int, concurrency: int) -> Non
     from authlib.integrations.requests_client import OAuth2Session
 
     def work(i: int) -> None:
-        with OAuth2Session(CLIENT, SECRET, token_endpoint_auth_method="client_secret_post",
-                           scope=SCOPE, token_endpoint=server.token_url,
-                           grant_type="client_credentials") as client:
+        with OAuth2Session(
+            CLIENT,
+            SECRET,
+            token_endpoint_auth_method="client_secret_post",
+            scope=SCOPE,
+            token_endpoint=server.token_url,
+            grant_type="client_credentials",
+        ) as client:
             client.fetch_token()
             assert client.post(hook.url, json={"n": i}).status_code == 200
 
@@ -119,9 +131,14 @@ def authlib_shared(server: Any, hook: Any, n: int, concurrency: int) -> None:
     from requests.adapters import HTTPAdapter
 
     # authlib's documented set-up for a client that refreshes client credentials itself.
-    client = OAuth2Session(CLIENT, SECRET, token_endpoint_auth_method="client_secret_post",
-                           scope=SCOPE, token_endpoint=server.token_url,
-                           grant_type="client_credentials")
+    client = OAuth2Session(
+        CLIENT,
+        SECRET,
+        token_endpoint_auth_method="client_secret_post",
+        scope=SCOPE,
+        token_endpoint=server.token_url,
+        grant_type="client_credentials",
+    )
     client.mount("http://", HTTPAdapter(pool_maxsize=16, pool_block=True))
     client.fetch_token()
 
@@ -136,15 +153,16 @@ def msal_shared(server: Any, hook: Any, n: int, concurrency: int) -> None:
     import msal
 
     app = msal.ConfidentialClientApplication(
-        CLIENT, client_credential=SECRET, authority=f"{server.url}/{server.tenant}",
+        CLIENT,
+        client_credential=SECRET,
+        authority=f"{server.url}/{server.tenant}",
         instance_discovery=False,
     )
     session = _session()
 
     def work(i: int) -> None:
         token = app.acquire_token_for_client(scopes=[SCOPE])["access_token"]
-        answer = session.post(hook.url, json={"n": i},
-                              headers={"Authorization": f"Bearer {token}"})
+        answer = session.post(hook.url, json={"n": i}, headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 200
 
     _threads(n, concurrency, work)
@@ -159,13 +177,26 @@ def main() -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # authlib's httpx notice
     n, c = args.deliveries, args.concurrency
     clients: list[tuple[str, str, Callable[..., None]]] = [
-        ("writeback oauth2 (single-flight source)", "oauth2",
-         lambda s, h: writeback_pipeline("oauth2", s, h, n, c)),
-        ("writeback entra (single-flight source)", "entra",
-         lambda s, h: writeback_pipeline("entra", s, h, n, c)),
-        ("authlib, new client per delivery", "oauth2", lambda s, h: authlib_per_request(s, h, n, c)),
-        ("authlib OAuth2Session shared by threads", "oauth2",
-         lambda s, h: authlib_shared(s, h, n, c)),
+        (
+            "writeback oauth2 (single-flight source)",
+            "oauth2",
+            lambda s, h: writeback_pipeline("oauth2", s, h, n, c),
+        ),
+        (
+            "writeback entra (single-flight source)",
+            "entra",
+            lambda s, h: writeback_pipeline("entra", s, h, n, c),
+        ),
+        (
+            "authlib, new client per delivery",
+            "oauth2",
+            lambda s, h: authlib_per_request(s, h, n, c),
+        ),
+        (
+            "authlib OAuth2Session shared by threads",
+            "oauth2",
+            lambda s, h: authlib_shared(s, h, n, c),
+        ),
         ("msal app shared by threads", "entra", lambda s, h: msal_shared(s, h, n, c)),
     ]
     lifetimes = (3600.0, 60.0)
@@ -183,8 +214,10 @@ def main() -> int:
                     s.stop()
             assert len(hook.deliveries) == n, (name, len(hook.deliveries))
             counts[(name, lifetime)] = (server.token_requests, elapsed)
-    print(f"Token requests for {n} deliveries at concurrency {c} "
-          f"(per 1,000 deliveries in brackets; Python {sys.version.split()[0]}):\n")
+    print(
+        f"Token requests for {n} deliveries at concurrency {c} "
+        f"(per 1,000 deliveries in brackets; Python {sys.version.split()[0]}):\n"
+    )
     print("| client | token lifetime 3600 s | token lifetime 60 s |")
     print("|---|---|---|")
     for name, _, _ in clients:

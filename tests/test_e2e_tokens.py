@@ -63,8 +63,9 @@ def hook(server: OAuth2Server, writeback_receiver_factory: Any) -> Any:
 def test_each_client_auth_method_succeeds_only_where_the_server_expects_it(cli, server, hook):
     rows = [
         oauth2_row("basic-ok", hook.url, server),
-        oauth2_row("post-ok", hook.url, server, client_id="post-client",
-                   client_auth="client_secret_post"),
+        oauth2_row(
+            "post-ok", hook.url, server, client_id="post-client", client_auth="client_secret_post"
+        ),
         oauth2_row("basic-wrong", hook.url, server, client_id="post-client"),
         oauth2_row("post-wrong", hook.url, server, client_auth="client_secret_post"),
     ]
@@ -85,8 +86,18 @@ def test_each_client_auth_method_succeeds_only_where_the_server_expects_it(cli, 
 
 def test_fifty_concurrent_deliveries_make_one_token_request(cli, server, hook):
     server.delay = 0.3  # every delivery is waiting while the one request is out
-    cli("connectors", "add", cli.file(oauth2_row("hook", hook.url, server,
-                                                 ) | {"throttle": {"max_concurrency": 50}}))
+    cli(
+        "connectors",
+        "add",
+        cli.file(
+            oauth2_row(
+                "hook",
+                hook.url,
+                server,
+            )
+            | {"throttle": {"max_concurrency": 50}}
+        ),
+    )
     cli("dispatch", cli.file(events(50)))
     cli("worker", "--until-idle", "--concurrency", "50")
     assert statuses(cli) == {"hook": ["delivered"] * 50}
@@ -146,7 +157,11 @@ def test_a_wrong_secret_goes_dead_with_a_clear_message_and_the_secret_nowhere(
 
 
 def test_connectors_test_reports_the_token_and_never_prints_it(cli, server, hook):
-    cli("connectors", "add", cli.file(oauth2_row("hook", hook.url, server, scope="api://x/.default")))
+    cli(
+        "connectors",
+        "add",
+        cli.file(oauth2_row("hook", hook.url, server, scope="api://x/.default")),
+    )
     run = cli("connectors", "test", "hook")
     assert "lifetime 3600 s" in run.stdout + run.stderr
     assert "scope 'api://x/.default'" in run.stdout + run.stderr
@@ -190,17 +205,33 @@ def test_an_untrusted_tls_authority_fails_clearly_then_succeeds_once_trusted(
 def test_two_worker_processes_at_token_expiry_make_one_token_request(cli, server, hook):
     server.lifetime = 3
     server.delay = 0.3
-    cli("connectors", "add", cli.file(oauth2_row("hook", hook.url, server)
-                                      | {"throttle": {"max_concurrency": 16}}))
+    cli(
+        "connectors",
+        "add",
+        cli.file(oauth2_row("hook", hook.url, server) | {"throttle": {"max_concurrency": 16}}),
+    )
     cli("dispatch", cli.file(events(2, "A")))
     cli("worker", "--until-idle")
     assert server.token_requests == 1
     cli("dispatch", cli.file(events(40, "B")))
     time.sleep(3.1)  # the token expires with 40 deliveries waiting
-    command = [sys.executable, "-m", "writeback", "--db", cli.db_url,
-               "worker", "--until-idle", "--concurrency", "16"]
-    workers = [subprocess.Popen(command, env=cli.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    command = [
+        sys.executable,
+        "-m",
+        "writeback",
+        "--db",
+        cli.db_url,
+        "worker",
+        "--until-idle",
+        "--concurrency",
+        "16",
+    ]
+    workers = [
+        subprocess.Popen(
+            command, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outputs = [w.communicate(timeout=120) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     assert statuses(cli) == {"hook": ["delivered"] * 42}

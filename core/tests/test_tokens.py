@@ -261,16 +261,35 @@ def test_from_response():
 @pytest.mark.parametrize(
     ("make", "code", "retryable"),
     [
-        (lambda: token_oauth_error("invalid_client", "x", url="https://h/t", client_id="c"),
-         "WB-310", False),
-        (lambda: token_oauth_error("unauthorized_client", None, url="https://h/t", client_id="c"),
-         "WB-310", False),
-        (lambda: token_oauth_error("invalid_scope", None, url="https://h/t", client_id="c"),
-         "WB-311", False),
-        (lambda: token_oauth_error("invalid_request", None, url="https://h/t", client_id="c"),
-         "WB-312", False),
-        (lambda: token_oauth_error("server_error", None, url="https://h/t", client_id="c",
-                                   status=503), "WB-313", True),
+        (
+            lambda: token_oauth_error("invalid_client", "x", url="https://h/t", client_id="c"),
+            "WB-310",
+            False,
+        ),
+        (
+            lambda: token_oauth_error(
+                "unauthorized_client", None, url="https://h/t", client_id="c"
+            ),
+            "WB-310",
+            False,
+        ),
+        (
+            lambda: token_oauth_error("invalid_scope", None, url="https://h/t", client_id="c"),
+            "WB-311",
+            False,
+        ),
+        (
+            lambda: token_oauth_error("invalid_request", None, url="https://h/t", client_id="c"),
+            "WB-312",
+            False,
+        ),
+        (
+            lambda: token_oauth_error(
+                "server_error", None, url="https://h/t", client_id="c", status=503
+            ),
+            "WB-313",
+            True,
+        ),
         (lambda: token_http_error(404, url="https://h/t"), "WB-312", False),
         (lambda: token_http_error(502, url="https://h/t"), "WB-313", True),
         (lambda: token_http_error(429, url="https://h/t"), "WB-313", True),

@@ -32,7 +32,9 @@ def server(writeback_oauth2_server: OAuth2Server) -> OAuth2Server:
 
 
 def test_basic_client_gets_an_opaque_token(server: OAuth2Server, client: httpx.Client) -> None:
-    answer = client.post(server.token_url, data={**FORM, "scope": "x y"}, headers=basic("b", SECRET))
+    answer = client.post(
+        server.token_url, data={**FORM, "scope": "x y"}, headers=basic("b", SECRET)
+    )
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
     body = answer.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600 and body["scope"] == "x y"
@@ -83,7 +85,9 @@ def test_failures_on_demand(server: OAuth2Server) -> None:
     server.fail_next(1, status=503)
     server.hang_next(1)
     with httpx.Client(timeout=0.3) as client:
-        assert client.post(server.token_url, data=FORM, headers=basic("b", SECRET)).status_code == 503
+        assert (
+            client.post(server.token_url, data=FORM, headers=basic("b", SECRET)).status_code == 503
+        )
         with pytest.raises(httpx.ReadTimeout):
             client.post(server.token_url, data=FORM, headers=basic("b", SECRET))
     assert server.token_requests == 2
@@ -138,7 +142,10 @@ def test_entra_authority_serves_discovery_and_tokens_over_tls(
 def test_entra_authority_is_not_trusted_without_the_ca(
     writeback_entra_authority: EntraAuthority,
 ) -> None:
-    with httpx.Client(verify=ssl.create_default_context(), timeout=5) as client:
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            client.get(writeback_entra_authority.url + "/contoso/v2.0/.well-known/openid-configuration")
+    url = writeback_entra_authority.url + "/contoso/v2.0/.well-known/openid-configuration"
+    with (
+        httpx.Client(verify=ssl.create_default_context(), timeout=5) as client,
+        pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        client.get(url)
     assert writeback_entra_authority.errors == []

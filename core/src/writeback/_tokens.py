@@ -19,9 +19,9 @@ lives 60 s or less on every request.  Here the leeway scales with the lifetime.
 from __future__ import annotations
 
 import asyncio
-import copy
 import concurrent.futures
 import contextvars
+import copy
 import os
 import socket
 import threading

@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 import requests
+import writeback_json  # noqa: F401  (deliveries go out over the json format)
 from writeback import AttemptError, Delivery, Outcome, Pipeline
 from writeback_auth_entra import EntraMechanism
 from writeback_testing.acceptors import BearerAcceptor
 from writeback_testing.entra import EntraAuthority
 from writeback_testing.webhook import WebhookReceiver
-
-import writeback_json  # noqa: F401  (deliveries go out over the json format)
 
 SECRET = "entra+s3cr/et= %~"
 TRANSPORTS = ("httpx", "requests")
@@ -45,8 +44,12 @@ def settings(authority: EntraAuthority, **auth: Any) -> dict[str, Any]:
     }
 
 
-def mechanism(make_connector: Callable[..., Any], authority: EntraAuthority,
-              transport: str = "httpx", **auth: Any) -> EntraMechanism:
+def mechanism(
+    make_connector: Callable[..., Any],
+    authority: EntraAuthority,
+    transport: str = "httpx",
+    **auth: Any,
+) -> EntraMechanism:
     context = make_connector(**settings(authority, **auth)).context()
     return EntraMechanism(replace(context, transport=transport))
 
@@ -118,10 +121,12 @@ class TestTrusted:
         async def run() -> list[Any]:
             pipeline = Pipeline.build(connector)
             try:
-                return await asyncio.gather(*(
-                    pipeline.send(Delivery(f"d{i}", f"e{i}", "create", {"n": i}, None))
-                    for i in range(50)
-                ))
+                return await asyncio.gather(
+                    *(
+                        pipeline.send(Delivery(f"d{i}", f"e{i}", "create", {"n": i}, None))
+                        for i in range(50)
+                    )
+                )
             finally:
                 await pipeline.aclose()
 
@@ -143,9 +148,7 @@ class TestTrusted:
         assert (caught.value.code, caught.value.retryable) == ("WB-310", False)
         assert "wrong-secret-123" not in str(caught.value)
 
-    def test_a_server_error_is_retried_and_msal_does_not_replay_it(
-        self, make_connector, authority
-    ):
+    def test_a_server_error_is_retried_and_msal_does_not_replay_it(self, make_connector, authority):
         mech = mechanism(make_connector, authority)
         mech.source.get()  # the application is built
         mech.source.invalidate(mech.source.peek())

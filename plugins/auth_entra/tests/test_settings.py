@@ -9,7 +9,12 @@ import pytest
 from writeback import InvalidConnectorError
 from writeback_auth_entra import DEFAULT_AUTHORITY, EntraSettings, is_microsoft_host
 
-GOOD = {"tenant_id": "contoso", "client_id": "app", "client_secret": "pw", "scope": "api://x/.default"}
+GOOD = {
+    "tenant_id": "contoso",
+    "client_id": "app",
+    "client_secret": "pw",
+    "scope": "api://x/.default",
+}
 
 
 def problems(make_connector: Callable[..., Any], **kwargs: Any) -> list[str]:

@@ -23,6 +23,7 @@ from writeback import (
     validate_connector,
 )
 
+
 class EchoType(ConnectorTypeBase):
     def build_message(self, delivery: Delivery) -> OutboundMessage:
         return OutboundMessage(self.context.connector.uri, payload=dict(delivery.appointment))

@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 import requests
+import writeback_json  # noqa: F401  (deliveries go out over the json format)
 from writeback import AttemptError, Delivery, EnvSecretMissingError, Outcome, Pipeline
 from writeback._secrets import REDACTOR
 from writeback_auth_oauth2 import OAuth2Mechanism, encode_client_secret_basic
 from writeback_testing.acceptors import BearerAcceptor
 from writeback_testing.oauth2_server import OAuth2Server
 from writeback_testing.webhook import WebhookReceiver
-
-import writeback_json  # noqa: F401  (deliveries go out over the json format)
 
 TRANSPORTS = ("httpx", "requests")
 #: A secret with every character RFC 6749 §2.3.1 encoding changes.
@@ -77,7 +76,9 @@ def test_each_client_auth_method_works_where_the_server_expects_it(
 def test_the_other_method_is_refused_as_wrong_credentials(
     make_connector, server, transport, client_id, client_auth
 ):
-    mech = mechanism(make_connector, server, transport, client_id=client_id, client_auth=client_auth)
+    mech = mechanism(
+        make_connector, server, transport, client_id=client_id, client_auth=client_auth
+    )
     with pytest.raises(AttemptError) as caught:
         mech.source.get()
     assert caught.value.code == "WB-310" and not caught.value.retryable
@@ -173,7 +174,9 @@ def test_requests_transport_threads_share_one_token(make_connector, server, rece
 
     def send() -> None:
         with requests.Session() as session:
-            statuses.append(session.post(receiver.url, json={}, auth=mech.for_transport("requests")).status_code)
+            statuses.append(
+                session.post(receiver.url, json={}, auth=mech.for_transport("requests")).status_code
+            )
 
     # Eight threads, as a SOAP connector's pool has; more would overrun the receiver's backlog.
     threads = [threading.Thread(target=send) for _ in range(8)]

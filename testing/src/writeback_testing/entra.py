@@ -55,7 +55,10 @@ class TestCA:
         """Write this CA's certificate to ``path`` (after the system CAs when asked)."""
         pem = self.ca.cert_pem.bytes()
         if with_system:
-            system = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
+            system = (
+                ssl.get_default_verify_paths().cafile
+                or ssl.get_default_verify_paths().openssl_cafile
+            )
             if system and os.path.exists(system):
                 pem = Path(system).read_bytes().rstrip(b"\n") + b"\n" + pem
         path.write_bytes(pem)
@@ -141,9 +144,7 @@ class EntraAuthority(OAuth2Server):
         if path == f"/{self.tenant}/v2.0/.well-known/openid-configuration":
             with self._lock:
                 self.discovery_requests += 1
-            handler.respond(
-                200, json.dumps(self.openid_configuration()).encode(), _JSON_HEADERS
-            )
+            handler.respond(200, json.dumps(self.openid_configuration()).encode(), _JSON_HEADERS)
             return
         super().handle_request(handler)
 

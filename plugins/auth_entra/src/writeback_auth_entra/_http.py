@@ -62,8 +62,10 @@ def transport_error(url: str, exc: requests.RequestException, timeout: float) ->
             return token_connection_error(url, f"[Errno {cause.errno}] {cause.strerror}")
         nested = [a for a in cause.args if isinstance(a, BaseException)]
         nested += [getattr(a, "reason", None) for a in cause.args]
-        cause = cause.__cause__ or cause.__context__ or next(
-            (n for n in nested if isinstance(n, BaseException)), None
+        cause = (
+            cause.__cause__
+            or cause.__context__
+            or next((n for n in nested if isinstance(n, BaseException)), None)
         )
     if isinstance(exc, requests.exceptions.SSLError):
         return token_tls_error(url, "certificate verification failed")

@@ -97,7 +97,9 @@ class EntraMechanism(TokenAuthMechanismBase):
                 code="WB-312",
             ) from None
         except msal.exceptions.MsalServiceError:
-            raise token_http_error(self._session.last_status or 500, url=self.authority_url) from None
+            raise token_http_error(
+                self._session.last_status or 500, url=self.authority_url
+            ) from None
         finally:
             # A token is asked for once an hour or so: keeping the connection open gains nothing.
             self._session.close()

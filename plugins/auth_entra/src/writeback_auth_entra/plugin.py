@@ -38,7 +38,7 @@ MICROSOFT_AUTHORITY_DOMAINS = (
 
 
 def is_microsoft_host(host: str) -> bool:
-    """True for a Microsoft login host (``login.microsoftonline.com``, ``login.microsoftonline.us``…)."""
+    """True for a Microsoft login host (``login.microsoftonline.com``, ``…microsoftonline.us``)."""
     host = host.lower().rstrip(".")
     return any(host == d or host.endswith("." + d) for d in MICROSOFT_AUTHORITY_DOMAINS)
 
@@ -90,7 +90,8 @@ class EntraSettings(BaseModel):
             raise ValueError("must be an https URL of the login host, like " + DEFAULT_AUTHORITY)
         if parts.path.strip("/") or parts.query or parts.fragment:
             raise ValueError(
-                "must be the login host alone, like " + DEFAULT_AUTHORITY
+                "must be the login host alone, like "
+                + DEFAULT_AUTHORITY
                 + "; the tenant goes in auth.tenant_id"
             )
         return value.rstrip("/")

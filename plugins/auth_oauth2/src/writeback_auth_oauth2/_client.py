@@ -91,7 +91,10 @@ def fetch_with_httpx(
             answer = client.fetch_token(token_url, grant_type="client_credentials")
     except OAuthError as exc:
         raise token_oauth_error(
-            exc.error or "error", exc.description, url=token_url, client_id=client_id,
+            exc.error or "error",
+            exc.description,
+            url=token_url,
+            client_id=client_id,
             status=statuses[-1] if statuses else None,
         ) from None
     except httpx.HTTPStatusError as exc:
@@ -145,7 +148,10 @@ def fetch_with_requests(
             )
     except OAuthError as exc:
         raise token_oauth_error(
-            exc.error or "error", exc.description, url=token_url, client_id=client_id,
+            exc.error or "error",
+            exc.description,
+            url=token_url,
+            client_id=client_id,
             status=statuses[-1] if statuses else None,
         ) from None
     except requests.HTTPError as exc:

@@ -46,7 +46,9 @@ class OAuth2Settings(BaseModel):
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL of the token endpoint, like https://host/token")
+            raise ValueError(
+                "must be an http(s) URL of the token endpoint, like https://host/token"
+            )
         return value
 
     @field_validator("scope")
