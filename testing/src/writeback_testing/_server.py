@@ -159,6 +159,9 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     # We join handler threads ourselves, with a bound; the stdlib would wait forever.
     block_on_close = False
+    # The stdlib's backlog of 5 resets connections when dozens of clients (several
+    # worker processes, a benchmark) connect at once.
+    request_queue_size = 256
 
     def __init__(self, owner: LoopbackServer, handler_class: type[LoopbackHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler_class)

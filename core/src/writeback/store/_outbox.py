@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Float, Integer, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Engine, Float, Integer, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -357,27 +357,37 @@ _lease_free = or_(
     deliveries.c.lease_expires_at.is_(None),
     deliveries.c.lease_expires_at < bindparam("now", type_=Float),
 )
+# The head of each queue: the earliest pending delivery of its (connector,
+# appointment).  A correlated scalar subquery, not NOT EXISTS: PostgreSQL runs it
+# as one probe of ix_deliveries_pending_queue per candidate whatever its
+# statistics say, where the anti-join it chose for a new, un-ANALYZEd table
+# compared every candidate with every pending row.
+_queue_head = (
+    select(func.min(_earlier.c.seq))
+    .where(
+        _earlier.c.connector_id == deliveries.c.connector_id,
+        _earlier.c.appointment_key == deliveries.c.appointment_key,
+        _earlier.c.status == "pending",
+    )
+    .scalar_subquery()
+)
 _DUE = (
     select(deliveries.c.seq)
     .where(
         deliveries.c.status == "pending",
         deliveries.c.next_attempt_at <= bindparam("now", type_=Float),
         _lease_free,
-        ~exists().where(
-            _earlier.c.connector_id == deliveries.c.connector_id,
-            _earlier.c.appointment_key == deliveries.c.appointment_key,
-            _earlier.c.status == "pending",
-            _earlier.c.seq < deliveries.c.seq,
-        ),
-        # NULL (a removed connector) is not "in" anything, but NOT IN would drop it too.
+        # A removed connector's deliveries (NULL) have no queue: each just goes dead.
+        or_(deliveries.c.connector_id.is_(None), deliveries.c.seq == _queue_head),
         or_(
             deliveries.c.connector_id.is_(None),
             deliveries.c.connector_id.not_in(bindparam("skip", expanding=True)),
         ),
     )
+    # ix_deliveries_due gives this order, so the scan stops after ``limit`` heads.
     .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
     .limit(bindparam("limit", type_=Integer))
-    .with_for_update(skip_locked=True)
+    .with_for_update(of=deliveries, skip_locked=True)
 )
 _LEASE = (
     update(deliveries)

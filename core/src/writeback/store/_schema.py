@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 #: The Alembic head this release expects; ``Store.open`` migrates up to it.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 metadata = MetaData()
 
@@ -92,8 +93,19 @@ deliveries = Table(
     Column("last_status_code", Integer, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    # Due deliveries in claim order (migration 0003 added ``seq``).
+    Index("ix_deliveries_due", "status", "next_attempt_at", "seq"),
     Index("ix_deliveries_order", "connector_id", "appointment_key", "seq"),
+    # The claim asks "is there an earlier pending delivery in this queue?" for
+    # every candidate: one probe of this index each (migration 0003).
+    Index(
+        "ix_deliveries_pending_queue",
+        "connector_id",
+        "appointment_key",
+        "seq",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 attempts = Table(
