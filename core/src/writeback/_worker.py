@@ -145,7 +145,10 @@ class Worker:
                 skip = self._closed_connectors()
                 free = self.concurrency - len(self._inflight)
                 finished, self._finished = self._finished, []
-                claims = self.store.outbox.claim(
+                # In a thread: attempts in flight go on while the database works
+                # (SQLite and psycopg release the GIL while they wait on the disk).
+                claims = await asyncio.to_thread(
+                    self.store.outbox.claim,
                     self.owner,
                     free,
                     lease_seconds=self.lease_seconds,
