@@ -118,7 +118,14 @@ def test_after_a_401_every_thread_takes_fresh_credentials(
     monkeypatch.setenv("WB_SOAP_TEST_PW", password)
     acceptor = BasicAcceptor({user: password})
     page = writeback_soap_page_factory(auth=acceptor)
-    fmt = SoapFormat(make_context(page.page_url, auth="basic", password="env:WB_SOAP_TEST_PW"))
+    # One thread, so that the second send reuses the first one's Session (and auth).
+    context = make_context(
+        page.page_url,
+        auth="basic",
+        password="env:WB_SOAP_TEST_PW",
+        throttle=Throttle(max_concurrency=1),
+    )
+    fmt = SoapFormat(context)
 
     async def run() -> list[AttemptResult]:
         first = await fmt.send(create(page.page_url))

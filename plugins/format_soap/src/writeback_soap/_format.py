@@ -9,6 +9,7 @@ runs a blocking call in that pool, so the worker's event loop is never blocked.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -209,12 +210,14 @@ class SoapFormat:
         except PageError as exc:
             code = CODE_NO_OPERATION if exc.missing_operation else CODE_RECORD
             return AttemptResult(Outcome.FAILED, error=f"{code}: {exc}")
-        if operation.dropped_fields(message.payload):
+        if log.isEnabledFor(logging.DEBUG) and (
+            dropped := operation.dropped_fields(message.payload)
+        ):
             log.debug(
-                "connector %s: page %s does not define %s; left out",
+                "connector %s: the page's %s does not define %s; left out",
                 self.context.connector.name,
                 operation.name,
-                ", ".join(sorted(operation.dropped_fields(message.payload))),
+                ", ".join(sorted(dropped)),
             )
         try:
             response = operation.call(message.url, arguments)
