@@ -4,9 +4,11 @@ Starts five webhook receivers on loopback (one failing twice before it
 recovers, one requiring Basic auth, one verifying signatures, two requiring
 Bearer tokens), an OAuth2 authorization server and an Entra-style authority on
 HTTPS signed by a throwaway CA (trusted through ``SSL_CERT_FILE`` and
-``REQUESTS_CA_BUNDLE`` for the demo's duration), registers connectors for two
-source apps, dispatches a batch of create/update/delete events, drains them with
-the real worker, and prints what happened.
+``REQUESTS_CA_BUNDLE`` for the demo's duration), and three back offices
+(:mod:`.demo_backoffice`: BC over JSON with OAuth2, BC over SOAP with NTLM, NAV
+over SOAP with ``windows``); registers connectors for four source apps,
+dispatches a batch of create/update/delete events, drains them with the real
+worker, and prints what each receiver got.  Every variable it sets is restored.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import contextlib
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from typing import Any
 from rich.console import Console
 
 from .acceptors import BearerAcceptor
+from .demo_backoffice import BC_APP, LATEST_B1, NAV_APP, BackOffices
 from .webhook import Step, WebhookReceiver
 
 __all__ = ["DEMO_EVENTS", "demo_connectors", "run_demo"]
@@ -142,22 +146,39 @@ DEMO_EVENTS = [
     _event(4, "delete", "A-2", "CRONUSUS", "Valve replacement"),
     _event(5, "create", "F-1", "FIELDAPP", "Site survey"),
     _event(6, "update", "F-1", "FIELDAPP", "Site survey (2 h)"),
-    _event(7, "create", "X-1", "NOBODY", "An app with no connector"),
+    # Business Central (bc-api and bc-soap coalesce): the first update of B-1 is
+    # replaced by the second; B-2 is created and deleted before it leaves, so
+    # neither is sent; B-0 was planned before the demo and is deleted.
+    _event(7, "create", "B-1", BC_APP, "Heat pump service"),
+    _event(8, "update", "B-1", BC_APP, "Heat pump service (09:00)"),
+    _event(9, "update", "B-1", BC_APP, LATEST_B1),
+    _event(10, "create", "B-2", BC_APP, "Gas meter reading"),
+    _event(11, "delete", "B-2", BC_APP, "Gas meter reading"),
+    _event(12, "delete", "B-0", BC_APP, "Planned last week"),
+    _event(13, "create", "N-1", NAV_APP, "Pump inspection"),
+    _event(14, "update", "N-1", NAV_APP, "Pump inspection (3 h)"),
+    _event(15, "delete", "N-0", NAV_APP, "Planned last week"),
+    _event(16, "create", "X-1", "NOBODY", "An app with no connector"),
 ]
 
 
-def run_demo(db_url: str | None, *, out: Console, err: Console) -> int:
-    """Run the demo; return the exit code (0 when everything arrived as expected)."""
+def run_demo(
+    db_url: str | None, *, out: Console, err: Console, kerberos: bool | None = None
+) -> int:
+    """Run the demo; return the exit code (0 when everything arrived as expected).
+
+    ``kerberos``: None lets NAV use Kerberos when this machine can run a KDC;
+    False forces the NTLM-inside-Negotiate path, True/None try Kerberos.
+    """
     from writeback import Dispatcher
     from writeback.cli._run_cmd import drain
 
-    folder = None
-    if db_url is None:
-        folder = tempfile.mkdtemp(prefix="writeback-demo-")
-        db_url = f"sqlite:///{os.path.join(folder, 'writeback.db')}"
     from .entra import EntraAuthority, TestCA
     from .oauth2_server import OAuth2Server
 
+    folder = Path(tempfile.mkdtemp(prefix="writeback-demo-"))
+    if db_url is None:
+        db_url = f"sqlite:///{folder / 'writeback.db'}"
     flaky = WebhookReceiver(
         plan={"/hooks/crm": [Step(503, retry_after=1), Step(503, retry_after=1)]}
     )
@@ -170,27 +191,20 @@ def run_demo(db_url: str | None, *, out: Console, err: Console) -> int:
     entra.register("00000000-0000-0000-0000-00000000d3m0", ENTRA_SECRET)
     oauth_hook = WebhookReceiver(auth=BearerAcceptor(oauth2.principal))
     entra_hook = WebhookReceiver(auth=BearerAcceptor(entra.principal))
-    bundle = ca.write_bundle(
-        Path(folder or tempfile.mkdtemp(prefix="writeback-demo-")) / "demo-ca.pem",
-        with_system=True,
-    )
-    with (
-        _trusting(str(bundle)),
-        flaky,
-        basic,
-        signed,
-        oauth2,
-        entra,
-        oauth_hook,
-        entra_hook,
-        Dispatcher.open(db_url) as wb,
-    ):
+    bundle = ca.write_bundle(folder / "demo-ca.pem", with_system=True)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_trusting(str(bundle)))
+        for server in (flaky, basic, signed, oauth2, entra, oauth_hook, entra_hook):
+            stack.enter_context(server)
+        offices = stack.enter_context(BackOffices(oauth2, kerberos=kerberos))
+        wb = stack.enter_context(Dispatcher.open(db_url))
         out.print(f"[bold]writeback demo[/] on {db_url}")
         tokens = (oauth_hook.url, oauth2.token_url, entra_hook.url, entra.url)
-        rows = demo_connectors(flaky.url, basic.url, signed.url, tokens)
+        rows = demo_connectors(flaky.url, basic.url, signed.url, tokens) + offices.rows()
         wb.connectors.add(rows, replace=True)
         for r in rows:
             out.print(f"  connector [cyan]{r['name']}[/]: {r['description']}")
+        out.print(offices.nav_auth_line, markup=False)
         results = wb.submit_many(DEMO_EVENTS)
         made = sum(len(r.deliveries) for r in results)
         unmatched = [r.event_id for r in results if not r.deliveries]
@@ -199,7 +213,7 @@ def run_demo(db_url: str | None, *, out: Console, err: Console) -> int:
             + (f"; no connector for {', '.join(unmatched)}" if unmatched else "")
         )
         stats = drain(wb, until_idle=True, concurrency=8)
-        _print_table(wb, out)
+        superseded = _print_table(wb, out)
         signatures = [r.signature_valid for r in signed.deliveries]
         out.print(
             f"receivers: crm got {flaky.count()} requests ({flaky.count(503)} answered 503), "
@@ -208,15 +222,19 @@ def run_demo(db_url: str | None, *, out: Console, err: Console) -> int:
         )
         out.print(
             f"tokens: ops-oauth2 got {len(oauth_hook.deliveries)} deliveries with "
-            f"{oauth2.token_requests} token request(s); field-entra got "
+            f"{oauth2.issued('writeback-demo')} token request(s); field-entra got "
             f"{len(entra_hook.deliveries)} with {entra.token_requests} (over TLS, test CA)"
         )
+        out.print("back offices:")
+        for line in offices.report(superseded):
+            out.print(f"  {line}", markup=False, highlight=False)
         ok = (
             stats.dead == 0
             and all(signatures)
             and len(signed.deliveries) == 2
             and len(oauth_hook.deliveries) == 4
             and len(entra_hook.deliveries) == 2
+            and offices.ok()
         )
     db_flag = f"--db {db_url}"
     out.print("\nwhere to look next:")
@@ -245,7 +263,8 @@ def _trusting(bundle: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _print_table(wb: Any, out: Console) -> None:
+def _print_table(wb: Any, out: Console) -> Counter[str]:
+    """Print every delivery; return how many were superseded, per connector."""
     from rich.table import Table
 
     grid = Table(title="deliveries", title_justify="left")
@@ -259,7 +278,10 @@ def _print_table(wb: Any, out: Console) -> None:
         "last error",
     ):
         grid.add_column(column, no_wrap=column in ("delivery", "status"))
+    superseded: Counter[str] = Counter()
     for row in wb.deliveries.list():
+        if row.status == "superseded":
+            superseded[row.connector_name] += 1
         grid.add_row(
             row.id,
             row.connector_name,
@@ -270,3 +292,4 @@ def _print_table(wb: Any, out: Console) -> None:
             (row.last_error or "")[:50],
         )
     out.print(grid)
+    return superseded
