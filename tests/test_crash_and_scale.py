@@ -97,11 +97,17 @@ def test_a_second_sigterm_interrupts_and_the_delivery_stays_pending(
     cli("connectors", "add", cli.file(webhook_row("hook", rx.url, options={"timeout": 60})))
     [made] = cli("dispatch", cli.file(appointment_event("create", "A")), "--json").json()
     worker = start_worker(cli)
-    wait_for_connection(rx)
-    worker.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    worker.send_signal(signal.SIGTERM)
-    worker.communicate(timeout=15)
+    try:
+        wait_for_connection(rx)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=15)
+    finally:
+        if worker.poll() is None:  # never leave a worker behind, even when the test fails
+            worker.kill()
+            worker.communicate()
+    assert worker.returncode == 0
     shown = cli("deliveries", "show", made["deliveries"][0]["id"], "--json").json()
     assert shown["status"] == "pending"
     assert [h["error"][:6] for h in shown["history"]] == ["WB-350"]

@@ -9,6 +9,8 @@ runs a blocking call in that pool, so the worker's event loop is never blocked.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -119,7 +121,11 @@ class SoapFormat:
         (``connectors test`` fetches the WSDL that way).
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool(), self.send_sync, message)
+        # The attempt's context goes along: the core's token source records there
+        # which token this attempt sent, so a 401 invalidates exactly that one.
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, self.send_sync, message)
+        return await loop.run_in_executor(self._pool(), call)
 
     def send_sync(self, message: OutboundMessage) -> AttemptResult:
         """The blocking body of :meth:`send`; runs in one of the connector's threads."""
