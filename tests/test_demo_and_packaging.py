@@ -229,3 +229,21 @@ def test_readme_lists_every_distribution():
     names = [_project(f)["name"] for f in [*FOLDERS, "testing"]]
     assert [n for n in names if f"`{n}`" not in readme] == []
     assert "pip install 'writeback-auth-windows[kerberos]'" in readme
+
+
+def test_demo_says_why_kerberos_is_not_available(monkeypatch):
+    import importlib.util
+
+    import writeback_testing.kdc as kdc
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(kdc, "_which", lambda p: None if p == "krb5kdc" else "/usr/sbin/" + p)
+    assert kerberos_unavailable_reason() == "no krb5kdc: install krb5-kdc and krb5-admin-server"
+    monkeypatch.setattr(kdc, "_which", lambda p: "/usr/sbin/" + p)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda m: None if m == "gssapi" else real_find_spec(m)
+    )
+    assert kerberos_unavailable_reason() == (
+        "no gssapi Python package: pip install 'writeback-auth-windows[kerberos]', "
+        "which needs libkrb5-dev"
+    )

@@ -28,6 +28,7 @@ from .acceptors import BearerAcceptor
 if TYPE_CHECKING:
     from .acceptors_windows import NegotiateAcceptor, NtlmAcceptor
     from .bc_api import BcApiServer
+    from .kdc import TestKdc
     from .oauth2_server import OAuth2Server
     from .soap_page import SoapPageServer
 
@@ -48,17 +49,17 @@ SECRETS = (BC_CLIENT[1], BC_NTLM[1], NAV_KERBEROS[1], NAV_NTLM[1])
 
 
 def kerberos_unavailable_reason() -> str | None:
-    """Why the demo cannot use Kerberos on this machine, or None when it can."""
-    from .kdc import kdc_missing_reason
+    """Why the demo cannot use Kerberos on this machine (a short phrase), or None when it can."""
+    from .kdc import PROGRAMS, _which
 
-    missing = kdc_missing_reason()
-    if missing:
-        return "no krb5kdc: " + missing
+    programs = [p for p in PROGRAMS if _which(p) is None]
+    if programs:
+        return f"no {', '.join(programs)}: install krb5-kdc and krb5-admin-server"
     modules = [m for m in ("gssapi", "krb5") if importlib.util.find_spec(m) is None]
     if modules:
         return (
-            f"no {'/'.join(modules)} Python package; pip install "
-            "'writeback-auth-windows[kerberos]' (needs libkrb5-dev)"
+            f"no {'/'.join(modules)} Python package: pip install "
+            "'writeback-auth-windows[kerberos]', which needs libkrb5-dev"
         )
     return None
 
@@ -71,8 +72,8 @@ class BackOffices:
 
     :param oauth2: the demo's running authorization server; a client for BC is
         registered on it.
-    :param kerberos: True/False force the NAV auth path; None decides from
-        what this machine has.
+    :param kerberos: False: NAV uses NTLM inside Negotiate; True or None:
+        Kerberos when this machine can run a KDC (else NTLM, saying why).
     """
 
     def __init__(self, oauth2: OAuth2Server, *, kerberos: bool | None = None) -> None:
@@ -80,6 +81,7 @@ class BackOffices:
         self.wanted = kerberos
         self.kerberos = False
         self.nav_auth_line = ""
+        self._nav_user = NAV_NTLM
         self._stack = contextlib.ExitStack()
         self.bc_api: BcApiServer
         self.bc_soap: SoapPageServer
@@ -121,7 +123,7 @@ class BackOffices:
             self.nav_acceptor = enter(NtlmAcceptor(users, schemes=("Negotiate",)))
         self.nav = enter(SoapPageServer(auth=self.nav_acceptor, instance="DynamicsNAV110"))
 
-    def _start_kdc(self) -> Any:
+    def _start_kdc(self) -> TestKdc | None:
         """Start and activate a KDC if Kerberos is wanted and possible; say what was chosen."""
         reason = "turned off for this run" if self.wanted is False else None
         reason = reason or kerberos_unavailable_reason()
@@ -142,6 +144,7 @@ class BackOffices:
         # Restored when the stack closes (TestKdc.stop() deactivates as well).
         self._stack.enter_context(kdc.activated())
         self.kerberos = True
+        self._nav_user = (kdc.principal(NAV_KERBEROS[0]), NAV_KERBEROS[1])
         self.nav_auth_line = (
             f"Kerberos available here: NAV gets a ticket for {kdc.principal(NAV_KERBEROS[0])} "
             f"from a throwaway KDC on 127.0.0.1:{kdc.port}"
@@ -152,9 +155,7 @@ class BackOffices:
 
     def rows(self) -> list[dict[str, Any]]:
         """The three connector rows, pointed at the running simulators."""
-        user, password = (
-            (f"{NAV_KERBEROS[0]}@WRITEBACK.TEST", NAV_KERBEROS[1]) if self.kerberos else NAV_NTLM
-        )
+        user, password = self._nav_user
         # Quick retries: nothing here is meant to fail; the default waits minutes.
         retry = {"schedule": [0.5, 1]}
         return [
