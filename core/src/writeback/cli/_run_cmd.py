@@ -233,8 +233,9 @@ def demo() -> None:
         from writeback_testing.demo import run_demo
     except ImportError:
         raise UserError(
-            "the demo needs the simulators: run 'pip install writeback-testing' "
-            "(and writeback-webhook, writeback-json, writeback-auth-basic)."
+            "the demo needs the simulators: run 'pip install writeback-testing' and the "
+            "plugins it uses (writeback-webhook, -json, -soap, -bc, -nav, -auth-basic, "
+            "-auth-windows, -auth-oauth2, -auth-entra); 'make demo' installs them all."
         ) from None
     code = run_demo(STATE.db, out=out, err=err)
     if code:
