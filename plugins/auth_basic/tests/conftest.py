@@ -1,57 +1,24 @@
 """Fixtures for the basic auth tests: a registry with a stand-in connector type.
 
-The stand-in type keeps these tests independent of any real back office: it
-accepts ``basic`` for ``json`` and posts the delivery's appointment as it is.
+The stand-in type (:mod:`writeback_testing.standin`) keeps these tests
+independent of any real back office: it accepts ``basic`` for ``json`` and
+posts the delivery's appointment as it is.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import (
-    AuthRule,
-    ConnectorTypeBase,
-    ConnectorTypeSpec,
-    Delivery,
-    OutboundMessage,
-    PipelineContext,
-    PluginRegistry,
-    ValidatedConnector,
-    hookimpl,
-    validate_connector,
-)
-
-
-class EchoType(ConnectorTypeBase):
-    def build_message(self, delivery: Delivery) -> OutboundMessage:
-        return OutboundMessage(self.context.connector.uri, payload=dict(delivery.appointment))
-
-
-class StandInPlugin:
-    @hookimpl
-    def writeback_connector_types(self) -> list[ConnectorTypeSpec]:
-        return [
-            ConnectorTypeSpec(
-                name="standin",
-                summary="test stand-in",
-                formats=("json",),
-                auth_rules=(AuthRule(api_format="json", methods=("basic",)),),
-                factory=EchoType,
-            )
-        ]
+from writeback import PipelineContext, PluginRegistry, ValidatedConnector
+from writeback_testing.standin import standin_connector, standin_registry
 
 
 @pytest.fixture(scope="session")
 def registry() -> PluginRegistry:
     """The installed ``basic`` and ``json`` plugins and the stand-in type, nothing else."""
-    wanted = {"basic", "json"}
-    eps = [ep for ep in importlib.metadata.entry_points(group="writeback") if ep.name in wanted]
-    registry = PluginRegistry.load(entry_points=eps)
-    registry.register(StandInPlugin(), name="standin")
-    return registry
+    return standin_registry({"basic", "json"}, methods=("basic",))
 
 
 @pytest.fixture
@@ -59,15 +26,7 @@ def make_connector(registry: PluginRegistry) -> Callable[..., ValidatedConnector
     """``make_connector(uri=…, **auth_settings)``: a validated row using ``basic``."""
 
     def make(uri: str = "https://erp.example.com/api", **auth: Any) -> ValidatedConnector:
-        row = {
-            "name": "erp",
-            "type": "standin",
-            "api_type": "json",
-            "uri": uri,
-            "source_app": "CRONUSUS",
-            "auth": {"method": "basic", **auth},
-        }
-        return validate_connector(row, registry)
+        return standin_connector(registry, method="basic", uri=uri, **auth)
 
     return make
 

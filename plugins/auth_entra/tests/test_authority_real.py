@@ -80,6 +80,22 @@ def test_ssl_cert_file_is_honoured_even_when_requests_ca_bundle_names_another(
     assert mechanism(make_connector, authority).source.get().access_token
 
 
+def test_an_unreadable_ca_bundle_is_one_clear_retryable_sentence(
+    make_connector, authority, tmp_path, monkeypatch
+):
+    missing = tmp_path / "missing.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(missing))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    mech = mechanism(make_connector, authority)
+    mech.source.failure_hold = 0
+    with pytest.raises(AttemptError) as caught:
+        mech.source.get()
+    assert (caught.value.code, caught.value.retryable) == ("WB-315", True)
+    assert f"the CA bundle {missing} named by REQUESTS_CA_BUNDLE cannot be loaded" in (
+        caught.value.message
+    )
+
+
 @pytest.mark.usefixtures("writeback_trust_test_ca")
 class TestTrusted:
     def test_one_application_is_built_and_each_request_asks_the_authority(

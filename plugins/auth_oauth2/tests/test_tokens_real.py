@@ -215,6 +215,21 @@ def test_an_unreachable_token_endpoint_is_retryable(make_connector, server, tran
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+def test_an_unreadable_ca_bundle_is_one_clear_retryable_sentence(
+    make_connector, server, transport, tmp_path, monkeypatch
+):
+    missing = tmp_path / "missing.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(missing))
+    with pytest.raises(AttemptError) as caught:
+        mechanism(make_connector, server, transport).source.get()
+    assert (caught.value.code, caught.value.retryable) == ("WB-315", True)
+    assert f"the CA bundle {missing} named by SSL_CERT_FILE cannot be loaded" in (
+        caught.value.message
+    )
+    assert server.token_requests == 0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_non_token_answer_is_refused(make_connector, transport, http_server):
     http_server.reply(200, b"<html>login page</html>", content_type="text/html")
     mech = mechanism(make_connector, http_server, transport, token_url=http_server.url + "/x")

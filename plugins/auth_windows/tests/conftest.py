@@ -1,15 +1,15 @@
 """Fixtures for the Windows auth tests: a guarded loopback server and a stand-in pipeline.
 
-The stand-in connector type and format keep these tests independent of the
-SOAP format and the bc/nav types: the format posts the appointment as JSON
-with one requests Session per thread, as the SOAP format does, so what is
-tested here is the auth methods on a real socket against the real acceptors.
+The stand-in connector type (:mod:`writeback_testing.standin`) and format keep
+these tests independent of the SOAP format and the bc/nav types: the format
+posts the appointment as JSON with one requests Session per thread, as the SOAP
+format does, so what is tested here is the auth methods on a real socket
+against the real acceptors.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -19,21 +19,17 @@ import pytest
 from writeback import (
     ApiFormatSpec,
     AttemptResult,
-    AuthRule,
-    ConnectorTypeBase,
-    ConnectorTypeSpec,
     Delivery,
     OutboundMessage,
     Pipeline,
     PipelineContext,
     PluginRegistry,
     ValidatedConnector,
-    hookimpl,
-    validate_connector,
 )
 from writeback._outcome import classify_status, connection_failure
 from writeback_testing._server import LoopbackHandler, LoopbackServer
 from writeback_testing.acceptors import Acceptor, auth_response_headers
+from writeback_testing.standin import standin_connector, standin_registry
 
 
 class GuardedServer(LoopbackServer):
@@ -95,37 +91,6 @@ class RequestsFormat:
             session.close()
 
 
-class EchoType(ConnectorTypeBase):
-    def build_message(self, delivery: Delivery) -> OutboundMessage:
-        return OutboundMessage(self.context.connector.uri, payload=dict(delivery.appointment))
-
-
-class StandInPlugin:
-    @hookimpl
-    def writeback_connector_types(self) -> list[ConnectorTypeSpec]:
-        rule = AuthRule(api_format="rawreq", methods=("ntlm", "windows"))
-        return [
-            ConnectorTypeSpec(
-                name="standin",
-                summary="test stand-in",
-                formats=("rawreq",),
-                auth_rules=(rule,),
-                factory=EchoType,
-            )
-        ]
-
-    @hookimpl
-    def writeback_api_formats(self) -> list[ApiFormatSpec]:
-        return [
-            ApiFormatSpec(
-                name="rawreq",
-                summary="JSON over requests",
-                transport="requests",
-                factory=RequestsFormat,
-            )
-        ]
-
-
 DELIVERY = Delivery(
     id="dlv_1",
     event_id="evt_1",
@@ -138,10 +103,12 @@ DELIVERY = Delivery(
 @pytest.fixture(scope="session")
 def registry() -> PluginRegistry:
     """The installed ``ntlm`` and ``windows`` methods and the stand-ins, nothing else."""
-    eps = [ep for ep in importlib.metadata.entry_points(group="writeback") if ep.name == "windows"]
-    registry = PluginRegistry.load(entry_points=eps)
-    registry.register(StandInPlugin(), name="standin")
-    return registry
+    rawreq = ApiFormatSpec(
+        name="rawreq", summary="JSON over requests", transport="requests", factory=RequestsFormat
+    )
+    return standin_registry(
+        {"windows"}, methods=("ntlm", "windows"), formats=("rawreq",), api_formats=[rawreq]
+    )
 
 
 @pytest.fixture
@@ -149,15 +116,7 @@ def make_connector(registry: PluginRegistry) -> Callable[..., ValidatedConnector
     """``make_connector(method, uri=…, **auth_settings)``: a validated stand-in row."""
 
     def make(method: str, uri: str = "http://127.0.0.1:9/", **auth: Any) -> ValidatedConnector:
-        row = {
-            "name": "erp",
-            "type": "standin",
-            "api_type": "rawreq",
-            "uri": uri,
-            "source_app": "CRONUSUS",
-            "auth": {"method": method, **auth},
-        }
-        return validate_connector(row, registry)
+        return standin_connector(registry, method=method, api_format="rawreq", uri=uri, **auth)
 
     return make
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import importlib.metadata
 import ipaddress
 import ssl
 from collections.abc import Callable, Coroutine
@@ -28,9 +27,9 @@ from writeback import (
     PipelineContext,
     PluginRegistry,
     Throttle,
-    hookimpl,
 )
 from writeback._secrets import reveal
+from writeback_testing.standin import standin_registry
 
 T = TypeVar("T")
 
@@ -153,33 +152,19 @@ class PageOptions(BaseModel):
     timeout: float | None = Field(None, description="seconds")
 
 
-class _PageTypePlugin:
-    @staticmethod
-    @hookimpl
-    def writeback_connector_types() -> list[ConnectorTypeSpec]:
-        return [
-            ConnectorTypeSpec(
-                name="page",
-                summary="test-local SOAP page type",
-                formats=("soap",),
-                auth_rules=(
-                    AuthRule(api_format="soap", methods=("none", "basic", "ntlm", "windows")),
-                ),
-                factory=PageType,
-                options_model=PageOptions,
-            )
-        ]
-
-
 @pytest.fixture(scope="session")
 def registry() -> PluginRegistry:
     """The installed soap format and auth methods, plus the test-local ``page`` type."""
+    page = ConnectorTypeSpec(
+        name="page",
+        summary="test-local SOAP page type",
+        formats=("soap",),
+        auth_rules=(AuthRule(api_format="soap", methods=("none", "basic", "ntlm", "windows")),),
+        factory=PageType,
+        options_model=PageOptions,
+    )
     # ``windows`` (ntlm, windows) when writeback-auth-windows is installed.
-    wanted = {"soap", "basic", "windows"}
-    points = [ep for ep in importlib.metadata.entry_points(group="writeback") if ep.name in wanted]
-    found = PluginRegistry.load(entry_points=points, disabled=())
-    found.register(_PageTypePlugin(), name="page-test")
-    return found
+    return standin_registry({"soap", "basic", "windows"}, types=[page])
 
 
 @pytest.fixture

@@ -1,34 +1,33 @@
 """The requests session msal sends with, and its failures as attempt errors.
 
 Contract §2: TLS is verified against the bundle named by ``SSL_CERT_FILE`` or
-``REQUESTS_CA_BUNDLE`` (the first set).  requests lets ``REQUESTS_CA_BUNDLE``
-override a session's ``verify`` (lab notes), so the choice is passed with every
-request instead.  The session also applies the timeout and remembers the last
-status, which msal does not expose when it raises on a 5xx.
+``REQUESTS_CA_BUNDLE`` (the first set, :mod:`writeback.tls`).  requests lets
+``REQUESTS_CA_BUNDLE`` override a session's ``verify`` (lab notes), so the
+choice is passed with every request instead.  The session also applies the
+timeout and remembers the last status, which msal does not expose when it
+raises on a 5xx.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
 from typing import Any
 
 import requests
 from writeback import AttemptError
+from writeback.tls import CA_BUNDLE_VARIABLES, ca_bundle
 from writeback.tokens import token_connection_error, token_timeout, token_tls_error
 
 __all__ = ["CA_BUNDLE_VARIABLES", "MsalSession", "transport_error", "verify_setting"]
 
-CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
-
 
 def verify_setting() -> str | bool:
-    """The CA bundle named by the environment, else ``True`` (requests' default)."""
-    for variable in CA_BUNDLE_VARIABLES:
-        path = os.environ.get(variable)
-        if path:
-            return path
-    return True
+    """The CA bundle named by the environment, else ``True`` (requests' default).
+
+    :raises AttemptError: WB-315 (retried) when the named bundle cannot be
+        loaded, as for the oauth2 method's token requests.
+    """
+    return ca_bundle(code="WB-315", retryable=True) or True
 
 
 class MsalSession(requests.Session):
