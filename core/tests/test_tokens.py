@@ -4,6 +4,7 @@ failures, and error codes.  (Sharing through the database: test_tokens_store.py.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from writeback.tokens import (
     bad_token_answer,
     leeway_for,
     token_connection_error,
+    token_error_from_cause,
     token_http_error,
     token_oauth_error,
     token_timeout,
@@ -313,3 +315,39 @@ def test_credential_errors_say_what_to_check_and_name_the_client_only():
         "WB-310: the token endpoint login.example.com:443 refused the credentials of client "
         "'wb' (invalid_client: bad secret); check auth.client_id and auth.client_secret."
     )
+
+
+class _Pool:
+    """Like urllib3's MaxRetryError arguments: the real error in ``reason``."""
+
+    def __init__(self, reason: BaseException) -> None:
+        self.reason = reason
+
+
+def test_the_root_cause_of_a_connection_error_is_found_through_the_chain():
+    refused = ConnectionRefusedError(111, "Connection refused")
+    untrusted = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    untrusted.verify_message = "unable to get local issuer certificate"
+    try:
+        raise RuntimeError("connect failed") from untrusted
+    except RuntimeError as exc:
+        by_cause: BaseException = exc
+    # requests keeps urllib3's error in args; urllib3 its cause in ``reason``.
+    in_args = RuntimeError("Max retries exceeded", RuntimeError("pool", refused))
+    in_reason = RuntimeError(_Pool(refused))
+
+    tls = token_error_from_cause("https://login.example.com/t?x=1", by_cause)
+    assert tls is not None and (tls.code, tls.retryable) == ("WB-316", True)
+    assert "unable to get local issuer certificate" in tls.message
+    assert "x=1" not in tls.message
+    for wrapped in (in_args, in_reason):
+        found = token_error_from_cause("https://login.example.com/t", wrapped)
+        assert found is not None and (found.code, found.retryable) == ("WB-315", True)
+        assert "[Errno 111] Connection refused" in found.message
+
+
+def test_no_root_cause_is_none_even_in_a_cycle():
+    first, second = RuntimeError("a"), RuntimeError("b")
+    first.__context__, second.__context__ = second, first
+    assert token_error_from_cause("https://h/t", first) is None
+    assert token_error_from_cause("https://h/t", OSError("no errno")) is None

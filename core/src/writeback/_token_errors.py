@@ -10,6 +10,7 @@ a server echoes back).
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import urlsplit
 
 from ._errors import AttemptError
@@ -18,6 +19,7 @@ __all__ = [
     "bad_token_answer",
     "endpoint_of",
     "token_connection_error",
+    "token_error_from_cause",
     "token_http_error",
     "token_oauth_error",
     "token_timeout",
@@ -121,6 +123,34 @@ def token_tls_error(url: str, reason: str) -> AttemptError:
         code="WB-316",
         retryable=True,
     )
+
+
+def token_error_from_cause(url: str, exc: BaseException) -> AttemptError | None:
+    """WB-316 or WB-315 from the root cause of an HTTP library's connection error.
+
+    Looks through ``exc``'s chain (``__cause__``, ``__context__``, and the
+    exceptions requests and urllib3 keep in ``args`` and ``reason``) for an
+    untrusted certificate (:func:`token_tls_error`) or an OS error
+    (:func:`token_connection_error` with ``[Errno N] text``).  ``None`` when
+    neither is there: the caller says what it knows (the exception's type).
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return token_tls_error(url, cause.verify_message or str(cause))
+        if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
+            return token_connection_error(url, f"[Errno {cause.errno}] {cause.strerror}")
+        # requests wraps urllib3's errors in args, not in __cause__.
+        nested = [a for a in cause.args if isinstance(a, BaseException)]
+        nested += [getattr(a, "reason", None) for a in cause.args]
+        cause = (
+            cause.__cause__
+            or cause.__context__
+            or next((n for n in nested if isinstance(n, BaseException)), None)
+        )
+    return None
 
 
 def bad_token_answer(url: str, why: str) -> AttemptError:

@@ -10,13 +10,17 @@ raises on a 5xx.
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import requests
 from writeback import AttemptError
 from writeback.tls import CA_BUNDLE_VARIABLES, ca_bundle
-from writeback.tokens import token_connection_error, token_timeout, token_tls_error
+from writeback.tokens import (
+    token_connection_error,
+    token_error_from_cause,
+    token_timeout,
+    token_tls_error,
+)
 
 __all__ = ["CA_BUNDLE_VARIABLES", "MsalSession", "transport_error", "verify_setting"]
 
@@ -51,21 +55,8 @@ def transport_error(url: str, exc: requests.RequestException, timeout: float) ->
     """A requests failure reaching ``url``: timeout, untrusted certificate, or unreachable."""
     if isinstance(exc, requests.Timeout):
         return token_timeout(url, timeout)
-    cause: BaseException | None = exc
-    seen: set[int] = set()
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return token_tls_error(url, cause.verify_message or str(cause))
-        if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
-            return token_connection_error(url, f"[Errno {cause.errno}] {cause.strerror}")
-        nested = [a for a in cause.args if isinstance(a, BaseException)]
-        nested += [getattr(a, "reason", None) for a in cause.args]
-        cause = (
-            cause.__cause__
-            or cause.__context__
-            or next((n for n in nested if isinstance(n, BaseException)), None)
-        )
+    if found := token_error_from_cause(url, exc):
+        return found
     if isinstance(exc, requests.exceptions.SSLError):
         return token_tls_error(url, "certificate verification failed")
     return token_connection_error(url, type(exc).__name__)

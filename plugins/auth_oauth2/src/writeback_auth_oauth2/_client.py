@@ -10,7 +10,6 @@ authlib client in place of authlib's own.
 from __future__ import annotations
 
 import base64
-import ssl
 import threading
 import warnings
 from typing import Any
@@ -21,10 +20,10 @@ from writeback.tokens import (
     Token,
     bad_token_answer,
     token_connection_error,
+    token_error_from_cause,
     token_http_error,
     token_oauth_error,
     token_timeout,
-    token_tls_error,
 )
 
 from ._tls import requests_verify, ssl_context
@@ -183,24 +182,5 @@ def _token(answer: Any, token_url: str, scope: str | None) -> Token:
 
 def _connection_error(token_url: str, exc: BaseException) -> AttemptError:
     """The root cause in a few words: an untrusted certificate, or the OS error."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return token_tls_error(token_url, current.verify_message or str(current))
-        if isinstance(current, OSError) and current.errno is not None and current.strerror:
-            return token_connection_error(token_url, f"[Errno {current.errno}] {current.strerror}")
-        current = current.__cause__ or current.__context__ or _first_arg(current)
-    return token_connection_error(token_url, type(exc).__name__)
-
-
-def _first_arg(exc: BaseException) -> BaseException | None:
-    # requests wraps urllib3's errors in args, not in __cause__.
-    for arg in exc.args:
-        if isinstance(arg, BaseException):
-            return arg
-        reason = getattr(arg, "reason", None)
-        if isinstance(reason, BaseException):
-            return reason
-    return None
+    found = token_error_from_cause(token_url, exc)
+    return found or token_connection_error(token_url, type(exc).__name__)
