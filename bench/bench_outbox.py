@@ -28,18 +28,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _receiver(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _receiver(queue: multiprocessing.Queue, delay: float) -> None:  # type: ignore[type-arg]
     from writeback_testing import WebhookReceiver
 
-    with WebhookReceiver() as receiver:
+    with WebhookReceiver(default_delay=delay) as receiver:
         queue.put(receiver.url)
         while True:
             time.sleep(3600)
 
 
-def start_receiver() -> tuple[multiprocessing.Process, str]:
+def start_receiver(delay: float = 0.0) -> tuple[multiprocessing.Process, str]:
+    """A receiver in its own process; ``delay``: seconds it takes to answer."""
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    process = multiprocessing.Process(target=_receiver, args=(queue,), daemon=True)
+    process = multiprocessing.Process(target=_receiver, args=(queue, delay), daemon=True)
     process.start()
     return process, queue.get(timeout=30)
 
@@ -154,9 +155,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--postgresql", action="store_true", help="also on a throwaway PostgreSQL")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the receiver takes to answer (0: as fast as it can; a real "
+        "back office takes 20-200 ms)",
+    )
     args = parser.parse_args()
 
-    receiver, url = start_receiver()
+    receiver, url = start_receiver(args.latency)
     env = {**os.environ}
     engines = ["sqlite"] + (["postgresql"] if args.postgresql else [])
     cluster = None
@@ -167,7 +175,10 @@ def main() -> None:
         cluster = PostgresCluster().start()
         env["WRITEBACK_SECRET_KEY"] = Fernet.generate_key().decode()
     bodies = [envelope(e) for e in events(args.n)]
-    print(f"{args.n} deliveries, concurrency {args.concurrency} per process, best of {args.repeat}\n")
+    print(
+        f"{args.n} deliveries, concurrency {args.concurrency} per process, receiver latency "
+        f"{args.latency * 1000:g} ms, best of {args.repeat}\n"
+    )
     print("| store | worker processes | raw httpx /s | outbox delivered /s | ratio | dispatch submitted /s |")
     print("|---|---|---|---|---|---|")
     try:

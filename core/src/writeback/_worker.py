@@ -13,6 +13,7 @@ import os
 import random
 import socket
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,6 +121,8 @@ class Worker:
         self.stats = WorkerStats()
         self._connectors: dict[int, _ConnectorState] = {}
         self._inflight: dict[asyncio.Task[None], Claim] = {}
+        # Claimed (leased) and waiting for a free slot, in claim order.
+        self._ready: deque[Claim] = deque()
         # Attempts that ended, recorded with the next claim in one transaction.
         self._finished: list[Finished] = []
         self._stopping = asyncio.Event()
@@ -137,28 +140,30 @@ class Worker:
         idle = 0
         try:
             while not self._stopping.is_set():
-                if self._inflight and not self._claim_due():
+                await self._fill()
+                if not self._claim_due():
                     await asyncio.wait(
                         self._inflight, timeout=FLUSH_AFTER, return_when=asyncio.FIRST_COMPLETED
                     )
                     continue
                 skip = self._closed_connectors()
-                free = self.concurrency - len(self._inflight)
+                wanted = 2 * self.concurrency - len(self._inflight) - len(self._ready)
                 finished, self._finished = self._finished, []
                 # In a thread: attempts in flight go on while the database works
                 # (SQLite and psycopg release the GIL while they wait on the disk).
                 claims = await asyncio.to_thread(
                     self.store.outbox.claim,
                     self.owner,
-                    free,
+                    wanted,
                     lease_seconds=self.lease_seconds,
                     skip_connectors=skip,
                     finished=finished,
                 )
                 self._count_all(finished)
-                started = await self._start(claims)
-                if started and len(self._inflight) < self.concurrency:
-                    continue
+                self._ready.extend(claims)
+                await self._fill()
+                if claims and len(self._ready) < self.concurrency:
+                    continue  # there may be more to claim
                 if self._inflight:
                     await asyncio.wait(
                         self._inflight,
@@ -173,12 +178,15 @@ class Worker:
                 # at least every second: another process may submit or claim meanwhile.
                 # Due but unclaimable (queues whose head another worker holds): back
                 # off from 5 ms, so idle workers do not hammer the database.
-                idle = 0 if started else idle + 1
+                idle = 0 if claims else idle + 1
                 delay = self.poll_interval if wake is None else wake - time.time()
                 delay = max(delay, min(0.005 * 2**idle, self.poll_interval))
                 delay = min(delay, self._wait_for_gates(skip), 1.0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            # Claimed but not started: back to the queue at once, for other workers.
+            unstarted, self._ready = list(self._ready), deque()
+            self.store.outbox.release(unstarted, self.owner)
             await self._finish_inflight()
         finally:
             # Whatever ended is recorded, even when the loop itself failed.
@@ -198,11 +206,18 @@ class Worker:
     # -- throttling and leases -----------------------------------------------------
 
     def _claim_due(self) -> bool:
-        """Claim (and record what ended) only once a batch of slots is free, or an
-        ended attempt has waited ``FLUSH_AFTER``: one transaction per batch, not
-        per delivery, is most of what keeps the outbox close to a raw client."""
-        free = self.concurrency - len(self._inflight)
-        if free >= max(1, self.concurrency // 2):
+        """Claim (and record what ended) once a batch is wanted, or an ended attempt
+        has waited ``FLUSH_AFTER``: one transaction per batch, not per delivery, is
+        most of what keeps the outbox close to a raw client.
+
+        Claims are kept in a local queue up to ``concurrency`` deep (leased, the
+        lease renewed), so a slot that frees up is refilled at once rather than
+        after the next claim's round trip: with slow endpoints every slot stays busy.
+        """
+        if not self._inflight and not self._ready:
+            return True
+        wanted = 2 * self.concurrency - len(self._inflight) - len(self._ready)
+        if wanted >= max(1, self.concurrency // 2):
             return True
         return bool(self._finished) and time.monotonic() - self._finished[0].ended >= FLUSH_AFTER
 
@@ -215,10 +230,12 @@ class Worker:
         waits = [self._connectors[cid].gate.ready_in() for cid in closed if cid in self._connectors]
         return max(min([self.poll_interval, *waits]), 0.005)
 
-    async def _start(self, claims: list[Claim]) -> int:
-        """Start an attempt for each claim its connector's gate admits; give the rest back."""
+    async def _fill(self) -> int:
+        """Start claimed deliveries while slots are free and their connector's gate
+        admits them; give back those whose connector is closed now."""
         started, refused = 0, []
-        for claim in claims:
+        while self._ready and len(self._inflight) < self.concurrency:
+            claim = self._ready.popleft()
             state = await self._state(claim)
             if isinstance(state, _ConnectorState):
                 if state.gate.free_slots() <= 0:
@@ -229,13 +246,15 @@ class Worker:
             self._inflight[task] = claim
             task.add_done_callback(self._inflight.pop)
             started += 1
-        self.store.outbox.release(refused, self.owner)
+        if refused:
+            # Closed connectors are skipped by the next claims, so this does not churn.
+            self.store.outbox.release(refused, self.owner)
         return started
 
     async def _renew_leases(self) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            claims = list(self._inflight.values())
+            claims = [*self._inflight.values(), *self._ready]
             lost = self.store.outbox.renew(claims, self.owner, lease_seconds=self.lease_seconds)
             for claim in claims:
                 if claim.seq in lost:
