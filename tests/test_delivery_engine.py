@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections import defaultdict
 
 import pytest
@@ -158,3 +159,38 @@ def test_deliveries_stats_and_retry_filters(cli, writeback_receiver_factory):
     both = cli("deliveries", "retry", "dlv_x", "--dead", check=2)
     assert "one of the two kinds" in both.stderr
     assert cli("deliveries", "stats", "--json").json()["totals"]["pending"] == 3
+
+
+def test_connectors_show_prints_the_throttle_and_coalescing_in_effect(cli, writeback_bc_api):
+    rows = [
+        webhook_row("hook", "http://127.0.0.1:9/h"),
+        webhook_row("hook-coalesced", "http://127.0.0.1:9/h", coalesce=True),
+        {
+            "name": "bc",
+            "type": "bc",
+            "api_type": "json",
+            "uri": writeback_bc_api.endpoint,
+            "source_app": "CRONUSUS",
+            "auth": {"method": "basic", "username": "u", "password": "p"},
+        },
+    ]
+    cli("connectors", "add", cli.file(rows))
+    hook = cli("connectors", "show", "hook", "--json").json()
+    assert hook["coalesce"] is False and hook["throttle"] == {"max_concurrency": None, "rate": None}
+    assert cli("connectors", "show", "hook-coalesced", "--json").json()["coalesce"] is True
+    bc = cli("connectors", "show", "bc", "--json").json()
+    assert bc["coalesce"] is True and bc["throttle"] == {"max_concurrency": 8, "rate": "6000/300s"}
+
+
+def test_dispatch_wait_returns_once_its_own_deliveries_are_settled(cli, writeback_receiver_factory):
+    slow = writeback_receiver_factory(plan=lambda request: Step(503))
+    fast = writeback_receiver_factory()
+    cli("connectors", "add", cli.file(webhook_row("slow", slow.url, source_app="OTHER",
+                                                  retry={"schedule": [30]})))  # fmt: skip
+    cli("connectors", "add", cli.file(webhook_row("fast", fast.url)))
+    # Another app's delivery waits 30 s for its retry: --wait must not wait for it.
+    cli("dispatch", cli.file(appointment_event("create", "X", source_app="OTHER")))
+    started = time.monotonic()
+    cli("dispatch", cli.file(appointment_event("create", "A")), "--wait")
+    assert time.monotonic() - started < 15
+    assert fast.wait_for(1)[0].json["data"]["appointmentGuid"] == "A"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .._errors import InvalidConnectorError
+from .._errors import InvalidConnectorError, WritebackError
 from ._app import STATE, app
 from ._output import err, out, print_json, table
+
+if TYPE_CHECKING:
+    from .._registry import PluginRegistry
 
 connectors_app = typer.Typer(help="Manage connector rows.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
@@ -118,14 +121,32 @@ def list_(as_json: JsonFlag = False) -> None:
 
 @connectors_app.command("show")
 def show(name: NameArg, as_json: JsonFlag = False) -> None:
-    """Show one connector row (secrets as ***)."""
-    row = STATE.dispatcher().connectors.get(name).masked()
+    """Show one connector row (secrets as ***), with the throttle and coalescing in effect."""
+    dispatcher = STATE.dispatcher()
+    row = dispatcher.connectors.get(name).masked()
+    _fill_type_defaults(row, dispatcher.registry)
     if as_json:
         print_json(row)
         return
     import yaml
 
     out.print(yaml.safe_dump(row, sort_keys=False, allow_unicode=True).rstrip(), markup=False)
+
+
+def _fill_type_defaults(row: dict[str, Any], registry: PluginRegistry) -> None:
+    """``throttle``/``coalesce`` left out of the row are the connector type's defaults:
+    show those, not null (they stay null when the type is not installed)."""
+    if row.get("throttle") is not None and row.get("coalesce") is not None:
+        return
+    try:
+        spec = registry.connector_type(row["type"])
+    except WritebackError:
+        return
+    if row.get("throttle") is None:
+        default = spec.throttle_default
+        row["throttle"] = {"max_concurrency": default.max_concurrency, "rate": default.rate}
+    if row.get("coalesce") is None:
+        row["coalesce"] = spec.coalesce_default
 
 
 @connectors_app.command("enable")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -15,7 +15,7 @@ from ._output import err, out, print_json, table
 
 if TYPE_CHECKING:
     from .._dispatcher import Dispatcher
-    from .._worker import WorkerStats
+    from .._worker import Worker, WorkerStats
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -40,12 +40,18 @@ def _progress(total: int) -> Iterator[Any]:
 
 
 def drain(
-    dispatcher: Dispatcher, *, until_idle: bool, concurrency: int, **options: Any
+    dispatcher: Dispatcher,
+    *,
+    until_idle: bool,
+    concurrency: int,
+    only: Collection[str] | None = None,
+    **options: Any,
 ) -> WorkerStats:
     """Run a worker with a progress display, stopping cleanly on SIGTERM/SIGINT.
 
     The first signal stops claiming and lets in-flight attempts finish (up to the
-    grace period); a second one interrupts them (they stay pending).
+    grace period); a second one interrupts them (they stay pending). With
+    ``only``, the worker stops once none of those deliveries is pending.
     """
     from .._worker import Worker
 
@@ -75,9 +81,27 @@ def drain(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, worker.stop)
-            return await worker.run(until_idle=until_idle)
+            watcher = asyncio.create_task(_stop_when_settled(dispatcher, worker, only))
+            try:
+                return await worker.run(until_idle=until_idle)
+            finally:
+                watcher.cancel()
 
         return asyncio.run(run())
+
+
+async def _stop_when_settled(
+    dispatcher: Dispatcher, worker: Worker, only: Collection[str] | None
+) -> None:
+    if only is None:
+        return
+    import asyncio
+
+    while True:
+        await asyncio.sleep(0.2)
+        if not dispatcher.store.outbox.pending_among(only):
+            worker.stop()
+            return
 
 
 def _report(stats: WorkerStats) -> None:
@@ -134,8 +158,9 @@ def dispatch(
             table(None, ["event", "connector", "delivery", "event was"], rows)
         out.print(f"{len(results)} event(s), {len(rows)} delivery(ies)")
     if wait:
-        drain(dispatcher, until_idle=True, concurrency=8)
         ours = {d for r in results for d, _ in r.deliveries}
+        if ours:
+            drain(dispatcher, until_idle=True, concurrency=8, only=ours)
         dead = [row.id for row in dispatcher.deliveries.list(status="dead") if row.id in ours]
         for delivery_id in dead:
             err.print(f"dead: {delivery_id}  (see 'writeback deliveries show {delivery_id}')")

@@ -294,15 +294,15 @@ class Outbox(DeliveryLedger):
                 )
             ).scalar()
 
-    def pending_connectors(self) -> set[int | None]:
-        """Connectors that still have pending deliveries."""
+    def pending_among(self, delivery_ids: Collection[str]) -> int:
+        """How many of ``delivery_ids`` are still pending."""
         with self._work_engine.begin() as conn:
-            return set(
+            return int(
                 conn.execute(
-                    select(deliveries.c.connector_id)
-                    .where(deliveries.c.status == "pending")
-                    .distinct()
-                ).scalars()
+                    select(func.count()).where(
+                        deliveries.c.id.in_(list(delivery_ids)), deliveries.c.status == "pending"
+                    )
+                ).scalar_one()
             )
 
 
