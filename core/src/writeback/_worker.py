@@ -141,7 +141,7 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 await self._fill()
-                if not self._claim_due():
+                if self._inflight and not self._claim_due():
                     await asyncio.wait(
                         self._inflight, timeout=FLUSH_AFTER, return_when=asyncio.FIRST_COMPLETED
                     )
