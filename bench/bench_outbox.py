@@ -74,7 +74,7 @@ def _raw_share(url: str, bodies: list[bytes], concurrency: int, out: multiproces
 
 
 def raw_httpx(url: str, bodies: list[bytes], concurrency: int, processes: int) -> float:
-    """Requests/s of raw httpx: ``processes`` processes × ``concurrency`` each."""
+    """Requests/s of raw httpx: ``processes`` processes x ``concurrency`` each."""
     out: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     shares = [bodies[i::processes] for i in range(processes)]
     procs = [
@@ -108,7 +108,11 @@ def events(n: int) -> list[dict]:
 
 def envelope(event: dict) -> bytes:
     return json.dumps(
-        {"type": "appointment.updated", "timestamp": "2026-11-24T08:00:00Z", "data": event["appointment"]},
+        {
+            "type": "appointment.updated",
+            "timestamp": "2026-11-24T08:00:00Z",
+            "data": event["appointment"],
+        },
         separators=(",", ":"),
     ).encode()
 
@@ -120,10 +124,18 @@ def writeback(db: str, *args: str, env: dict[str, str]) -> subprocess.CompletedP
     )  # fmt: skip
 
 
-def outbox(db: str, url: str, n: int, concurrency: int, workers: int, env: dict[str, str]) -> tuple[float, float]:
+def outbox(
+    db: str, url: str, n: int, concurrency: int, workers: int, env: dict[str, str]
+) -> tuple[float, float]:
     """(delivered/s, submitted/s) through ``writeback dispatch`` + ``worker`` processes."""
     folder = Path(tempfile.mkdtemp(prefix="wb-bench-"))
-    row = {"name": "bench", "type": "webhook", "uri": url, "api_type": "json", "source_app": "BENCH"}
+    row = {
+        "name": "bench",
+        "type": "webhook",
+        "uri": url,
+        "api_type": "json",
+        "source_app": "BENCH",
+    }
     (folder / "c.json").write_text(json.dumps(row))
     (folder / "e.jsonl").write_text("\n".join(json.dumps(e) for e in events(n)))
     writeback(db, "connectors", "add", str(folder / "c.json"), env=env)
@@ -140,9 +152,14 @@ def outbox(db: str, url: str, n: int, concurrency: int, workers: int, env: dict[
     engine = create_engine(db)
     with engine.connect() as conn:
         first, last, count = conn.execute(
-            text("SELECT min(started_at), max(started_at + duration_ms / 1000), count(*) FROM attempts")
+            text(
+                "SELECT min(started_at), max(started_at + duration_ms / 1000), count(*) "
+                "FROM attempts"
+            )
         ).one()
-        delivered = conn.execute(text("SELECT count(*) FROM deliveries WHERE status = 'delivered'")).scalar()
+        delivered = conn.execute(
+            text("SELECT count(*) FROM deliveries WHERE status = 'delivered'")
+        ).scalar()
     engine.dispose()
     assert delivered == n == count, (delivered, n, count)
     return n / (last - first), submitted
@@ -179,7 +196,10 @@ def main() -> None:
         f"{args.n} deliveries, concurrency {args.concurrency} per process, receiver latency "
         f"{args.latency * 1000:g} ms, best of {args.repeat}\n"
     )
-    print("| store | worker processes | raw httpx /s | outbox delivered /s | ratio | dispatch submitted /s |")
+    print(
+        "| store | worker processes | raw httpx /s | outbox delivered /s | ratio "
+        "| dispatch submitted /s |"
+    )
     print("|---|---|---|---|---|---|")
     try:
         for engine in engines:
@@ -192,7 +212,9 @@ def main() -> None:
                     else:
                         assert cluster is not None
                         db = cluster.create_database()
-                    rate, submitted = outbox(db, url + "/wb", args.n, args.concurrency, workers, env)
+                    rate, submitted = outbox(
+                        db, url + "/wb", args.n, args.concurrency, workers, env
+                    )
                     ours.append(rate)
                     subs.append(submitted)
                 raw, our = max(raws), max(ours)

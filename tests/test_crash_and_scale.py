@@ -84,7 +84,7 @@ def test_sigterm_finishes_the_attempt_in_flight(cli, writeback_receiver_factory)
     worker = start_worker(cli)
     wait_for_connection(rx)  # the attempt is in flight: the receiver holds it for 2 s
     worker.send_signal(signal.SIGTERM)
-    out, err = worker.communicate(timeout=30)
+    _, err = worker.communicate(timeout=30)
     assert worker.returncode == 0, err
     shown = cli("deliveries", "show", made["deliveries"][0]["id"], "--json").json()
     assert shown["status"] == "delivered" and shown["attempts"] == 1

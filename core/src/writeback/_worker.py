@@ -22,6 +22,7 @@ from ._errors import AttemptError, UserError
 from ._interfaces import AttemptResult, Delivery, Outcome
 from ._pipeline import Pipeline, attempt_error_result
 from ._registry import PluginRegistry
+from ._schedule import next_delay
 from ._secrets import REDACTOR, secret_safe_logger
 from ._throttle import ConnectorGate
 from ._validation import validate_connector
@@ -31,10 +32,6 @@ __all__ = ["Worker", "WorkerStats", "next_delay"]
 
 log = secret_safe_logger("writeback.worker")
 
-#: The longest ``Retry-After`` honoured; a server asking for more waits a day.
-MAX_RETRY_AFTER = 86400.0
-#: Jitter spreads retries of many deliveries so they do not return in one burst.
-JITTER = 0.2
 #: The longest an ended attempt waits to be recorded (with the next claim).  Its
 #: lease is no longer renewed, so this must stay far below any lease.
 FLUSH_AFTER = 0.02
@@ -56,22 +53,6 @@ class _ConnectorState:
     gate: ConnectorGate
     #: When the row was last compared with the store (``time.monotonic()``).
     checked_at: float = 0.0
-
-
-def next_delay(
-    schedule: tuple[float, ...], attempt: int, retry_after: float | None
-) -> float | None:
-    """Seconds to wait after failed attempt number ``attempt``; ``None``: give up.
-
-    The schedule's wait with ±20% jitter, but never less than the endpoint's
-    ``Retry-After``.
-    """
-    if attempt > len(schedule):
-        return None
-    wait = schedule[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
-    if retry_after is not None:
-        wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
-    return wait
 
 
 @dataclass

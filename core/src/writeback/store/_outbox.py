@@ -18,15 +18,15 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Float, Integer, bindparam, func, insert, or_, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from .._event import AppointmentEvent
 from .._secrets import secret_safe_logger
 from ._coalesce import coalesce
 from ._ledger import AttemptRecord, DeliveryLedger
 from ._schema import attempts, deliveries, events
+from ._statements import DUE, LEASE, LOAD, OWNED, RECORD_STATE
 
 __all__ = ["AttemptRecord", "Claim", "Finished", "Outbox", "Target", "new_delivery_id"]
 
@@ -209,15 +209,15 @@ class Outbox(DeliveryLedger):
             # may run such a subquery more than once and so lease more than n rows.
             # The SELECT's row locks hold until commit, so the UPDATE finds them all.
             skip = sorted(skip_connectors)
-            due = conn.execute(_DUE, {"now": now, "limit": limit, "skip": skip}).scalars().all()
+            due = conn.execute(DUE, {"now": now, "limit": limit, "skip": skip}).scalars().all()
             if not due:
                 return []
             until = now + lease_seconds
             params = {"seqs": list(due), "now": now, "owner": owner, "until": until}
-            claimed = conn.execute(_LEASE, params).scalars().all()
+            claimed = conn.execute(LEASE, params).scalars().all()
             if not claimed:
                 return []
-            rows = conn.execute(_LOAD, {"seqs": list(claimed)}).all()
+            rows = conn.execute(LOAD, {"seqs": list(claimed)}).all()
         return [
             Claim(
                 seq=r.seq,
@@ -313,7 +313,7 @@ def _record(conn: Any, finished: Sequence[Finished], owner: str, now: float) -> 
         recorded; that worker's result decides the status).
     """
     seqs = [f.claim.seq for f in finished]
-    owned = set(conn.execute(_OWNED, {"seqs": seqs, "owner": owner}).scalars())
+    owned = set(conn.execute(OWNED, {"seqs": seqs, "owner": owner}).scalars())
     conn.execute(
         insert(attempts),
         [
@@ -342,86 +342,9 @@ def _record(conn: Any, finished: Sequence[Finished], owner: str, now: float) -> 
         if f.claim.seq in owned
     ]
     if states:
-        conn.execute(_RECORD_STATE, states)
+        conn.execute(RECORD_STATE, states)
     lost = set(seqs) - owned
     if lost:
         ids = ", ".join(f.claim.id for f in finished if f.claim.seq in lost)
         log.warning("lease lost before the result was recorded: %s", ids)
     return lost
-
-
-# The statements a busy worker runs for every batch, built once: constructing
-# SQLAlchemy expressions anew costs more than running them on SQLite.
-_earlier = aliased(deliveries)
-_lease_free = or_(
-    deliveries.c.lease_expires_at.is_(None),
-    deliveries.c.lease_expires_at < bindparam("now", type_=Float),
-)
-# The head of each queue: the earliest pending delivery of its (connector,
-# appointment).  A correlated scalar subquery, not NOT EXISTS: PostgreSQL runs it
-# as one probe of ix_deliveries_pending_queue per candidate whatever its
-# statistics say, where the anti-join it chose for a new, un-ANALYZEd table
-# compared every candidate with every pending row.
-_queue_head = (
-    select(func.min(_earlier.c.seq))
-    .where(
-        _earlier.c.connector_id == deliveries.c.connector_id,
-        _earlier.c.appointment_key == deliveries.c.appointment_key,
-        _earlier.c.status == "pending",
-    )
-    .scalar_subquery()
-)
-_DUE = (
-    select(deliveries.c.seq)
-    .where(
-        deliveries.c.status == "pending",
-        deliveries.c.next_attempt_at <= bindparam("now", type_=Float),
-        _lease_free,
-        # A removed connector's deliveries (NULL) have no queue: each just goes dead.
-        or_(deliveries.c.connector_id.is_(None), deliveries.c.seq == _queue_head),
-        or_(
-            deliveries.c.connector_id.is_(None),
-            deliveries.c.connector_id.not_in(bindparam("skip", expanding=True)),
-        ),
-    )
-    # ix_deliveries_due gives this order, so the scan stops after ``limit`` heads.
-    .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
-    .limit(bindparam("limit", type_=Integer))
-    .with_for_update(of=deliveries, skip_locked=True)
-)
-_LEASE = (
-    update(deliveries)
-    # Status and lease again: on PostgreSQL a row another transaction changed
-    # meanwhile is re-checked against these.
-    .where(
-        deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
-        deliveries.c.status == "pending",
-        _lease_free,
-    )
-    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until", type_=Float))
-    .returning(deliveries.c.seq)
-)
-_LOAD = (
-    select(deliveries, events.c.payload)
-    .join(events, events.c.id == deliveries.c.event_id)
-    .where(deliveries.c.seq.in_(bindparam("seqs", expanding=True)))
-    .order_by(deliveries.c.seq)
-)
-_OWNED = select(deliveries.c.seq).where(
-    deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
-    deliveries.c.lease_owner == bindparam("owner"),
-)
-_RECORD_STATE = (
-    update(deliveries)
-    .where(deliveries.c.seq == bindparam("b_seq"))
-    .values(
-        status=bindparam("b_status"),
-        attempts=deliveries.c.attempts + 1,
-        next_attempt_at=bindparam("b_next", type_=Float),
-        lease_owner=None,
-        lease_expires_at=None,
-        last_error=bindparam("b_error"),
-        last_status_code=bindparam("b_code"),
-        updated_at=bindparam("b_now", type_=Float),
-    )
-)

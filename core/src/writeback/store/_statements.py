@@ -1,0 +1,88 @@
+"""The statements a busy worker runs for every batch, built once.
+
+Constructing SQLAlchemy expressions anew for each call cost more than running
+them on SQLite; these take their values as bound parameters instead.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, Integer, bindparam, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from ._schema import deliveries, events
+
+__all__ = ["DUE", "LEASE", "LOAD", "OWNED", "RECORD_STATE"]
+
+_earlier = aliased(deliveries)
+_lease_free = or_(
+    deliveries.c.lease_expires_at.is_(None),
+    deliveries.c.lease_expires_at < bindparam("now", type_=Float),
+)
+# The head of each queue: the earliest pending delivery of its (connector,
+# appointment).  A correlated scalar subquery, not NOT EXISTS: PostgreSQL runs it
+# as one probe of ix_deliveries_pending_queue per candidate whatever its
+# statistics say, where the anti-join it chose for a new, un-ANALYZEd table
+# compared every candidate with every pending row.
+_queue_head = (
+    select(func.min(_earlier.c.seq))
+    .where(
+        _earlier.c.connector_id == deliveries.c.connector_id,
+        _earlier.c.appointment_key == deliveries.c.appointment_key,
+        _earlier.c.status == "pending",
+    )
+    .scalar_subquery()
+)
+DUE = (
+    select(deliveries.c.seq)
+    .where(
+        deliveries.c.status == "pending",
+        deliveries.c.next_attempt_at <= bindparam("now", type_=Float),
+        _lease_free,
+        # A removed connector's deliveries (NULL) have no queue: each just goes dead.
+        or_(deliveries.c.connector_id.is_(None), deliveries.c.seq == _queue_head),
+        or_(
+            deliveries.c.connector_id.is_(None),
+            deliveries.c.connector_id.not_in(bindparam("skip", expanding=True)),
+        ),
+    )
+    # ix_deliveries_due gives this order, so the scan stops after ``limit`` heads.
+    .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(of=deliveries, skip_locked=True)
+)
+LEASE = (
+    update(deliveries)
+    # Status and lease again: on PostgreSQL a row another transaction changed
+    # meanwhile is re-checked against these.
+    .where(
+        deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
+        deliveries.c.status == "pending",
+        _lease_free,
+    )
+    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until", type_=Float))
+    .returning(deliveries.c.seq)
+)
+LOAD = (
+    select(deliveries, events.c.payload)
+    .join(events, events.c.id == deliveries.c.event_id)
+    .where(deliveries.c.seq.in_(bindparam("seqs", expanding=True)))
+    .order_by(deliveries.c.seq)
+)
+OWNED = select(deliveries.c.seq).where(
+    deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
+    deliveries.c.lease_owner == bindparam("owner"),
+)
+RECORD_STATE = (
+    update(deliveries)
+    .where(deliveries.c.seq == bindparam("b_seq"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=deliveries.c.attempts + 1,
+        next_attempt_at=bindparam("b_next", type_=Float),
+        lease_owner=None,
+        lease_expires_at=None,
+        last_error=bindparam("b_error"),
+        last_status_code=bindparam("b_code"),
+        updated_at=bindparam("b_now", type_=Float),
+    )
+)
