@@ -21,9 +21,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from rich.console import Console
-from writeback_testing._fixtures_windows import unavailable
 from writeback_testing.demo import BASIC, ENTRA_SECRET, OAUTH2_SECRET, SIGNING_SECRET, run_demo
 from writeback_testing.demo_backoffice import SECRETS, kerberos_unavailable_reason
+from writeback_testing.services import service_unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = [
@@ -91,7 +91,7 @@ def test_demo_delivers_everything(tmp_path):
 @pytest.mark.parametrize("kerberos", [False, True], ids=["ntlm-fallback", "kerberos"])
 def test_demo_chooses_nav_auth_and_restores_the_environment(tmp_path, kerberos):
     if kerberos and (reason := kerberos_unavailable_reason()):
-        unavailable(reason)
+        service_unavailable(reason)
     before = dict(os.environ)
     out, err = io.StringIO(), io.StringIO()
     code = run_demo(

@@ -8,8 +8,9 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from writeback_testing._fixtures_windows import KERBEROS_USERS, kerberos_missing_reason, unavailable
+from writeback_testing._fixtures_windows import KERBEROS_USERS, kerberos_missing_reason
 from writeback_testing.kdc import TestKdc
+from writeback_testing.services import service_unavailable
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -73,7 +74,7 @@ def test_the_keytab_holds_the_http_service_keys(writeback_kdc: TestKdc) -> None:
 def test_a_realm_of_its_own_starts_within_a_second_and_cleans_up(tmp_path: Path) -> None:
     reason = kerberos_missing_reason()
     if reason:
-        unavailable(reason)
+        service_unavailable(reason)
     started = time.monotonic()
     kdc = TestKdc({"carol": "Carol-Pw-1"}, realm="OTHER.TEST").start()
     try:

@@ -41,7 +41,7 @@ from ._interfaces import (
     ProbeReport,
 )
 from ._models import Connector, RetryPolicy, Throttle
-from ._outcome import classify_status, connection_failure, parse_retry_after
+from ._outcome import classify_status, connection_failure, endpoint_of, parse_retry_after
 from ._pipeline import Pipeline
 from ._registry import PluginRegistry
 from ._validation import ValidatedConnector, validate_connector
@@ -91,6 +91,7 @@ __all__ = [
     "WritebackError",
     "classify_status",
     "connection_failure",
+    "endpoint_of",
     "hookimpl",
     "hookspec",
     "parse_retry_after",

@@ -11,6 +11,7 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from ._interfaces import AttemptResult, Outcome
 
@@ -19,9 +20,23 @@ __all__ = [
     "RETRY_STATUSES",
     "classify_status",
     "connection_failure",
+    "endpoint_of",
     "error_text",
     "parse_retry_after",
 ]
+
+
+def endpoint_of(url: str, unknown: str = "the endpoint") -> str:
+    """``host:port`` of ``url`` (default port filled in): enough to say where an error
+    happened, never a path or query that may hold a company name or a secret."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return unknown
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
 
 RETRY_STATUSES = frozenset({408, 429})
 #: Longest error text kept from an answer body.

@@ -75,7 +75,9 @@ class ConnectorGate:
         self._successes = 0
         self._failures_in_a_row = 0
         self._cooldown = FIRST_COOLDOWN
-        self._circuit = "closed"
+        # Tripped: the circuit is open until ``paused_until``, then half-open (one
+        # probe at a time) until an answer says the endpoint works again.
+        self._tripped = False
         self._probe_out = False
 
     # -- asking ------------------------------------------------------------------
@@ -91,10 +93,7 @@ class ConnectorGate:
         now = self._clock()
         if now < self.paused_until:
             return 0
-        if self._circuit == "open":
-            # The cool-down is over: let exactly one probe through.
-            self._circuit = "half-open"
-        if self._circuit == "half-open":
+        if self._tripped:  # the cool-down is over: exactly one probe at a time
             return 0 if self._probe_out else 1
         slots = self.limit - self.in_flight
         if self.rate:
@@ -107,7 +106,7 @@ class ConnectorGate:
         now = self._clock()
         if now < self.paused_until:
             return self.paused_until - now
-        if self._circuit == "half-open" and self._probe_out:
+        if self._tripped and self._probe_out:
             return math.inf  # the probe's answer decides
         if self.in_flight >= self.limit:
             return math.inf  # a finishing delivery frees a slot
@@ -122,7 +121,7 @@ class ConnectorGate:
     def acquire(self) -> None:
         """A delivery starts: it holds a slot and spends a token."""
         self.in_flight += 1
-        if self._circuit == "half-open":
+        if self._tripped:
             self._probe_out = True
         if self.rate:
             self._refill(self._clock())
@@ -131,8 +130,7 @@ class ConnectorGate:
     def release(self, result: AttemptResult | None) -> None:
         """A delivery ended (``None``: it was given back unsent)."""
         self.in_flight = max(0, self.in_flight - 1)
-        probing = self._circuit == "half-open" and self._probe_out
-        self._probe_out = False
+        probing, self._probe_out = self._probe_out, False
         if result is None:
             return
         if _throttled(result):
@@ -143,8 +141,8 @@ class ConnectorGate:
                 self._open(doubling=probing)
             return
         self._failures_in_a_row = 0
-        if probing or self._circuit != "closed":
-            self._circuit = "closed"
+        if self._tripped:
+            self._tripped = False
             self._cooldown = FIRST_COOLDOWN
         if result.outcome is Outcome.DELIVERED:
             self._speed_up()
@@ -170,13 +168,14 @@ class ConnectorGate:
     def _open(self, *, doubling: bool) -> None:
         if doubling:
             self._cooldown = min(MAX_COOLDOWN, self._cooldown * 2)
-        self._circuit = "open"
+        self._tripped = True
         self.paused_until = max(self.paused_until, self._clock() + self._cooldown)
 
     def snapshot(self) -> GateSnapshot:
-        return GateSnapshot(
-            self.limit, self.in_flight, self.paused_until, self._circuit, self.rate_scale
-        )
+        circuit = "closed"
+        if self._tripped:
+            circuit = "open" if self._clock() < self.paused_until else "half-open"
+        return GateSnapshot(self.limit, self.in_flight, self.paused_until, circuit, self.rate_scale)
 
 
 def _throttled(result: AttemptResult) -> bool:

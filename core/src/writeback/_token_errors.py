@@ -11,9 +11,9 @@ a server echoes back).
 from __future__ import annotations
 
 import ssl
-from urllib.parse import urlsplit
 
 from ._errors import AttemptError
+from ._outcome import endpoint_of as _endpoint_of
 
 __all__ = [
     "bad_token_answer",
@@ -31,14 +31,8 @@ CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
 
 
 def endpoint_of(url: str) -> str:
-    """``host:port`` of ``url``: enough to say where, never a query that may hold a secret."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "the token endpoint"
-    host = parts.hostname or "?"
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """``host:port`` of the token endpoint ``url``."""
+    return _endpoint_of(url, "the token endpoint")
 
 
 def _detail(error: str, description: str | None) -> str:

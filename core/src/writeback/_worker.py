@@ -169,7 +169,7 @@ class Worker:
             # Whatever ended is recorded, even when the loop itself failed.
             finished, self._finished = self._finished, []
             if finished:
-                self.store.outbox.claim(self.owner, 0, lease_seconds=0, finished=finished)
+                self.store.outbox.record(finished, self.owner)
                 self._count_all(finished)
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -12,17 +12,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from writeback_testing.services import service_unavailable
+
 if TYPE_CHECKING:
     from pathlib import Path
 
     from writeback_testing.postgres import PostgresCluster
-
-
-def unavailable(reason: str) -> None:
-    """Skip locally; fail under CI, where every service must be there."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +28,7 @@ def writeback_postgres() -> Iterator[PostgresCluster]:
     try:
         cluster = PostgresCluster().start()
     except PostgresUnavailable as exc:
-        unavailable(str(exc))
-        raise  # unreachable: unavailable() skips or fails
+        service_unavailable(str(exc))
     try:
         yield cluster
     finally:

@@ -11,11 +11,12 @@ set.
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+
+from writeback_testing.services import service_unavailable
 
 if TYPE_CHECKING:
     from writeback_testing.acceptors_windows import NegotiateAcceptor, NtlmAcceptor
@@ -24,13 +25,6 @@ if TYPE_CHECKING:
 #: Users of the test realm and of the NTLM acceptors (user -> password).
 KERBEROS_USERS = {"alice": "Wonder-Land-42", "bob": "B0b-Kerberos!"}
 NTLM_USERS = {"CRONUS\\WEBUSER": "Ntlm-Pa55!", "ntlmuser": "Plain-Pa55"}
-
-
-def unavailable(reason: str) -> None:
-    """Skip with ``reason``; fail instead when the ``CI`` variable is set."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
-    pytest.skip(reason)
 
 
 def kerberos_missing_reason() -> str | None:
@@ -59,14 +53,14 @@ def writeback_kdc() -> Iterator[TestKdc]:
     """
     reason = kerberos_missing_reason()
     if reason:
-        unavailable(reason)
+        service_unavailable(reason)
     from writeback_testing.kdc import KdcUnavailableError, TestKdc
 
     kdc = TestKdc(KERBEROS_USERS)
     try:
         kdc.start()
     except KdcUnavailableError as exc:
-        unavailable(f"the test KDC did not start: {exc}")
+        service_unavailable(f"the test KDC did not start: {exc}")
     kdc.activate()
     try:
         yield kdc

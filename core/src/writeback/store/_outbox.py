@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._event import AppointmentEvent
@@ -26,25 +26,13 @@ from .._secrets import secret_safe_logger
 from ._coalesce import coalesce
 from ._ledger import AttemptRecord, DeliveryLedger
 from ._schema import attempts, deliveries, events
-from ._statements import DUE, LEASE, LOAD, OWNED, RECORD_STATE
+from ._statements import DUE, LEASE, LOAD, NEXT_WAKE, OWNED, RECORD_STATE
 
 __all__ = ["AttemptRecord", "Claim", "Finished", "Outbox", "Target", "new_delivery_id"]
 
 log = secret_safe_logger("writeback.outbox")
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def _not_in(connector_ids: Collection[int]) -> list[Any]:
-    if not connector_ids:
-        return []
-    # NULL (a removed connector) is not "in" anything, but NOT IN would drop it too.
-    return [
-        or_(
-            deliveries.c.connector_id.is_(None),
-            deliveries.c.connector_id.not_in(sorted(connector_ids)),
-        )
-    ]
 
 
 def new_delivery_id() -> str:
@@ -233,6 +221,16 @@ class Outbox(DeliveryLedger):
             for r in rows
         ]
 
+    def record(self, finished: Sequence[Finished], owner: str) -> set[int]:
+        """Record ended attempts without claiming more (a worker shutting down).
+
+        :returns: the seqs whose lease had passed to another worker meanwhile.
+        """
+        if not finished:
+            return set()
+        with self._work_engine.begin() as conn:
+            return _record(conn, finished, owner, time.time())
+
     def finish(
         self,
         claim: Claim,
@@ -247,9 +245,7 @@ class Outbox(DeliveryLedger):
         :returns: False when the lease had passed to another worker meanwhile (the
             attempt is still recorded; the other worker's result decides the status).
         """
-        with self._work_engine.begin() as conn:
-            done = Finished(claim, attempt, status, next_attempt_at)
-            return not _record(conn, [done], owner, time.time())
+        return not self.record([Finished(claim, attempt, status, next_attempt_at)], owner)
 
     def renew(self, claims: Iterable[Claim], owner: str, *, lease_seconds: float) -> set[int]:
         """Extend the leases of deliveries in flight; returns the seqs whose lease was lost."""
@@ -288,11 +284,7 @@ class Outbox(DeliveryLedger):
         connectors open again.
         """
         with self._work_engine.begin() as conn:
-            return conn.execute(
-                select(func.min(deliveries.c.next_attempt_at)).where(
-                    deliveries.c.status == "pending", *_not_in(skip_connectors)
-                )
-            ).scalar()
+            return conn.execute(NEXT_WAKE, {"skip": sorted(skip_connectors)}).scalar()
 
     def pending_among(self, delivery_ids: Collection[str]) -> int:
         """How many of ``delivery_ids`` are still pending."""

@@ -11,12 +11,18 @@ from sqlalchemy.orm import aliased
 
 from ._schema import deliveries, events
 
-__all__ = ["DUE", "LEASE", "LOAD", "OWNED", "RECORD_STATE"]
+__all__ = ["DUE", "LEASE", "LOAD", "NEXT_WAKE", "OWNED", "RECORD_STATE"]
 
 _earlier = aliased(deliveries)
 _lease_free = or_(
     deliveries.c.lease_expires_at.is_(None),
     deliveries.c.lease_expires_at < bindparam("now", type_=Float),
+)
+# Not one of the connectors in ``skip`` (closed by their throttle or circuit).
+# NULL (a removed connector) is not "in" anything, but NOT IN would drop it too.
+_not_skipped = or_(
+    deliveries.c.connector_id.is_(None),
+    deliveries.c.connector_id.not_in(bindparam("skip", expanding=True)),
 )
 # The head of each queue: the earliest pending delivery of its (connector,
 # appointment).  A correlated scalar subquery, not NOT EXISTS: PostgreSQL runs it
@@ -40,10 +46,7 @@ DUE = (
         _lease_free,
         # A removed connector's deliveries (NULL) have no queue: each just goes dead.
         or_(deliveries.c.connector_id.is_(None), deliveries.c.seq == _queue_head),
-        or_(
-            deliveries.c.connector_id.is_(None),
-            deliveries.c.connector_id.not_in(bindparam("skip", expanding=True)),
-        ),
+        _not_skipped,
     )
     # ix_deliveries_due gives this order, so the scan stops after ``limit`` heads.
     .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
@@ -85,4 +88,7 @@ RECORD_STATE = (
         last_status_code=bindparam("b_code"),
         updated_at=bindparam("b_now", type_=Float),
     )
+)
+NEXT_WAKE = select(func.min(deliveries.c.next_attempt_at)).where(
+    deliveries.c.status == "pending", _not_skipped
 )

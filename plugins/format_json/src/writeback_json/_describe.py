@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from urllib.parse import urlsplit
 
 import httpx
+from writeback import endpoint_of
 
-__all__ = ["describe_timeout", "describe_transport_error", "endpoint"]
+__all__ = ["describe_timeout", "describe_transport_error"]
 
 #: Longest description kept; the attempt record is no place for a traceback.
 LIMIT = 200
@@ -30,26 +30,15 @@ _TIMEOUT_PHASES: dict[type[httpx.TimeoutException], str] = {
 }
 
 
-def endpoint(url: str) -> str:
-    """``host:port`` of ``url``, with the scheme's default port filled in."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "the endpoint"
-    host = parts.hostname or "?"
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def describe_timeout(exc: httpx.TimeoutException, url: str, seconds: float) -> str:
     """``no answer within 30 s (host:port)``."""
     phase = _TIMEOUT_PHASES.get(type(exc), "no answer within {:g} s").format(seconds)
-    return f"{phase} ({endpoint(url)})"
+    return f"{phase} ({endpoint_of(url)})"
 
 
 def describe_transport_error(exc: httpx.TransportError, url: str) -> str:
     """``[Errno 111] Connection refused (host:port)``: the root cause, never the URL."""
-    where = endpoint(url)
+    where = endpoint_of(url)
     # A URL in httpx's texts may carry a token in its query; the endpoint is enough.
     text = _URL.sub(lambda _: where, _root_cause(exc) or type(exc).__name__)
     if len(text) > LIMIT:

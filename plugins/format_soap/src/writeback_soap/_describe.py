@@ -10,23 +10,13 @@ from __future__ import annotations
 
 import os
 import ssl
-from urllib.parse import urlsplit
 
-__all__ = ["LIMIT", "describe_connection_error", "endpoint"]
+from writeback import endpoint_of
+
+__all__ = ["LIMIT", "describe_connection_error"]
 
 #: Longest description kept; the attempt record is no place for a traceback.
 LIMIT = 200
-
-
-def endpoint(url: str) -> str:
-    """``host:port`` of ``url``, with the scheme's default port filled in."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "the endpoint"
-    host = parts.hostname or "?"
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def describe_connection_error(exc: BaseException, url: str) -> str:
@@ -34,7 +24,7 @@ def describe_connection_error(exc: BaseException, url: str) -> str:
     text = _root_cause(exc) or type(exc).__name__
     if len(text) > LIMIT:
         text = text[: LIMIT - 1] + "…"
-    return f"{text} ({endpoint(url)})"
+    return f"{text} ({endpoint_of(url)})"
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -38,7 +38,7 @@ from ._classify import (
     fault_result,
     short,
 )
-from ._describe import describe_connection_error, endpoint
+from ._describe import describe_connection_error
 from ._page import Page, PageError
 from ._sessions import PerThreadTransport, ThreadSessions
 from ._tls import environment_proxies, verify_setting
@@ -172,7 +172,7 @@ class SoapFormat:
             return self._page
 
     def _fetch_page(self) -> Page:
-        where = endpoint(self.uri)
+        where = writeback.endpoint_of(self.uri)
         try:
             # Raw responses, so that the status and Retry-After reach the
             # classification; PageOperation.read_reply parses the reply after.
@@ -273,7 +273,7 @@ class SoapFormat:
         if not isinstance(exc, requests.ConnectTimeout):
             phase, seconds = "no answer within {:g} s", self._timeouts[1]
         return connection_failure(
-            f"{prefix}{phase.format(seconds)} ({endpoint(url)})", timeout=True
+            f"{prefix}{phase.format(seconds)} ({writeback.endpoint_of(url)})", timeout=True
         )
 
     async def aclose(self) -> None:
