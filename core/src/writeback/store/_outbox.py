@@ -24,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from .._event import AppointmentEvent
 from .._secrets import secret_safe_logger
 from ._coalesce import coalesce
+from ._driver import DriverStatements
 from ._ledger import AttemptRecord, DeliveryLedger
-from ._schema import attempts, deliveries, events
-from ._statements import DUE, LEASE, LOAD, NEXT_WAKE, OWNED, RECORD_STATE
+from ._schema import deliveries, events
+from ._statements import DUE, INSERT_ATTEMPT, LEASE, NEXT_WAKE, OWNED, RECORD_STATE
 
 __all__ = ["AttemptRecord", "Claim", "Finished", "Outbox", "Target", "new_delivery_id"]
 
@@ -97,6 +98,8 @@ class Outbox(DeliveryLedger):
     def __init__(self, engine: Engine, work_engine: Engine | None = None) -> None:
         super().__init__(engine)
         self._work_engine = work_engine or engine
+        # Claims and results: the statements a busy worker runs all the time.
+        self._hot = DriverStatements(self._work_engine)
 
     # -- submit ------------------------------------------------------------------
 
@@ -188,37 +191,48 @@ class Outbox(DeliveryLedger):
         if limit <= 0 and not finished:
             return []
         now = time.time()
-        with self._work_engine.begin() as conn:
+        hot = self._hot
+        with hot.transaction() as cursor:
             if finished:
-                _record(conn, finished, owner, now)
+                _record(hot, cursor, finished, owner, now)
             if limit <= 0:
                 return []
             # Two statements, not UPDATE … WHERE seq IN (SELECT … LIMIT n): PostgreSQL
             # may run such a subquery more than once and so lease more than n rows.
             # The SELECT's row locks hold until commit, so the UPDATE finds them all.
             skip = sorted(skip_connectors)
-            due = conn.execute(DUE, {"now": now, "limit": limit, "skip": skip}).scalars().all()
-            if not due:
+            values = {"now": now, "limit": limit, "skip": skip}
+            rows = hot.execute(cursor, DUE, values).fetchall()
+            if not rows:
                 return []
             until = now + lease_seconds
-            params = {"seqs": list(due), "now": now, "owner": owner, "until": until}
-            claimed = conn.execute(LEASE, params).scalars().all()
-            if not claimed:
-                return []
-            rows = conn.execute(LOAD, {"seqs": list(claimed)}).all()
+            values = {"seqs": [r[0] for r in rows], "now": now, "owner": owner, "until": until}
+            claimed = {r[0] for r in hot.execute(cursor, LEASE, values).fetchall()}
+        # In DUE's column order.
         return [
             Claim(
-                seq=r.seq,
-                id=r.id,
-                event_id=r.event_id,
-                connector_id=r.connector_id,
-                connector_name=r.connector_name,
-                action=r.action,
-                attempts=r.attempts,
-                event=json.loads(r.payload),
-                replayed_after=r.replayed_after,
+                seq=seq,
+                id=id_,
+                event_id=event_id,
+                connector_id=connector_id,
+                connector_name=connector_name,
+                action=action,
+                attempts=attempts_made,
+                replayed_after=replayed_after,
+                event=json.loads(payload),
             )
-            for r in rows
+            for (
+                seq,
+                id_,
+                event_id,
+                connector_id,
+                connector_name,
+                action,
+                attempts_made,
+                replayed_after,
+                payload,
+            ) in rows
+            if seq in claimed
         ]
 
     def record(self, finished: Sequence[Finished], owner: str) -> set[int]:
@@ -228,8 +242,8 @@ class Outbox(DeliveryLedger):
         """
         if not finished:
             return set()
-        with self._work_engine.begin() as conn:
-            return _record(conn, finished, owner, time.time())
+        with self._hot.transaction() as cursor:
+            return _record(self._hot, cursor, finished, owner, time.time())
 
     def finish(
         self,
@@ -298,25 +312,28 @@ class Outbox(DeliveryLedger):
             )
 
 
-def _record(conn: Any, finished: Sequence[Finished], owner: str, now: float) -> set[int]:
+def _record(
+    hot: DriverStatements, cursor: Any, finished: Sequence[Finished], owner: str, now: float
+) -> set[int]:
     """Insert the attempts; move on the deliveries whose lease ``owner`` still holds.
 
     :returns: the seqs whose lease had passed to another worker (their attempt is
         recorded; that worker's result decides the status).
     """
     seqs = [f.claim.seq for f in finished]
-    owned = set(conn.execute(OWNED, {"seqs": seqs, "owner": owner}).scalars())
-    conn.execute(
-        insert(attempts),
+    owned = {r[0] for r in hot.execute(cursor, OWNED, {"seqs": seqs, "owner": owner}).fetchall()}
+    hot.executemany(
+        cursor,
+        INSERT_ATTEMPT,
         [
             {
-                "delivery_seq": f.claim.seq,
-                "n": f.attempt.n,
-                "started_at": f.attempt.started_at,
-                "duration_ms": f.attempt.duration_ms,
-                "status_code": f.attempt.status_code,
-                "outcome": f.attempt.outcome,
-                "error": f.attempt.error,
+                "a_seq": f.claim.seq,
+                "a_n": f.attempt.n,
+                "a_started": f.attempt.started_at,
+                "a_duration": f.attempt.duration_ms,
+                "a_code": f.attempt.status_code,
+                "a_outcome": f.attempt.outcome,
+                "a_error": f.attempt.error,
             }
             for f in finished
         ],
@@ -333,8 +350,7 @@ def _record(conn: Any, finished: Sequence[Finished], owner: str, now: float) -> 
         for f in finished
         if f.claim.seq in owned
     ]
-    if states:
-        conn.execute(RECORD_STATE, states)
+    hot.executemany(cursor, RECORD_STATE, states)
     lost = set(seqs) - owned
     if lost:
         ids = ", ".join(f.claim.id for f in finished if f.claim.seq in lost)

@@ -1,17 +1,18 @@
 """The statements a busy worker runs for every batch, built once.
 
 Constructing SQLAlchemy expressions anew for each call cost more than running
-them on SQLite; these take their values as bound parameters instead.
+them on SQLite; these take their values as bound parameters instead, and
+``_driver.DriverStatements`` runs them on the driver's connection.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, bindparam, func, or_, select, update
+from sqlalchemy import Float, Integer, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from ._schema import deliveries, events
+from ._schema import attempts, deliveries, events
 
-__all__ = ["DUE", "LEASE", "LOAD", "NEXT_WAKE", "OWNED", "RECORD_STATE"]
+__all__ = ["DUE", "INSERT_ATTEMPT", "LEASE", "NEXT_WAKE", "OWNED", "RECORD_STATE"]
 
 _earlier = aliased(deliveries)
 _lease_free = or_(
@@ -39,7 +40,20 @@ _queue_head = (
     .scalar_subquery()
 )
 DUE = (
-    select(deliveries.c.seq)
+    # The whole claim in one read: what the worker needs of each delivery and its
+    # event's payload (a separate load by seq cost a statement per claim).
+    select(
+        deliveries.c.seq,
+        deliveries.c.id,
+        deliveries.c.event_id,
+        deliveries.c.connector_id,
+        deliveries.c.connector_name,
+        deliveries.c.action,
+        deliveries.c.attempts,
+        deliveries.c.replayed_after,
+        events.c.payload,
+    )
+    .join(events, events.c.id == deliveries.c.event_id)
     .where(
         deliveries.c.status == "pending",
         deliveries.c.next_attempt_at <= bindparam("now", type_=Float),
@@ -51,29 +65,33 @@ DUE = (
     # ix_deliveries_due gives this order, so the scan stops after ``limit`` heads.
     .order_by(deliveries.c.next_attempt_at, deliveries.c.seq)
     .limit(bindparam("limit", type_=Integer))
+    # Only the deliveries rows are locked; events are never updated.
     .with_for_update(of=deliveries, skip_locked=True)
 )
 LEASE = (
     update(deliveries)
-    # Status and lease again: on PostgreSQL a row another transaction changed
-    # meanwhile is re-checked against these.
-    .where(
-        deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
-        deliveries.c.status == "pending",
-        _lease_free,
-    )
+    # No ``status`` test here: DUE's rows are locked until commit (SQLite: BEGIN
+    # IMMEDIATE; PostgreSQL: FOR UPDATE, which re-checks a row changed meanwhile),
+    # so none can have left ``pending``; and with it SQLite scanned every pending
+    # row through ix_deliveries_due instead of looking up ``seqs`` (measured: 0.46
+    # ms per claim at 3,000 pending, growing with the queue).  The lease test stays
+    # as a guard that costs nothing.
+    .where(deliveries.c.seq.in_(bindparam("seqs", expanding=True)), _lease_free)
     .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until", type_=Float))
     .returning(deliveries.c.seq)
-)
-LOAD = (
-    select(deliveries, events.c.payload)
-    .join(events, events.c.id == deliveries.c.event_id)
-    .where(deliveries.c.seq.in_(bindparam("seqs", expanding=True)))
-    .order_by(deliveries.c.seq)
 )
 OWNED = select(deliveries.c.seq).where(
     deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
     deliveries.c.lease_owner == bindparam("owner"),
+)
+INSERT_ATTEMPT = insert(attempts).values(
+    delivery_seq=bindparam("a_seq"),
+    n=bindparam("a_n"),
+    started_at=bindparam("a_started", type_=Float),
+    duration_ms=bindparam("a_duration", type_=Float),
+    status_code=bindparam("a_code"),
+    outcome=bindparam("a_outcome"),
+    error=bindparam("a_error"),
 )
 RECORD_STATE = (
     update(deliveries)

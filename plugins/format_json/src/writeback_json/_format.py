@@ -11,6 +11,7 @@ import writeback
 from writeback import AttemptResult, OutboundMessage, classify_status, connection_failure
 
 from ._describe import describe_timeout, describe_transport_error
+from ._lanes import Lanes
 from ._tls import verify_setting
 
 if TYPE_CHECKING:
@@ -61,23 +62,21 @@ class JsonFormat:
     ) -> None:
         self.context = context
         self.timeout = float(getattr(context.options, "timeout", None) or DEFAULT_TIMEOUT)
-        size = pool_size(context.throttle or context.connector.throttle)
-        self.limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self.size = pool_size(context.throttle or context.connector.throttle)
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._lanes: Lanes | None = None
 
-    def _open(self) -> httpx.AsyncClient:
-        self._client = httpx.AsyncClient(
+    def _open(self, limits: httpx.Limits) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             # Waiting for a free pooled connection is the throttle's queue, not a
             # sign of a slow endpoint, so it must not time out into a retry.
             timeout=httpx.Timeout(self.timeout, pool=None),
-            limits=self.limits,
+            limits=limits,
             verify=verify_setting(),
             follow_redirects=False,
             headers={"user-agent": f"writeback/{writeback.__version__}"},
             transport=self._transport,
         )
-        return self._client
 
     def _auth(self) -> httpx.Auth | None:
         # Asked on every send, so that an ``env:`` secret is read at send time
@@ -87,29 +86,30 @@ class JsonFormat:
 
     async def send(self, message: OutboundMessage) -> AttemptResult:
         """Send ``message`` once and classify the answer (contract §4)."""
-        client = self._client or self._open()
+        lanes = self._lanes or self._open_lanes()
         auth = self._auth()
         content = encode_body(message)
         headers = httpx.Headers(message.headers)
         if content is not None and "content-type" not in headers:
             headers["content-type"] = "application/json"
-        request = client.build_request(
-            message.method.upper(), message.url, content=content, headers=headers
-        )
         try:
-            response = await client.send(request, auth=auth, stream=True)
-            try:
-                if response.is_success:
-                    # Drained, so that the connection goes back to the pool; raw,
-                    # so that a badly encoded body cannot undo a delivery.
-                    if not response.is_stream_consumed:
-                        async for _ in response.aiter_raw():
-                            pass
-                    text = None
-                else:
-                    text = await _error_body(response)
-            finally:
-                await response.aclose()
+            async with lanes.borrow() as client:
+                request = client.build_request(
+                    message.method.upper(), message.url, content=content, headers=headers
+                )
+                response = await client.send(request, auth=auth, stream=True)
+                try:
+                    if response.is_success:
+                        # Drained, so that the connection goes back to the pool; raw,
+                        # so that a badly encoded body cannot undo a delivery.
+                        if not response.is_stream_consumed:
+                            async for _ in response.aiter_raw():
+                                pass
+                        text = None
+                    else:
+                        text = await _error_body(response)
+                finally:
+                    await response.aclose()
         except httpx.TimeoutException as exc:
             return connection_failure(
                 describe_timeout(exc, message.url, self.timeout), timeout=True
@@ -118,11 +118,15 @@ class JsonFormat:
             return connection_failure(describe_transport_error(exc, message.url))
         return classify_status(response.status_code, response.headers, text)
 
+    def _open_lanes(self) -> Lanes:
+        self._lanes = Lanes(self.size, self._open)
+        return self._lanes
+
     async def aclose(self) -> None:
-        """Close the connections; a later send opens a new client."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        """Close the connections; a later send opens new ones."""
+        lanes, self._lanes = self._lanes, None
+        if lanes is not None:
+            await lanes.aclose()
 
 
 async def _error_body(response: httpx.Response) -> str | None:
