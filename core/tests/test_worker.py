@@ -209,3 +209,71 @@ def test_a_second_stop_interrupts_and_leaves_the_delivery_pending(wb, script):
     script.delay = 0
     wb.run_worker(until_idle=True)
     assert wb.deliveries.get(delivery_id)[0].status == "delivered"
+
+
+def test_a_slot_going_on_by_itself_takes_the_queue_in_claim_order(wb, script):
+    wb.connectors.add(row())
+    for i in range(12):
+        wb.submit(event("create", f"K{i}"))
+    stats = wb.run_worker(until_idle=True, concurrency=1)
+    assert stats.delivered == 12
+    assert [m.payload["data"]["appointmentGuid"] for m in script.sent] == [
+        f"K{i}" for i in range(12)
+    ]
+
+
+def test_an_error_of_the_worker_itself_in_a_slot_stops_the_run(wb, script, monkeypatch):
+    """Not an attempt's failure, which is recorded: e.g. the database gone while a
+    slot looks up the connector of the next claim in its queue.  Here the run loop
+    has nothing left to start, so only the slot sees the error."""
+    import writeback._worker as worker_module
+
+    wb.connectors.add(row())
+    wb.submit(event("create", "K0"))
+    wb.submit(event("create", "K1"))
+    monkeypatch.setattr(worker_module, "ROW_CHECK_INTERVAL", 0.0)
+    lookups = []
+    real = wb.store.connectors.get_by_id
+
+    def get_by_id(connector_id):
+        lookups.append(connector_id)
+        if len(lookups) > 1:
+            raise RuntimeError("database gone")
+        return real(connector_id)
+
+    monkeypatch.setattr(wb.store.connectors, "get_by_id", get_by_id)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="database gone"):
+        # Were the error lost, the worker would wait for K1's lease to run out.
+        wb.run_worker(until_idle=True, concurrency=1, lease_seconds=5)
+    assert time.monotonic() - started < 4
+    # The attempt that ended before is recorded; the other stays pending.
+    counts = wb.deliveries.counts()
+    assert counts.get("delivered") == 1 and counts.get("pending") == 1
+
+
+def test_waiting_long_for_a_queue_another_worker_holds_does_not_overflow(wb, script):
+    """Due but unclaimable for over a thousand looks (the back-off's exponent once
+    grew without bound and overflowed a float after ~1,024 of them)."""
+    wb.connectors.add(row())
+    wb.submit(event("create", "K"))
+    assert len(wb.store.outbox.claim("another-worker", 1, lease_seconds=60)) == 1
+    worker = Worker(wb.store, wb.registry, poll_interval=0.0001)
+    looks = []
+    real_next_wake = wb.store.outbox.next_wake
+
+    def next_wake(*args):
+        looks.append(1)
+        return real_next_wake(*args)
+
+    wb.store.outbox.next_wake = next_wake
+
+    async def scenario():
+        task = asyncio.create_task(worker.run(until_idle=True))
+        while len(looks) < 1100 and not task.done():
+            await asyncio.sleep(0.05)
+        worker.stop()
+        return await task
+
+    stats = asyncio.run(scenario())
+    assert len(looks) >= 1100 and stats.attempts == 0 and script.sent == []

@@ -1,8 +1,10 @@
 """The worker: claim due deliveries, send them, record every attempt.
 
-One asyncio loop runs up to ``concurrency`` attempts at once.  Database calls
-are short and synchronous; sending is where the time goes.  A pipeline is
-built once per connector and rebuilt when the connector row changes.
+One asyncio loop runs up to ``concurrency`` attempts at once (``_attempt``),
+in slots that each go on to the next claimed delivery by themselves.  Claims,
+which also record the attempts that ended, run in a thread so the loop goes on
+meanwhile.  A pipeline is built once per connector and rebuilt when the
+connector row changes.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 
+from ._attempt import ConnectorState, WorkerStats, attempt
 from ._errors import AttemptError, UserError
-from ._interfaces import AttemptResult, Delivery, Outcome
+from ._interfaces import AttemptResult, Outcome
 from ._pipeline import Pipeline, attempt_error_result
 from ._registry import PluginRegistry
 from ._schedule import next_delay
-from ._secrets import REDACTOR, secret_safe_logger
+from ._secrets import secret_safe_logger
 from ._throttle import ConnectorGate
 from ._validation import validate_connector
-from .store import AttemptRecord, Claim, Finished, Store
+from .store import Claim, Finished, Store
 
 __all__ = ["Worker", "WorkerStats", "next_delay"]
 
@@ -42,34 +43,6 @@ FLUSH_AFTER = 0.02
 QUEUE_DEPTH = 2
 #: How often a worker looks whether a connector's row changed (edited, disabled).
 ROW_CHECK_INTERVAL = 1.0
-#: The error recorded for an attempt cut short by shutdown.
-INTERRUPTED = (
-    "WB-350: interrupted by the worker's shutdown; the request may have reached the "
-    "endpoint, so it is sent again (same webhook-id)"
-)
-
-
-@dataclass
-class _ConnectorState:
-    """What a worker keeps per connector: built once, rebuilt when the row changes."""
-
-    version: float
-    pipeline: Pipeline
-    gate: ConnectorGate
-    #: When the row was last compared with the store (``time.monotonic()``).
-    checked_at: float = 0.0
-
-
-@dataclass
-class WorkerStats:
-    """What a worker run did; passed to the progress callback after each attempt."""
-
-    attempts: int = 0
-    delivered: int = 0
-    retried: int = 0
-    dead: int = 0
-    pending: int = 0
-    dead_ids: list[str] = field(default_factory=list)
 
 
 class Worker:
@@ -105,7 +78,7 @@ class Worker:
         self.on_progress = on_progress
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self.stats = WorkerStats()
-        self._connectors: dict[int, _ConnectorState] = {}
+        self._connectors: dict[int, ConnectorState] = {}
         self._inflight: dict[asyncio.Task[None], Claim] = {}
         # Claimed (leased) and waiting for a free slot, in claim order.
         self._ready: deque[Claim] = deque()
@@ -115,6 +88,7 @@ class Worker:
         # Set whenever an attempt ends: the run loop's wake-up call.
         self._wakeup = asyncio.Event()
         self._hurry = asyncio.Event()
+        self._broken: BaseException | None = None
 
     def stop(self) -> None:
         """Claim nothing more; finish in-flight attempts (a second call: interrupt them)."""
@@ -128,6 +102,8 @@ class Worker:
         idle = 0
         try:
             while not self._stopping.is_set():
+                if self._broken is not None:
+                    raise self._broken
                 await self._fill()
                 if self._inflight and not self._claim_due():
                     await self._attempt_ended(FLUSH_AFTER)
@@ -149,7 +125,7 @@ class Worker:
                     skip_connectors=skip,
                     finished=finished,
                 )
-                self._count_all(finished)
+                self.stats.count(finished, self.on_progress)
                 self._ready.extend(claims)
                 await self._fill()
                 if claims and len(self._ready) < self.concurrency:
@@ -164,7 +140,7 @@ class Worker:
                 # at least every second: another process may submit or claim meanwhile.
                 # Due but unclaimable (queues whose head another worker holds): back
                 # off from 5 ms, so idle workers do not hammer the database.
-                idle = 0 if claims else idle + 1
+                idle = 0 if claims else min(idle + 1, 16)  # 2**idle: no overflow
                 delay = self.poll_interval if wake is None else wake - time.time()
                 delay = max(delay, min(0.005 * 2**idle, self.poll_interval))
                 delay = min(delay, self._wait_for_gates(skip), 1.0)
@@ -179,7 +155,7 @@ class Worker:
             finished, self._finished = self._finished, []
             if finished:
                 self.store.outbox.record(finished, self.owner)
-                self._count_all(finished)
+                self.stats.count(finished, self.on_progress)
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -227,7 +203,7 @@ class Worker:
         while self._ready and len(self._inflight) < self.concurrency:
             claim = self._ready.popleft()
             state = await self._state(claim)
-            if isinstance(state, _ConnectorState):
+            if isinstance(state, ConnectorState):
                 if state.gate.free_slots() <= 0:
                     refused.append(claim)
                     continue
@@ -241,7 +217,7 @@ class Worker:
             self.store.outbox.release(refused, self.owner)
         return started
 
-    async def _slot(self, claim: Claim, state: _ConnectorState | AttemptResult) -> None:
+    async def _slot(self, claim: Claim, state: ConnectorState | AttemptResult) -> None:
         """Attempt ``claim``, then the claims waiting in the local queue, one after
         the other, until the queue is empty or the next one's connector is closed.
 
@@ -252,13 +228,18 @@ class Worker:
         task = asyncio.current_task()
         assert task is not None
         while True:
-            await self._process(claim, state)
+            # Awaited first: the run loop swaps ``_finished`` for a new list while
+            # the attempt runs, and the result must land in the current one.
+            done = await attempt(claim, state)
+            self._finished.append(done)
+            # The run loop may want to record it, and to claim for the freed slot.
+            self._wakeup.set()
             if self._stopping.is_set() or not self._ready:
                 return
             claim = self._ready.popleft()
             self._inflight[task] = claim
             state = await self._state(claim)
-            if isinstance(state, _ConnectorState):
+            if isinstance(state, ConnectorState):
                 if state.gate.free_slots() <= 0:
                     # The run loop gives it back (and skips its connector in claims).
                     self._ready.appendleft(claim)
@@ -267,6 +248,11 @@ class Worker:
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            # Not an attempt's failure (those are recorded): the worker's own, such
+            # as the database gone while looking up a connector.  The run loop
+            # raises it, as it would have had it started the attempt itself.
+            self._broken = task.exception()
         self._wakeup.set()
 
     async def _attempt_ended(self, timeout: float) -> None:
@@ -313,7 +299,7 @@ class Worker:
 
     # -- one delivery --------------------------------------------------------------
 
-    async def _state(self, claim: Claim) -> _ConnectorState | AttemptResult:
+    async def _state(self, claim: Claim) -> ConnectorState | AttemptResult:
         """The connector's pipeline and gate; rebuilt only when its row changed."""
         removed = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
         if claim.connector_id is None:
@@ -339,91 +325,8 @@ class Worker:
             pipeline = Pipeline.build(connector, token_store=self.store.tokens)
         except AttemptError as exc:
             return attempt_error_result(exc)
-        state = _ConnectorState(
+        state = ConnectorState(
             stored.updated_at, pipeline, ConnectorGate(connector.throttle), checked_at=now
         )
         self._connectors[claim.connector_id] = state
         return state
-
-    async def _process(self, claim: Claim, state: _ConnectorState | AttemptResult) -> None:
-        started = time.time()
-        clock = time.perf_counter()
-        n = claim.attempts + 1
-        result: AttemptResult | None = None
-        schedule: tuple[float, ...] = ()
-        try:
-            if isinstance(state, AttemptResult):
-                result = state
-            else:
-                schedule = tuple(state.pipeline.connector.row.retry.schedule)
-                result = await state.pipeline.send(self._delivery(claim, n))
-        except asyncio.CancelledError:
-            # Shutting down mid-attempt: the request may have reached the endpoint, so
-            # it counts as an attempt, and the delivery goes back to the queue at once.
-            result = AttemptResult(Outcome.RETRY, error=INTERRUPTED)
-            schedule = (0.0,) * n
-        except Exception as exc:  # the worker must record, whatever went wrong
-            log.exception("delivery %s: unexpected error", claim.id)
-            result = AttemptResult(Outcome.FAILED, error=f"WB-399: {exc!r}")
-        finally:
-            if isinstance(state, _ConnectorState):
-                state.gate.release(result)
-        self._record(claim, n, started, clock, result, schedule)
-
-    def _record(
-        self,
-        claim: Claim,
-        n: int,
-        started: float,
-        clock: float,
-        result: AttemptResult,
-        schedule: tuple[float, ...],
-    ) -> None:
-        duration_ms = (time.perf_counter() - clock) * 1000
-        error = REDACTOR.redact(result.error)
-        status, next_at = "delivered", None
-        if result.outcome is Outcome.RETRY:
-            wait = next_delay(schedule, n - claim.replayed_after, result.retry_after)
-            if wait is None:
-                status = "dead"
-                error = f"{error} (gave up after {n - claim.replayed_after} attempts)"
-            else:
-                status, next_at = "pending", time.time() + wait
-        elif result.outcome is Outcome.FAILED:
-            status = "dead"
-        record = AttemptRecord(
-            n, started, duration_ms, result.status_code, result.outcome.value, error
-        )
-        self._finished.append(Finished(claim, record, status, next_at))
-        # The run loop may want to record it, and to claim for the freed slot.
-        self._wakeup.set()
-
-    def _count_all(self, finished: list[Finished]) -> None:
-        for done in finished:
-            self._count(done.claim, done.status, done.attempt.error)
-
-    def _count(self, claim: Claim, status: str, error: str | None) -> None:
-        self.stats.attempts += 1
-        if status == "delivered":
-            self.stats.delivered += 1
-        elif status == "dead":
-            self.stats.dead += 1
-            self.stats.dead_ids.append(claim.id)
-            log.warning("delivery %s to %s is dead: %s", claim.id, claim.connector_name, error)
-        else:
-            self.stats.retried += 1
-        if self.on_progress is not None:
-            self.on_progress(self.stats)
-
-    @staticmethod
-    def _delivery(claim: Claim, n: int) -> Delivery:
-        event = claim.event
-        occurred = event.get("occurred_at")
-        return Delivery(
-            id=claim.id,
-            event_id=claim.event_id,
-            action=claim.action,
-            appointment=event["appointment"],
-            occurred_at=datetime.fromisoformat(occurred) if occurred else None,
-            attempt=n,
-        )

@@ -28,8 +28,8 @@ ERROR_BODY_LIMIT = 64 * 1024
 def pool_size(throttle: Throttle | None) -> int:
     """Connections kept to one endpoint: the throttle's concurrency, 8 when unset, 1 to 16.
 
-    httpx's pool bookkeeping costs more the larger the pool (lab notes), and one
-    connector's endpoint is a single host: a small pool is the fast one.
+    One connector's endpoint is a single host; more connections than requests
+    the connector may have in flight would only sit idle.
     """
     wanted = throttle.max_concurrency if throttle is not None else None
     return min(max(wanted or 8, 1), 16)
@@ -51,7 +51,7 @@ def encode_body(message: OutboundMessage) -> bytes | None:
 
 
 class JsonFormat:
-    """One connector's JSON-over-HTTP sender, holding one small keep-alive client.
+    """One connector's JSON-over-HTTP sender: ``size`` kept-alive connections (``Lanes``).
 
     :param transport: an httpx transport to send through instead of the network
         (tests pass ``httpx.MockTransport``).
@@ -68,8 +68,7 @@ class JsonFormat:
 
     def _open(self, limits: httpx.Limits) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            # Waiting for a free pooled connection is the throttle's queue, not a
-            # sign of a slow endpoint, so it must not time out into a retry.
+            # A lane's client has its one connection to itself: never a pool wait.
             timeout=httpx.Timeout(self.timeout, pool=None),
             limits=limits,
             verify=verify_setting(),
@@ -100,7 +99,7 @@ class JsonFormat:
                 response = await client.send(request, auth=auth, stream=True)
                 try:
                     if response.is_success:
-                        # Drained, so that the connection goes back to the pool; raw,
+                        # Drained, so that the connection is idle again; raw,
                         # so that a badly encoded body cannot undo a delivery.
                         if not response.is_stream_consumed:
                             async for _ in response.aiter_raw():

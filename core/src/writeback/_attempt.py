@@ -1,0 +1,143 @@
+"""One attempt of one claimed delivery: send it, and settle what it comes to.
+
+The worker decides what to attempt and when; this decides what an attempt's
+answer means for the delivery (delivered, retried at a time, dead) and how
+the worker's counters move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ._interfaces import AttemptResult, Delivery, Outcome
+from ._pipeline import Pipeline
+from ._schedule import next_delay
+from ._secrets import REDACTOR, secret_safe_logger
+from ._throttle import ConnectorGate
+from .store import AttemptRecord, Claim, Finished
+
+__all__ = ["INTERRUPTED", "ConnectorState", "WorkerStats", "attempt"]
+
+log = secret_safe_logger("writeback.worker")
+
+#: The error recorded for an attempt cut short by shutdown.
+INTERRUPTED = (
+    "WB-350: interrupted by the worker's shutdown; the request may have reached the "
+    "endpoint, so it is sent again (same webhook-id)"
+)
+
+
+@dataclass
+class ConnectorState:
+    """What a worker keeps per connector: built once, rebuilt when the row changes."""
+
+    version: float
+    pipeline: Pipeline
+    gate: ConnectorGate
+    #: When the row was last compared with the store (``time.monotonic()``).
+    checked_at: float = 0.0
+
+
+@dataclass
+class WorkerStats:
+    """What a worker run did; passed to the progress callback after each attempt."""
+
+    attempts: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    pending: int = 0
+    dead_ids: list[str] = field(default_factory=list)
+
+    def count(
+        self, finished: list[Finished], on_progress: Callable[[WorkerStats], None] | None
+    ) -> None:
+        """Count recorded attempts (and log the deliveries that went dead)."""
+        for done in finished:
+            claim = done.claim
+            self.attempts += 1
+            if done.status == "delivered":
+                self.delivered += 1
+            elif done.status == "dead":
+                self.dead += 1
+                self.dead_ids.append(claim.id)
+                log.warning(
+                    "delivery %s to %s is dead: %s",
+                    claim.id,
+                    claim.connector_name,
+                    done.attempt.error,
+                )
+            else:
+                self.retried += 1
+            if on_progress is not None:
+                on_progress(self)
+
+
+async def attempt(claim: Claim, state: ConnectorState | AttemptResult) -> Finished:
+    """Send ``claim`` through its connector's pipeline (``state``), or settle it with
+    ``state`` when it is already a result (connector removed, or unusable)."""
+    started = time.time()
+    clock = time.perf_counter()
+    n = claim.attempts + 1
+    result: AttemptResult | None = None
+    schedule: tuple[float, ...] = ()
+    try:
+        if isinstance(state, AttemptResult):
+            result = state
+        else:
+            schedule = tuple(state.pipeline.connector.row.retry.schedule)
+            result = await state.pipeline.send(_delivery(claim, n))
+    except asyncio.CancelledError:
+        # Shutting down mid-attempt: the request may have reached the endpoint, so
+        # it counts as an attempt, and the delivery goes back to the queue at once.
+        result = AttemptResult(Outcome.RETRY, error=INTERRUPTED)
+        schedule = (0.0,) * n
+    except Exception as exc:  # the worker must record, whatever went wrong
+        log.exception("delivery %s: unexpected error", claim.id)
+        result = AttemptResult(Outcome.FAILED, error=f"WB-399: {exc!r}")
+    finally:
+        if isinstance(state, ConnectorState):
+            state.gate.release(result)
+    duration_ms = (time.perf_counter() - clock) * 1000
+    return _settle(claim, n, started, duration_ms, result, schedule)
+
+
+def _settle(
+    claim: Claim,
+    n: int,
+    started: float,
+    duration_ms: float,
+    result: AttemptResult,
+    schedule: tuple[float, ...],
+) -> Finished:
+    """The attempt's record and the delivery's next state."""
+    error = REDACTOR.redact(result.error)
+    status, next_at = "delivered", None
+    if result.outcome is Outcome.RETRY:
+        wait = next_delay(schedule, n - claim.replayed_after, result.retry_after)
+        if wait is None:
+            status = "dead"
+            error = f"{error} (gave up after {n - claim.replayed_after} attempts)"
+        else:
+            status, next_at = "pending", time.time() + wait
+    elif result.outcome is Outcome.FAILED:
+        status = "dead"
+    record = AttemptRecord(n, started, duration_ms, result.status_code, result.outcome.value, error)
+    return Finished(claim, record, status, next_at)
+
+
+def _delivery(claim: Claim, n: int) -> Delivery:
+    event = claim.event
+    occurred = event.get("occurred_at")
+    return Delivery(
+        id=claim.id,
+        event_id=claim.event_id,
+        action=claim.action,
+        appointment=event["appointment"],
+        occurred_at=datetime.fromisoformat(occurred) if occurred else None,
+        attempt=n,
+    )
