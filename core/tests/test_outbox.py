@@ -90,3 +90,28 @@ def test_retry_requeues_dead_with_same_id_and_rejects_unknown(wb):
     assert wb.deliveries.retry(all_dead=True) == ids
     row_, history = wb.deliveries.get(ids[0])
     assert row_.status == "pending" and row_.attempts == 1 and len(history) == 1
+
+
+def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path, registry):
+    """A claim's cost must not grow with the queue: the statements that touch the
+    claimed rows find them by key, never through an index of pending rows."""
+    from writeback.store._driver import DriverStatements
+    from writeback.store._statements import LEASE, OWNED, RECORD_STATE
+
+    store = Store.open(f"sqlite:///{tmp_path}/plan.db")
+    hot = DriverStatements(store.engine)
+    values = {
+        LEASE: {"seqs": [1, 2, 3], "now": 0.0, "owner": "w", "until": 60.0},
+        OWNED: {"seqs": [1, 2, 3], "owner": "w"},
+        RECORD_STATE: {
+            "b_seq": 1, "b_status": "delivered", "b_next": 0.0,
+            "b_error": None, "b_code": 200, "b_now": 0.0,
+        },
+    }  # fmt: skip
+    with store.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        for statement, params in values.items():
+            sql, args = hot._expand(statement, params)
+            plan = " ".join(row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, args))
+            assert "INTEGER PRIMARY KEY" in plan and "ix_deliveries_due" not in plan, (sql, plan)
+    store.close()
