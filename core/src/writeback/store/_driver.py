@@ -55,7 +55,13 @@ class DriverStatements:
                 yield cursor
                 connection.commit()
             except BaseException:
-                connection.rollback()
+                try:
+                    connection.rollback()
+                except Exception:
+                    # The connection itself broke (a server restart): the pool drops
+                    # it and the next checkout opens a fresh one; the first error is
+                    # the one to report.
+                    connection.invalidate()
                 raise
             finally:
                 cursor.close()
