@@ -89,13 +89,7 @@ def fetch_with_httpx(
             client.register_compliance_hook("access_token_response", _noting(statuses))
             answer = client.fetch_token(token_url, grant_type="client_credentials")
     except OAuthError as exc:
-        raise token_oauth_error(
-            exc.error or "error",
-            exc.description,
-            url=token_url,
-            client_id=client_id,
-            status=statuses[-1] if statuses else None,
-        ) from None
+        raise _refused(exc, token_url, client_id, statuses) from None
     except httpx.HTTPStatusError as exc:
         raise token_http_error(exc.response.status_code, url=token_url) from None
     except httpx.TimeoutException:
@@ -146,13 +140,7 @@ def fetch_with_requests(
                 allow_redirects=False,
             )
     except OAuthError as exc:
-        raise token_oauth_error(
-            exc.error or "error",
-            exc.description,
-            url=token_url,
-            client_id=client_id,
-            status=statuses[-1] if statuses else None,
-        ) from None
+        raise _refused(exc, token_url, client_id, statuses) from None
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else 0
         raise token_http_error(status, url=token_url) from None
@@ -163,6 +151,17 @@ def fetch_with_requests(
     except ValueError as exc:
         raise bad_token_answer(token_url, str(exc).rstrip(".")) from None
     return _token(answer, token_url, scope)
+
+
+def _refused(exc: Any, token_url: str, client_id: str, statuses: list[int]) -> AttemptError:
+    """An authlib ``OAuthError`` (the endpoint's RFC 6749 error answer), either transport."""
+    return token_oauth_error(
+        exc.error or "error",
+        exc.description,
+        url=token_url,
+        client_id=client_id,
+        status=statuses[-1] if statuses else None,
+    )
 
 
 def _noting(statuses: list[int]) -> Any:
