@@ -6,11 +6,21 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from writeback import AttemptResult, OutboundMessage, Outcome, PipelineContext, Throttle
+from writeback import (
+    AttemptError,
+    AttemptResult,
+    OutboundMessage,
+    Outcome,
+    PipelineContext,
+    Throttle,
+)
 from writeback_json import JsonFormat
+from writeback_json import _format as json_format
+from writeback_json._tls import verify_setting
 
 if TYPE_CHECKING:
     from conftest import LocalCA, LocalServer
@@ -129,6 +139,63 @@ def test_https_trusts_the_bundle_named_by_the_environment(
     (result,) = send_all(make_context(server.url), OutboundMessage(server.url, payload={}))
     assert result.outcome is Outcome.DELIVERED
     assert [s.body for s in server.seen] == [b"{}"]
+
+
+def test_every_lane_shares_one_ssl_context_loaded_once(
+    make_context: MakeContext,
+    serve: Callable[..., LocalServer],
+    test_ca: LocalCA,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading a CA bundle costs ~40 ms of CPU: once per connector, not per lane."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_pem))
+    loads: list[object] = []
+
+    def counted_verify_setting() -> object:
+        loads.append(verify_setting())
+        return loads[-1]
+
+    monkeypatch.setattr(json_format, "verify_setting", counted_verify_setting)
+    server = serve(tls=test_ca.server_context)
+    context = make_context(server.url, throttle=Throttle(max_concurrency=4))
+
+    async def run() -> list[AttemptResult]:
+        fmt = JsonFormat(context)
+        try:
+            return await asyncio.gather(
+                *(fmt.send(OutboundMessage(server.url, payload={"n": n})) for n in range(12))
+            )
+        finally:
+            await fmt.aclose()
+
+    results = asyncio.run(run())
+    assert [r.outcome for r in results] == [Outcome.DELIVERED] * 12
+    assert len(loads) == 1
+    assert 1 < len({s.peer for s in server.seen}) <= 4
+
+
+def test_a_bundle_that_cannot_be_read_fails_the_send_until_it_can(
+    make_context: MakeContext,
+    serve: Callable[..., LocalServer],
+    test_ca: LocalCA,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    server = serve(tls=test_ca.server_context)
+
+    async def run() -> AttemptResult:
+        fmt = JsonFormat(make_context(server.url))
+        try:
+            with pytest.raises(AttemptError, match="SSL_CERT_FILE"):
+                await fmt.send(OutboundMessage(server.url, payload={"n": 1}))
+            monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_pem))
+            return await fmt.send(OutboundMessage(server.url, payload={"n": 2}))
+        finally:
+            await fmt.aclose()
+
+    assert asyncio.run(run()).outcome is Outcome.DELIVERED
+    assert [s.body for s in server.seen] == [b'{"n":2}']
 
 
 def test_https_with_an_untrusted_certificate_is_not_sent(
