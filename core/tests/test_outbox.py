@@ -115,3 +115,59 @@ def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path, r
             plan = " ".join(row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, args))
             assert "INTEGER PRIMARY KEY" in plan and "ix_deliveries_due" not in plan, (sql, plan)
     store.close()
+
+
+def test_sqlite_prepares_each_hot_statement_once(tmp_path, registry):
+    """SQLite prepares a statement again at every run when a bound value decides
+    whether a partial index applies (``status = ?`` against the pending-queue index):
+    that tripled the due query's cost.  SQLite's authorizer is asked only while a
+    statement is prepared, so a statement run again must not ask it anything."""
+    import sqlite3
+
+    from writeback.store._driver import DriverStatements
+    from writeback.store._statements import (
+        DUE,
+        INSERT_ATTEMPT,
+        LEASE,
+        NEXT_WAKE,
+        OWNED,
+        RECORD_STATE,
+    )
+
+    store = Store.open(f"sqlite:///{tmp_path}/prepare.db")
+    dispatcher = Dispatcher(store, registry)
+    dispatcher.connectors.add(row())
+    dispatcher.submit(event())  # delivery seq 1, for the attempt's foreign key
+    hot = DriverStatements(store.engine)
+    values = {
+        DUE: {"now": 0.0, "limit": 8, "skip": [3]},
+        NEXT_WAKE: {"skip": [3]},
+        LEASE: {"seqs": [1, 2], "now": 0.0, "owner": "w", "until": 60.0},
+        OWNED: {"seqs": [1, 2], "owner": "w"},
+        INSERT_ATTEMPT: {
+            "a_seq": 1, "a_n": 1, "a_started": 0.0, "a_duration": 1.0,
+            "a_code": 200, "a_outcome": "delivered", "a_error": None,
+        },
+        RECORD_STATE: {
+            "b_seq": 1, "b_status": "delivered", "b_next": 0.0,
+            "b_error": None, "b_code": 200, "b_now": 0.0,
+        },
+    }  # fmt: skip
+    raw = store.engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        asked: list[tuple[object, ...]] = []
+        connection.set_authorizer(lambda *request: asked.append(request) or sqlite3.SQLITE_OK)
+        cursor = connection.cursor()
+        for statement, params in values.items():
+            sql, args = hot._expand(statement, params)
+            cursor.execute(sql, args).fetchall()
+            assert asked, "the authorizer is asked while a statement is prepared"
+            asked.clear()
+            cursor.execute(sql, args).fetchall()
+            cursor.execute(sql, args).fetchall()
+            assert asked == [], sql
+        connection.rollback()
+    finally:
+        raw.close()
+        store.close()

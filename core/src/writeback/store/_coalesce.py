@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from ._schema import deliveries
+from ._schema import PENDING, deliveries
 
 __all__ = ["coalesce"]
 
@@ -49,7 +49,7 @@ def coalesce(conn: Any, seq: int, delivery_id: str, action: str, now: float) -> 
         .where(
             deliveries.c.connector_id == new.connector_id,
             deliveries.c.appointment_key == new.appointment_key,
-            deliveries.c.status == "pending",
+            deliveries.c.status == PENDING,
             deliveries.c.seq < seq,
         )
         .order_by(deliveries.c.seq)
@@ -81,7 +81,7 @@ def coalesce(conn: Any, seq: int, delivery_id: str, action: str, now: float) -> 
         update(deliveries)
         .where(
             deliveries.c.seq.in_(replaced),
-            deliveries.c.status == "pending",
+            deliveries.c.status == PENDING,
             deliveries.c.seq != seq,
             or_(
                 deliveries.c.lease_owner.is_(None),

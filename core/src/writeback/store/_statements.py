@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Float, Integer, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from ._schema import attempts, deliveries, events
+from ._schema import PENDING, attempts, deliveries, events
 
 __all__ = ["DUE", "INSERT_ATTEMPT", "LEASE", "NEXT_WAKE", "OWNED", "RECORD_STATE"]
 
@@ -35,7 +35,7 @@ _queue_head = (
     .where(
         _earlier.c.connector_id == deliveries.c.connector_id,
         _earlier.c.appointment_key == deliveries.c.appointment_key,
-        _earlier.c.status == "pending",
+        _earlier.c.status == PENDING,
     )
     .scalar_subquery()
 )
@@ -55,7 +55,7 @@ DUE = (
     )
     .join(events, events.c.id == deliveries.c.event_id)
     .where(
-        deliveries.c.status == "pending",
+        deliveries.c.status == PENDING,
         deliveries.c.next_attempt_at <= bindparam("now", type_=Float),
         _lease_free,
         # A removed connector's deliveries (NULL) have no queue: each just goes dead.
@@ -105,5 +105,5 @@ RECORD_STATE = (
     )
 )
 NEXT_WAKE = select(func.min(deliveries.c.next_attempt_at)).where(
-    deliveries.c.status == "pending", _not_skipped
+    deliveries.c.status == PENDING, _not_skipped
 )
