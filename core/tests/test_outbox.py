@@ -171,3 +171,39 @@ def test_sqlite_prepares_each_hot_statement_once(tmp_path, registry):
     finally:
         raw.close()
         store.close()
+
+
+def test_a_claim_that_will_not_wait_for_sqlites_write_lock_changes_nothing(tmp_path, registry):
+    import sqlite3
+    import threading
+
+    from writeback.store import AttemptRecord, Finished, WriteLockBusy
+
+    store = Store.open(f"sqlite:///{tmp_path}/busy.db")
+    dispatcher = Dispatcher(store, registry)
+    dispatcher.connectors.add(row())
+    dispatcher.submit(event("create", "K0"))
+    dispatcher.submit(event("create", "K1"))
+    outbox = store.outbox
+    assert outbox.embedded
+    (first,) = outbox.claim("w", 1, lease_seconds=60)
+    done = Finished(first, AttemptRecord(1, time.time(), 5.0, 200, "delivered", None), "delivered")
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(WriteLockBusy):
+            outbox.claim("w", 1, lease_seconds=60, finished=[done], wait=False)
+        assert time.monotonic() - started < 0.5  # not the busy timeout (30 s)
+        statuses = "select status, count(*), count(lease_owner) from deliveries group by status"
+        assert other.execute(statuses).fetchall() == [("pending", 2, 1)]
+        assert other.execute("select count(*) from attempts").fetchone() == (0,)
+        # Waiting (the default) still waits: the busy timeout was put back.
+        threading.Timer(0.3, other.rollback).start()
+        (second,) = outbox.claim("w", 1, lease_seconds=60, finished=[done])
+        assert time.monotonic() - started >= 0.3
+    finally:
+        other.close()
+    assert second.event["appointment"]["appointmentGuid"] == "K1"
+    assert dispatcher.deliveries.counts() == {"delivered": 1, "pending": 1}
+    dispatcher.close()

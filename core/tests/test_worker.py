@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 
 import pytest
@@ -277,3 +279,39 @@ def test_waiting_long_for_a_queue_another_worker_holds_does_not_overflow(wb, scr
 
     stats = asyncio.run(scenario())
     assert len(looks) >= 1100 and stats.attempts == 0 and script.sent == []
+
+
+def test_attempts_go_on_while_another_process_holds_sqlites_write_lock(tmp_path, registry, script):
+    """SQLite claims run on the loop's thread, except when another process holds the
+    file's write lock: then the claim waits in a thread, and the attempts already
+    claimed go on meanwhile instead of the whole worker standing still."""
+    dispatcher = Dispatcher(Store.open(f"sqlite:///{tmp_path}/lock.db"), registry)
+    dispatcher.connectors.add(row())
+    for n in range(24):
+        dispatcher.submit(event(key=f"K{n}"))
+    script.delay = 0.1
+    other = sqlite3.connect(tmp_path / "lock.db", isolation_level=None, check_same_thread=False)
+    held: list[float] = []
+
+    def hold_the_lock_for_a_second() -> None:
+        while len(script.sent) < 2:
+            time.sleep(0.005)
+        other.execute("BEGIN IMMEDIATE")
+        held.append(time.monotonic())
+        time.sleep(1.0)
+        held.append(time.monotonic())
+        other.rollback()
+
+    holder = threading.Thread(target=hold_the_lock_for_a_second)
+    holder.start()
+    try:
+        stats = dispatcher.run_worker(until_idle=True, concurrency=2)
+    finally:
+        holder.join()
+        other.close()
+        dispatcher.close()
+    assert stats.delivered == 24
+    sent_while_held = [t for t in script.times if held[0] < t < held[1]]
+    # The two in flight when the lock was taken end either way; the worker's local
+    # queue (twice its concurrency) goes out only if the loop is not waiting.
+    assert len(sent_while_held) > 2, (held, script.times)

@@ -10,7 +10,15 @@ from .._secrets import SecretBox
 from ._connectors import ConnectorStore, StoredConnector
 from ._engine import DB_ENV, DEFAULT_DB_URL, create_store_engine, key_file_for, migrate
 from ._ledger import STATUSES, ConnectorStats, DeliveryStats
-from ._outbox import AttemptRecord, Claim, Finished, Outbox, Target, new_delivery_id
+from ._outbox import (
+    AttemptRecord,
+    Claim,
+    Finished,
+    Outbox,
+    Target,
+    WriteLockBusy,
+    new_delivery_id,
+)
 from ._schema import SCHEMA_REVISION
 from ._tokens import SharedToken, TokenStore
 
@@ -31,6 +39,7 @@ __all__ = [
     "StoredConnector",
     "Target",
     "TokenStore",
+    "WriteLockBusy",
     "new_delivery_id",
 ]
 

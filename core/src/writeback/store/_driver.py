@@ -16,6 +16,7 @@ floats, strings): the driver gets the values as they are.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +25,11 @@ from sqlalchemy import Engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["DriverStatements"]
+__all__ = ["DriverStatements", "WriteLockBusy"]
+
+
+class WriteLockBusy(Exception):
+    """Another connection holds SQLite's write lock, and the caller would not wait."""
 
 
 class DriverStatements:
@@ -35,21 +40,29 @@ class DriverStatements:
         self._sqlite = engine.dialect.name == "sqlite"
         self._compiled: dict[int, SQLCompiler] = {}
 
+    @property
+    def embedded(self) -> bool:
+        """True for SQLite: statements wait on no server, only on the file's write lock."""
+        return self._sqlite
+
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, wait: bool = True) -> Iterator[Any]:
         """A driver cursor inside one transaction: committed when the block ends,
         rolled back if it raises.
 
         The connection comes from the engine's pool, so its settings (SQLite's
         pragmas, PostgreSQL's ``synchronous_commit``, the pre-ping) apply as
         for any other statement.
+
+        :param wait: False: raise :class:`WriteLockBusy` at once, before anything
+            runs, when another connection holds SQLite's write lock, instead of
+            waiting for it (the busy timeout).  PostgreSQL always waits.
+        :raises WriteLockBusy: see ``wait``.
         """
         connection = self._engine.raw_connection()
         try:
             if self._sqlite:
-                # As the engine's "begin" hook does: take the write lock at once, so a
-                # read-then-write cannot fail half-way with "database is locked".
-                connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                _begin_immediate(connection.driver_connection, wait=wait)
             cursor = connection.cursor()
             try:
                 yield cursor
@@ -106,3 +119,22 @@ class DriverStatements:
             compiled = statement.compile(dialect=self._engine.dialect)  # type: ignore[assignment]
             self._compiled[id(statement)] = compiled  # type: ignore[assignment]
         return compiled  # type: ignore[return-value]
+
+
+def _begin_immediate(connection: sqlite3.Connection, *, wait: bool) -> None:
+    # As the engine's "begin" hook does: take the write lock at once, so that a
+    # read-then-write cannot fail half-way with "database is locked".  In WAL mode
+    # this is the only statement of a transaction that waits for another writer.
+    if wait:
+        connection.execute("BEGIN IMMEDIATE")
+        return
+    (timeout_ms,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    connection.execute("PRAGMA busy_timeout = 0")
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            raise WriteLockBusy(str(exc)) from exc
+        raise
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")

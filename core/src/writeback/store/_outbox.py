@@ -24,12 +24,20 @@ from sqlalchemy.exc import IntegrityError
 from .._event import AppointmentEvent
 from .._secrets import secret_safe_logger
 from ._coalesce import coalesce
-from ._driver import DriverStatements
+from ._driver import DriverStatements, WriteLockBusy
 from ._ledger import AttemptRecord, DeliveryLedger
 from ._schema import deliveries, events
 from ._statements import DUE, INSERT_ATTEMPT, LEASE, NEXT_WAKE, OWNED, RECORD_STATE
 
-__all__ = ["AttemptRecord", "Claim", "Finished", "Outbox", "Target", "new_delivery_id"]
+__all__ = [
+    "AttemptRecord",
+    "Claim",
+    "Finished",
+    "Outbox",
+    "Target",
+    "WriteLockBusy",
+    "new_delivery_id",
+]
 
 log = secret_safe_logger("writeback.outbox")
 
@@ -171,6 +179,12 @@ class Outbox(DeliveryLedger):
 
     # -- claim and finish ----------------------------------------------------------
 
+    @property
+    def embedded(self) -> bool:
+        """True for SQLite: a claim waits on no server, only (with several workers)
+        on the file's write lock, and ``claim(wait=False)`` does not wait for that."""
+        return self._hot.embedded
+
     def claim(
         self,
         owner: str,
@@ -179,6 +193,7 @@ class Outbox(DeliveryLedger):
         lease_seconds: float,
         skip_connectors: Collection[int] = (),
         finished: Sequence[Finished] = (),
+        wait: bool = True,
     ) -> list[Claim]:
         """Record ``finished`` attempts, then lease up to ``limit`` due deliveries,
         earliest first, one per appointment queue: one transaction for both.
@@ -187,12 +202,17 @@ class Outbox(DeliveryLedger):
         very claim; one commit for both halves what a busy worker pays per delivery.
         ``skip_connectors``: connectors the worker will not send to now (throttled,
         paused, circuit open); their deliveries stay where they are.
+
+        :param wait: False: raise instead of waiting while another process holds
+            SQLite's write lock (see :attr:`embedded`).
+        :raises WriteLockBusy: with ``wait=False`` only; nothing was recorded or
+            claimed.
         """
         if limit <= 0 and not finished:
             return []
         now = time.time()
         hot = self._hot
-        with hot.transaction() as cursor:
+        with hot.transaction(wait=wait) as cursor:
             if finished:
                 _record(hot, cursor, finished, owner, now)
             if limit <= 0:
