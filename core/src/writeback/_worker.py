@@ -2,9 +2,10 @@
 
 One asyncio loop runs up to ``concurrency`` attempts at once (``_attempt``),
 in slots that each go on to the next claimed delivery by themselves.  Claims,
-which also record the attempts that ended, run in a thread so the loop goes on
-meanwhile.  A pipeline is built once per connector and rebuilt when the
-connector row changes.
+which also record the attempts that ended, run in a thread while they would
+wait (PostgreSQL's round trips, another process holding SQLite's write lock),
+so the loop goes on meanwhile, and on the loop's thread otherwise.  A pipeline
+is built once per connector and rebuilt when the connector row changes.
 """
 
 from __future__ import annotations
