@@ -62,7 +62,7 @@ class DriverStatements:
         connection = self._engine.raw_connection()
         try:
             if self._sqlite:
-                _begin_immediate(connection.driver_connection, wait=wait)
+                _begin_immediate(connection.driver_connection, wait=wait)  # type: ignore[arg-type]
             cursor = connection.cursor()
             try:
                 yield cursor
@@ -133,7 +133,8 @@ def _begin_immediate(connection: sqlite3.Connection, *, wait: bool) -> None:
     try:
         connection.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+        # The primary code: BUSY_RECOVERY and the like are waits too.
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
             raise WriteLockBusy(str(exc)) from exc
         raise
     finally:
