@@ -152,9 +152,9 @@ def outbox(
     engine = create_engine(db)
     # Due only once every worker process has started: a worker with nothing due
     # sleeps until the earliest next_attempt_at, so all of them begin together.
-    # Otherwise the first one to finish importing works alone for a while (raw
-    # httpx's processes fork and start at once), which cost the three-worker
-    # runs up to a tenth of their rate.
+    # Otherwise the first one to finish importing works alone for a while, where
+    # raw httpx's processes fork and start at once.  (The three-worker ratios
+    # moved within the noise when this came in.)
     due_at = time.time() + WORKER_START_ALLOWANCE
     with engine.begin() as conn:
         conn.execute(text("UPDATE deliveries SET next_attempt_at = :t"), {"t": due_at})
