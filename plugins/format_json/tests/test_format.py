@@ -13,7 +13,7 @@ import httpx
 import pytest
 from writeback import AuthMechanismBase, OutboundMessage, Outcome, PipelineContext, Throttle
 from writeback_json import JsonFormat
-from writeback_json._format import pool_size
+from writeback_json._format import UNTHROTTLED_LANES, pool_size
 
 Handler = Callable[[httpx.Request], httpx.Response]
 URL = "https://bc.example.com:7048/api/appointments?company=CRONUS&sig=TOPSECRET"
@@ -249,14 +249,14 @@ def test_without_auth_no_authorization_header(
 @pytest.mark.parametrize(
     ("throttle", "size"),
     [
-        (None, 8),
-        (Throttle(), 8),
+        (None, UNTHROTTLED_LANES),
+        (Throttle(), UNTHROTTLED_LANES),
         (Throttle(max_concurrency=1), 1),
         (Throttle(max_concurrency=4), 4),
-        (Throttle(max_concurrency=200), 16),
+        (Throttle(max_concurrency=200), 200),
     ],
 )
-def test_pool_follows_the_throttle_within_1_to_16(
+def test_lanes_follow_the_throttle_and_the_worker_bounds_an_unset_one(
     make_context: Callable[..., PipelineContext], throttle: Throttle | None, size: int
 ) -> None:
     assert pool_size(throttle) == size

@@ -97,6 +97,42 @@ def test_a_burst_shares_exactly_size_connections_one_request_each(
     )
 
 
+def test_without_a_throttle_each_request_in_flight_has_a_connection(
+    make_context: MakeContext, http_server: LocalServer
+) -> None:
+    """24 sends at once to a slow endpoint and no throttle: all 24 are in flight
+    together (the worker's concurrency bounds them), not 8 (a pool's old cap)."""
+    lock = threading.Lock()
+    in_flight = [0]
+    most_at_once = [0]
+
+    def slow(seen: Any) -> tuple[int, dict[str, str], bytes]:
+        with lock:
+            in_flight[0] += 1
+            most_at_once[0] = max(most_at_once[0], in_flight[0])
+        time.sleep(0.3)
+        with lock:
+            in_flight[0] -= 1
+        return 200, {}, b"{}"
+
+    http_server.responder = slow
+    url = http_server.url + "/hook"
+
+    async def run() -> list[AttemptResult]:
+        fmt = JsonFormat(make_context(url))
+        try:
+            return await asyncio.gather(
+                *(fmt.send(OutboundMessage(url, payload={"n": n})) for n in range(24))
+            )
+        finally:
+            await fmt.aclose()
+
+    results = asyncio.run(run())
+    assert [r.outcome for r in results] == [Outcome.DELIVERED] * 24
+    assert most_at_once[0] > 16
+    assert len({s.peer for s in http_server.seen}) == 24
+
+
 def test_server_busy_is_retry_with_its_wait(
     make_context: MakeContext, http_server: LocalServer
 ) -> None:
