@@ -39,6 +39,21 @@ def send_all(context: PipelineContext, *messages: OutboundMessage) -> list[Attem
     return asyncio.run(run())
 
 
+def send_at_once(context: PipelineContext, url: str, count: int) -> list[AttemptResult]:
+    """``count`` sends started together on one format, as a worker's burst is."""
+
+    async def run() -> list[AttemptResult]:
+        fmt = JsonFormat(context)
+        try:
+            return await asyncio.gather(
+                *(fmt.send(OutboundMessage(url, payload={"n": n})) for n in range(count))
+            )
+        finally:
+            await fmt.aclose()
+
+    return asyncio.run(run())
+
+
 def test_posts_reuse_one_kept_alive_connection(
     make_context: MakeContext, http_server: LocalServer
 ) -> None:
@@ -118,16 +133,7 @@ def test_without_a_throttle_each_request_in_flight_has_a_connection(
     http_server.responder = slow
     url = http_server.url + "/hook"
 
-    async def run() -> list[AttemptResult]:
-        fmt = JsonFormat(make_context(url))
-        try:
-            return await asyncio.gather(
-                *(fmt.send(OutboundMessage(url, payload={"n": n})) for n in range(24))
-            )
-        finally:
-            await fmt.aclose()
-
-    results = asyncio.run(run())
+    results = send_at_once(make_context(url), url, 24)
     assert [r.outcome for r in results] == [Outcome.DELIVERED] * 24
     assert most_at_once[0] > 16
     assert len({s.peer for s in http_server.seen}) == 24
@@ -194,17 +200,7 @@ def test_every_lane_shares_one_ssl_context_loaded_once(
     monkeypatch.setattr(json_format, "verify_setting", counted_verify_setting)
     server = serve(tls=test_ca.server_context)
     context = make_context(server.url, throttle=Throttle(max_concurrency=4))
-
-    async def run() -> list[AttemptResult]:
-        fmt = JsonFormat(context)
-        try:
-            return await asyncio.gather(
-                *(fmt.send(OutboundMessage(server.url, payload={"n": n})) for n in range(12))
-            )
-        finally:
-            await fmt.aclose()
-
-    results = asyncio.run(run())
+    results = send_at_once(context, server.url, 12)
     assert [r.outcome for r in results] == [Outcome.DELIVERED] * 12
     assert len(loads) == 1
     assert 1 < len({s.peer for s in server.seen}) <= 4
