@@ -92,14 +92,21 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    # A burst of connects at once (a format opening a lane per request) overflows
+    # the default listen backlog of 5: connects then wait for a SYN resent a
+    # second later, or fail.  writeback_testing's servers do the same.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[..., LocalServer]]:
     """Start servers: ``serve()`` plain HTTP, ``serve(tls=context)`` HTTPS."""
     started: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
 
     def start(tls: ssl.SSLContext | None = None) -> LocalServer:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
+        httpd = _Server(("127.0.0.1", 0), _Handler)
         if tls is not None:
             httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
         server = LocalServer(httpd, "https" if tls is not None else "http")
