@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from writeback import Dispatcher
-from writeback.store import SCHEMA_REVISION, Store
+from writeback.store import SCHEMA_REVISION, AttemptRecord, Finished, Store, WriteLockBusy
+from writeback.store._driver import DriverStatements
 from writeback.store._schema import metadata
+from writeback.store._statements import (
+    DUE,
+    INSERT_ATTEMPT,
+    LEASE,
+    NEXT_WAKE,
+    OWNED,
+    RECORD_STATE,
+)
 
 from .conftest import event, row
 
@@ -92,22 +103,30 @@ def test_retry_requeues_dead_with_same_id_and_rejects_unknown(wb):
     assert row_.status == "pending" and row_.attempts == 1 and len(history) == 1
 
 
-def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path, registry):
+#: Values to run each of the worker's hot statements with (seq 1 exists where
+#: a test submits one event).
+HOT_VALUES = {
+    DUE: {"now": 0.0, "limit": 8, "skip": [3]},
+    NEXT_WAKE: {"skip": [3]},
+    LEASE: {"seqs": [1, 2, 3], "now": 0.0, "owner": "w", "until": 60.0},
+    OWNED: {"seqs": [1, 2, 3], "owner": "w"},
+    INSERT_ATTEMPT: {
+        "a_seq": 1, "a_n": 1, "a_started": 0.0, "a_duration": 1.0,
+        "a_code": 200, "a_outcome": "delivered", "a_error": None,
+    },
+    RECORD_STATE: {
+        "b_seq": 1, "b_status": "delivered", "b_next": 0.0,
+        "b_error": None, "b_code": 200, "b_now": 0.0,
+    },
+}  # fmt: skip
+
+
+def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path):
     """A claim's cost must not grow with the queue: the statements that touch the
     claimed rows find them by key, never through an index of pending rows."""
-    from writeback.store._driver import DriverStatements
-    from writeback.store._statements import LEASE, OWNED, RECORD_STATE
-
     store = Store.open(f"sqlite:///{tmp_path}/plan.db")
     hot = DriverStatements(store.engine)
-    values = {
-        LEASE: {"seqs": [1, 2, 3], "now": 0.0, "owner": "w", "until": 60.0},
-        OWNED: {"seqs": [1, 2, 3], "owner": "w"},
-        RECORD_STATE: {
-            "b_seq": 1, "b_status": "delivered", "b_next": 0.0,
-            "b_error": None, "b_code": 200, "b_now": 0.0,
-        },
-    }  # fmt: skip
+    values = {statement: HOT_VALUES[statement] for statement in (LEASE, OWNED, RECORD_STATE)}
     with store.engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()
         for statement, params in values.items():
@@ -122,44 +141,18 @@ def test_sqlite_prepares_each_hot_statement_once(tmp_path, registry):
     whether a partial index applies (``status = ?`` against the pending-queue index):
     that tripled the due query's cost.  SQLite's authorizer is asked only while a
     statement is prepared, so a statement run again must not ask it anything."""
-    import sqlite3
-
-    from writeback.store._driver import DriverStatements
-    from writeback.store._statements import (
-        DUE,
-        INSERT_ATTEMPT,
-        LEASE,
-        NEXT_WAKE,
-        OWNED,
-        RECORD_STATE,
-    )
-
     store = Store.open(f"sqlite:///{tmp_path}/prepare.db")
     dispatcher = Dispatcher(store, registry)
     dispatcher.connectors.add(row())
     dispatcher.submit(event())  # delivery seq 1, for the attempt's foreign key
     hot = DriverStatements(store.engine)
-    values = {
-        DUE: {"now": 0.0, "limit": 8, "skip": [3]},
-        NEXT_WAKE: {"skip": [3]},
-        LEASE: {"seqs": [1, 2], "now": 0.0, "owner": "w", "until": 60.0},
-        OWNED: {"seqs": [1, 2], "owner": "w"},
-        INSERT_ATTEMPT: {
-            "a_seq": 1, "a_n": 1, "a_started": 0.0, "a_duration": 1.0,
-            "a_code": 200, "a_outcome": "delivered", "a_error": None,
-        },
-        RECORD_STATE: {
-            "b_seq": 1, "b_status": "delivered", "b_next": 0.0,
-            "b_error": None, "b_code": 200, "b_now": 0.0,
-        },
-    }  # fmt: skip
     raw = store.engine.raw_connection()
     try:
         connection = raw.driver_connection
         asked: list[tuple[object, ...]] = []
         connection.set_authorizer(lambda *request: asked.append(request) or sqlite3.SQLITE_OK)
         cursor = connection.cursor()
-        for statement, params in values.items():
+        for statement, params in HOT_VALUES.items():
             sql, args = hot._expand(statement, params)
             cursor.execute(sql, args).fetchall()
             assert asked, "the authorizer is asked while a statement is prepared"
@@ -174,11 +167,6 @@ def test_sqlite_prepares_each_hot_statement_once(tmp_path, registry):
 
 
 def test_a_claim_that_will_not_wait_for_sqlites_write_lock_changes_nothing(tmp_path, registry):
-    import sqlite3
-    import threading
-
-    from writeback.store import AttemptRecord, Finished, WriteLockBusy
-
     store = Store.open(f"sqlite:///{tmp_path}/busy.db")
     dispatcher = Dispatcher(store, registry)
     dispatcher.connectors.add(row())
