@@ -130,7 +130,7 @@ def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path):
     with store.engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()
         for statement, params in values.items():
-            sql, args = hot._expand(statement, params)
+            sql, args = hot.expand(statement, params)
             plan = " ".join(row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, args))
             assert "INTEGER PRIMARY KEY" in plan and "ix_deliveries_due" not in plan, (sql, plan)
     store.close()
@@ -153,7 +153,7 @@ def test_sqlite_prepares_each_hot_statement_once(tmp_path, registry):
         connection.set_authorizer(lambda *request: asked.append(request) or sqlite3.SQLITE_OK)
         cursor = connection.cursor()
         for statement, params in HOT_VALUES.items():
-            sql, args = hot._expand(statement, params)
+            sql, args = hot.expand(statement, params)
             cursor.execute(sql, args).fetchall()
             assert asked, "the authorizer is asked while a statement is prepared"
             asked.clear()

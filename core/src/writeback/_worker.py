@@ -2,17 +2,16 @@
 
 One asyncio loop runs up to ``concurrency`` attempts at once (``_attempt``),
 in slots that each go on to the next claimed delivery by themselves.  Claims,
-which also record the attempts that ended, run in a thread while they would
-wait (PostgreSQL's round trips, another process holding SQLite's write lock),
-so the loop goes on meanwhile, and on the loop's thread otherwise.  A pipeline
-is built once per connector and rebuilt when the connector row changes.
+which also record the attempts that ended, never stall that loop while they
+wait (``store._loop``): PostgreSQL's on an asyncio connection, SQLite's on the
+loop's thread, or in a thread while another process holds the write lock.  A
+pipeline is built once per connector and rebuilt when the connector row changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import random
 import socket
@@ -29,7 +28,7 @@ from ._schedule import next_delay
 from ._secrets import secret_safe_logger
 from ._throttle import ConnectorGate
 from ._validation import validate_connector
-from .store import Claim, Finished, Store, WriteLockBusy
+from .store import Claim, Finished, LoopRunner, Store
 
 __all__ = ["Worker", "WorkerStats", "next_delay"]
 
@@ -91,6 +90,8 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._hurry = asyncio.Event()
         self._broken: BaseException | None = None
+        # Runs the claims; made (and closed) on the run's own loop.
+        self._runner: LoopRunner | None = None
 
     def stop(self) -> None:
         """Claim nothing more; finish in-flight attempts (a second call: interrupt them)."""
@@ -101,6 +102,7 @@ class Worker:
     async def run(self, *, until_idle: bool = False) -> WorkerStats:
         """Work until stopped, or with ``until_idle`` until nothing is pending."""
         renewer = asyncio.create_task(self._renew_leases())
+        self._runner = self.store.outbox.loop_runner()
         idle = 0
         try:
             while not self._stopping.is_set():
@@ -151,6 +153,8 @@ class Worker:
             for state in self._connectors.values():
                 await state.pipeline.aclose()
             self._connectors.clear()
+            await self._runner.aclose()
+            self._runner = None
         self.stats.pending = self.store.outbox.counts().get("pending", 0)
         return self.stats
 
@@ -159,32 +163,14 @@ class Worker:
     async def _claim(
         self, wanted: int, skip: Collection[int], finished: list[Finished]
     ) -> list[Claim]:
-        """Record ``finished`` and claim up to ``wanted``, without stalling the loop.
-
-        SQLite: on the loop's own thread, unless another worker holds the file's
-        write lock.  In a thread, the same claims cost 0.12-0.14 ms of CPU per
-        delivery instead of 0.06-0.08 (measured in-process against an instant
-        receiver; most likely the GIL changing hands at every statement), a sixth
-        of a busy worker's CPU.  The price: a commit that checkpoints the WAL
-        (every few MB written) holds the loop while it flushes.
-
-        PostgreSQL, and SQLite's lock when busy: in a thread, so that the attempts
-        in flight go on while the claim waits for the server (3.5 ms a claim, half
-        of it waiting; 20 ms endpoint: 301 -> 328/s against raw httpx's 339) or
-        for the lock.
-        """
-        claim = functools.partial(
-            self.store.outbox.claim,
-            self.owner,
-            wanted,
-            lease_seconds=self.lease_seconds,
-            skip_connectors=skip,
+        """Record ``finished`` and claim up to ``wanted``, without stalling the loop
+        (how, per database: ``store._loop``)."""
+        assert self._runner is not None
+        steps = self.store.outbox.claim_steps(
+            self.owner, wanted, lease_seconds=self.lease_seconds, skip_connectors=skip,
             finished=finished,
-        )
-        if self.store.outbox.embedded:
-            with contextlib.suppress(WriteLockBusy):
-                return claim(wait=False)
-        return await asyncio.to_thread(claim)
+        )  # fmt: skip
+        return await self._runner.run(steps)
 
     def _claim_due(self) -> bool:
         """Claim (and record what ended) once a batch is wanted, or an ended attempt

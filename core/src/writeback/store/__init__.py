@@ -10,6 +10,7 @@ from .._secrets import SecretBox
 from ._connectors import ConnectorStore, StoredConnector
 from ._engine import DB_ENV, DEFAULT_DB_URL, create_store_engine, key_file_for, migrate
 from ._ledger import STATUSES, ConnectorStats, DeliveryStats
+from ._loop import LoopRunner
 from ._outbox import (
     AttemptRecord,
     Claim,
@@ -33,6 +34,7 @@ __all__ = [
     "ConnectorStore",
     "DeliveryStats",
     "Finished",
+    "LoopRunner",
     "Outbox",
     "SharedToken",
     "Store",

@@ -12,20 +12,49 @@ PostgreSQL.
 
 Only statements whose parameters need no type processing belong here (ints,
 floats, strings): the driver gets the values as they are.
+
+A unit of work (a claim, say) is written once, as a generator of steps
+(:class:`Query`, :class:`QueryMany`) that receives each step's rows; ``run``
+drives it on a pooled driver connection, and ``_claimer.AsyncSession`` drives
+the same generator on an asyncio connection.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["DriverStatements", "WriteLockBusy"]
+__all__ = ["DriverStatements", "Query", "QueryMany", "Steps", "WriteLockBusy"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Query:
+    """Run ``statement`` once with ``values``; the step receives its rows."""
+
+    statement: ClauseElement
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class QueryMany:
+    """Run ``statement`` once per mapping in ``rows``; the step receives ``None``."""
+
+    statement: ClauseElement
+    rows: Sequence[Mapping[str, Any]]
+
+
+#: A unit of work in one transaction: yields steps, receives their results, and
+#: returns its own result.
+Steps = Generator[Query | QueryMany, Any, T]
 
 
 class WriteLockBusy(Exception):
@@ -39,6 +68,11 @@ class DriverStatements:
         self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._compiled: dict[int, SQLCompiler] = {}
+
+    @property
+    def engine(self) -> Engine:
+        """The engine whose pool (and URL) the statements run on."""
+        return self._engine
 
     @property
     def embedded(self) -> bool:
@@ -81,32 +115,41 @@ class DriverStatements:
         finally:
             connection.close()
 
-    def execute(self, cursor: Any, statement: ClauseElement, values: Mapping[str, Any]) -> Any:
-        """Run ``statement`` with ``values`` (lists for expanding ``IN`` parameters)."""
-        sql, params = self._expand(statement, values)
-        cursor.execute(sql, params)
-        return cursor
+    def run(self, steps: Callable[[], Steps[T]], *, wait: bool = True) -> T:
+        """Run the unit of work ``steps()`` makes in one transaction (see ``transaction``)."""
+        with self.transaction(wait=wait) as cursor:
+            work = steps()
+            result: Any = None
+            while True:
+                try:
+                    step = work.send(result)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                if isinstance(step, Query):
+                    cursor.execute(*self.expand(step.statement, step.values))
+                    result = cursor.fetchall()
+                else:
+                    result = None
+                    if step.rows:
+                        cursor.executemany(*self.expand_many(step.statement, step.rows))
 
-    def executemany(
-        self, cursor: Any, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
-    ) -> int:
-        """Run ``statement`` once per row of values; returns the rows it changed."""
-        if not rows:
-            return 0
+    def expand_many(
+        self, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, list[Any]]:
+        """The SQL and one set of driver parameters per row (all rows expand alike)."""
         compiled = self._compile(statement)
         state = compiled.construct_expanded_state(rows[0])
         if compiled.positional:
             names = state.positiontup or ()
             constants = state.parameters
-            params: list[Any] = [
+            return state.statement, [
                 tuple(row[n] if n in row else constants[n] for n in names) for row in rows
             ]
-        else:
-            params = [{**state.parameters, **row} for row in rows]
-        cursor.executemany(state.statement, params)
-        return int(cursor.rowcount)
+        return state.statement, [{**state.parameters, **row} for row in rows]
 
-    def _expand(self, statement: ClauseElement, values: Mapping[str, Any]) -> tuple[str, Any]:
+    def expand(self, statement: ClauseElement, values: Mapping[str, Any]) -> tuple[str, Any]:
+        """The SQL and driver parameters of ``statement`` with ``values`` (lists for
+        expanding ``IN`` parameters)."""
         compiled = self._compile(statement)
         state = compiled.construct_expanded_state(values)
         if compiled.positional:

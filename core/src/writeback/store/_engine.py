@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
@@ -39,6 +39,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, durable: bool = True
     # nothing). NORMAL (WAL): a power cut may lose the last commits, never corrupts.
     cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     cursor.close()
+
+
+#: PostgreSQL's setting for ``durable=False``: a commit returns before the WAL
+#: reaches the disk (a crash may lose the last commits, never corrupts).
+NOT_DURABLE = "-c synchronous_commit=off"
+
+
+def _query_value(url: URL, name: str) -> str:
+    value = url.query.get(name, "")
+    return " ".join(value) if isinstance(value, tuple) else value
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -77,8 +87,12 @@ def create_store_engine(url: str, *, durable: bool = True) -> Engine:
             event.listen(engine, "connect", functools.partial(_sqlite_pragmas, durable=durable))
             event.listen(engine, "begin", _sqlite_begin)
             return engine
-        options = {} if durable else {"options": "-c synchronous_commit=off"}
-        return create_engine(url, pool_pre_ping=True, connect_args=options)
+        if not durable:
+            # In the URL, not connect_args: the worker's asyncio connection
+            # (``_loop.LoopRunner``) is made from the same URL.
+            options = " ".join(filter(None, [_query_value(parsed, "options"), NOT_DURABLE]))
+            parsed = parsed.update_query_dict({"options": options})
+        return create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         hint = (
             " run 'pip install \"writeback[postgresql]\"'."

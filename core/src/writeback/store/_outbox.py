@@ -11,10 +11,11 @@ waits for its retry.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from .._event import AppointmentEvent
 from .._secrets import secret_safe_logger
 from ._coalesce import coalesce
-from ._driver import DriverStatements, WriteLockBusy
+from ._driver import DriverStatements, Query, QueryMany, Steps, WriteLockBusy
 from ._ledger import AttemptRecord, DeliveryLedger
+from ._loop import LoopRunner
 from ._schema import deliveries, events
 from ._statements import DUE, INSERT_ATTEMPT, LEASE, NEXT_WAKE, OWNED, RECORD_STATE
 
@@ -185,6 +187,11 @@ class Outbox(DeliveryLedger):
         on the file's write lock, and ``claim(wait=False)`` does not wait for that."""
         return self._hot.embedded
 
+    def loop_runner(self) -> LoopRunner:
+        """Runs :meth:`claim_steps` (and other units of work) from the calling event
+        loop without holding it up; ``await runner.aclose()`` on the same loop."""
+        return LoopRunner(self._hot)
+
     def claim(
         self,
         owner: str,
@@ -210,50 +217,25 @@ class Outbox(DeliveryLedger):
         """
         if limit <= 0 and not finished:
             return []
-        now = time.time()
-        hot = self._hot
-        with hot.transaction(wait=wait) as cursor:
-            if finished:
-                _record(hot, cursor, finished, owner, now)
-            if limit <= 0:
-                return []
-            # Two statements, not UPDATE … WHERE seq IN (SELECT … LIMIT n): PostgreSQL
-            # may run such a subquery more than once and so lease more than n rows.
-            # The SELECT's row locks hold until commit, so the UPDATE finds them all.
-            skip = sorted(skip_connectors)
-            values = {"now": now, "limit": limit, "skip": skip}
-            rows = hot.execute(cursor, DUE, values).fetchall()
-            if not rows:
-                return []
-            until = now + lease_seconds
-            values = {"seqs": [r[0] for r in rows], "now": now, "owner": owner, "until": until}
-            claimed = {r[0] for r in hot.execute(cursor, LEASE, values).fetchall()}
-        # In DUE's column order.
-        return [
-            Claim(
-                seq=seq,
-                id=id_,
-                event_id=event_id,
-                connector_id=connector_id,
-                connector_name=connector_name,
-                action=action,
-                attempts=attempts_made,
-                replayed_after=replayed_after,
-                event=json.loads(payload),
-            )
-            for (
-                seq,
-                id_,
-                event_id,
-                connector_id,
-                connector_name,
-                action,
-                attempts_made,
-                replayed_after,
-                payload,
-            ) in rows
-            if seq in claimed
-        ]
+        steps = self.claim_steps(
+            owner, limit, lease_seconds=lease_seconds, skip_connectors=skip_connectors,
+            finished=finished,
+        )  # fmt: skip
+        return self._hot.run(steps, wait=wait)
+
+    def claim_steps(
+        self,
+        owner: str,
+        limit: int,
+        *,
+        lease_seconds: float,
+        skip_connectors: Collection[int] = (),
+        finished: Sequence[Finished] = (),
+    ) -> Callable[[], Steps[list[Claim]]]:
+        """:meth:`claim` as a unit of work, for :meth:`loop_runner` to run."""
+        return functools.partial(
+            _claim, owner, limit, lease_seconds, sorted(skip_connectors), finished
+        )
 
     def record(self, finished: Sequence[Finished], owner: str) -> set[int]:
         """Record ended attempts without claiming more (a worker shutting down).
@@ -262,8 +244,7 @@ class Outbox(DeliveryLedger):
         """
         if not finished:
             return set()
-        with self._hot.transaction() as cursor:
-            return _record(self._hot, cursor, finished, owner, time.time())
+        return self._hot.run(functools.partial(_record, finished, owner, time.time()))
 
     def finish(
         self,
@@ -332,18 +313,61 @@ class Outbox(DeliveryLedger):
             )
 
 
-def _record(
-    hot: DriverStatements, cursor: Any, finished: Sequence[Finished], owner: str, now: float
-) -> set[int]:
+def _claim(
+    owner: str, limit: int, lease_seconds: float, skip: list[int], finished: Sequence[Finished]
+) -> Steps[list[Claim]]:
+    """Record ``finished``, then lease up to ``limit`` due deliveries (see ``Outbox.claim``)."""
+    now = time.time()
+    if finished:
+        yield from _record(finished, owner, now)
+    if limit <= 0:
+        return []
+    # Two statements, not UPDATE … WHERE seq IN (SELECT … LIMIT n): PostgreSQL may
+    # run such a subquery more than once and so lease more than n rows.  The
+    # SELECT's row locks hold until commit, so the UPDATE finds them all.
+    rows = yield Query(DUE, {"now": now, "limit": limit, "skip": skip})
+    if not rows:
+        return []
+    until = now + lease_seconds
+    values = {"seqs": [r[0] for r in rows], "now": now, "owner": owner, "until": until}
+    claimed = {r[0] for r in (yield Query(LEASE, values))}
+    # In DUE's column order.
+    return [
+        Claim(
+            seq=seq,
+            id=id_,
+            event_id=event_id,
+            connector_id=connector_id,
+            connector_name=connector_name,
+            action=action,
+            attempts=attempts_made,
+            replayed_after=replayed_after,
+            event=json.loads(payload),
+        )
+        for (
+            seq,
+            id_,
+            event_id,
+            connector_id,
+            connector_name,
+            action,
+            attempts_made,
+            replayed_after,
+            payload,
+        ) in rows
+        if seq in claimed
+    ]
+
+
+def _record(finished: Sequence[Finished], owner: str, now: float) -> Steps[set[int]]:
     """Insert the attempts; move on the deliveries whose lease ``owner`` still holds.
 
     :returns: the seqs whose lease had passed to another worker (their attempt is
         recorded; that worker's result decides the status).
     """
     seqs = [f.claim.seq for f in finished]
-    owned = {r[0] for r in hot.execute(cursor, OWNED, {"seqs": seqs, "owner": owner}).fetchall()}
-    hot.executemany(
-        cursor,
+    owned = {r[0] for r in (yield Query(OWNED, {"seqs": seqs, "owner": owner}))}
+    yield QueryMany(
         INSERT_ATTEMPT,
         [
             {
@@ -370,7 +394,7 @@ def _record(
         for f in finished
         if f.claim.seq in owned
     ]
-    hot.executemany(cursor, RECORD_STATE, states)
+    yield QueryMany(RECORD_STATE, states)
     lost = set(seqs) - owned
     if lost:
         ids = ", ".join(f.claim.id for f in finished if f.claim.seq in lost)
