@@ -67,7 +67,7 @@ class Store:
         # before anything connects to it.
         box = SecretBox.for_key_file(key_file_for(url))
         migrate(engine)
-        work = create_store_engine(url, durable=False)
+        work = create_store_engine(url, worker=True)
         outbox = Outbox(engine, work)
         return cls(url, engine, ConnectorStore(engine, box), outbox, TokenStore(engine, box), work)
 
