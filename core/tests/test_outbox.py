@@ -136,6 +136,28 @@ def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path):
     store.close()
 
 
+def test_sqlite_claims_walk_the_due_index_in_order(tmp_path, registry):
+    """The due query stops after ``limit`` queue heads only if it reads
+    ix_deliveries_due in its order; a sort would read every due row first (what
+    PostgreSQL's planner sometimes chose, see test_loop_runner).  Also once
+    ANALYZE has given SQLite's planner statistics."""
+    store = Store.open(f"sqlite:///{tmp_path}/due.db")
+    dispatcher = Dispatcher(store, registry)
+    dispatcher.connectors.add(row())
+    for n in range(300):
+        dispatcher.submit(event(key=f"K{n}"))
+    sql, args = DriverStatements(store.engine).expand(DUE, HOT_VALUES[DUE])
+    with store.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        for analyze in (False, True):
+            if analyze:
+                cursor.execute("ANALYZE")
+            plan = [row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, args)]
+            assert plan[0].startswith("SEARCH deliveries USING INDEX ix_deliveries_due"), plan
+            assert not any("TEMP B-TREE" in step for step in plan), plan
+    dispatcher.close()
+
+
 def test_sqlite_prepares_each_hot_statement_once(tmp_path, registry):
     """SQLite prepares a statement again at every run when a bound value decides
     whether a partial index applies (``status = ?`` against the pending-queue index):
