@@ -19,10 +19,9 @@ from .conftest import event, row
 
 @pytest.fixture
 def pg(writeback_pg_url, registry):
-    dispatcher = Dispatcher(Store.open(writeback_pg_url), registry)
-    dispatcher.connectors.add(row())
-    yield dispatcher
-    dispatcher.close()
+    with Dispatcher(Store.open(writeback_pg_url), registry) as dispatcher:
+        dispatcher.connectors.add(row())
+        yield dispatcher
 
 
 #: Where the connection's settings came from: "client" is its connection options

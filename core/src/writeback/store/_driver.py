@@ -15,8 +15,8 @@ floats, strings): the driver gets the values as they are.
 
 A unit of work (a claim, say) is written once, as a generator of steps
 (:class:`Query`, :class:`QueryMany`) that receives each step's rows; ``run``
-drives it on a pooled driver connection, and ``_claimer.AsyncSession`` drives
-the same generator on an asyncio connection.
+drives it on a pooled driver connection, and ``_loop.LoopRunner`` drives the
+same generator from an event loop (on PostgreSQL, on an asyncio connection).
 """
 
 from __future__ import annotations
