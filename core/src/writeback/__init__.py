@@ -41,7 +41,14 @@ from ._interfaces import (
     ProbeReport,
 )
 from ._models import Connector, RetryPolicy, Throttle
-from ._outcome import classify_status, connection_failure, endpoint_of, parse_retry_after
+from ._outcome import (
+    classify_status,
+    connection_cause,
+    connection_failure,
+    endpoint_of,
+    exception_chain,
+    parse_retry_after,
+)
 from ._pipeline import Pipeline
 from ._registry import PluginRegistry
 from ._validation import ValidatedConnector, validate_connector
@@ -90,8 +97,10 @@ __all__ = [
     "ValidatedConnector",
     "WritebackError",
     "classify_status",
+    "connection_cause",
     "connection_failure",
     "endpoint_of",
+    "exception_chain",
     "hookimpl",
     "hookspec",
     "parse_retry_after",

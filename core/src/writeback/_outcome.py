@@ -8,9 +8,13 @@ text kept.  Formats call these; connector types may refine the verdict.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
+import os
+import ssl
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from ._interfaces import AttemptResult, Outcome
@@ -19,9 +23,11 @@ __all__ = [
     "ERROR_TEXT_LIMIT",
     "RETRY_STATUSES",
     "classify_status",
+    "connection_cause",
     "connection_failure",
     "endpoint_of",
     "error_text",
+    "exception_chain",
     "parse_retry_after",
 ]
 
@@ -36,6 +42,58 @@ def endpoint_of(url: str, unknown: str = "the endpoint") -> str:
         return unknown
     host = parts.hostname or "?"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions behind it, nearest first, each once (a cycle ends).
+
+    Follows ``__cause__`` and ``__context__``, the members of an exception group,
+    and where HTTP libraries keep the real error instead: requests and urllib3
+    in ``args`` and in a ``reason`` attribute (``MaxRetryError``,
+    ``ProtocolError("Connection aborted.", ConnectionResetError(...))``).
+    """
+    seen: set[int] = set()
+    pending: deque[BaseException] = deque([exc])
+    while pending:
+        current = pending.popleft()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked: list[object] = [current.__cause__, current.__context__]
+        linked.append(getattr(current, "reason", None))
+        if isinstance(current, BaseExceptionGroup):
+            linked.extend(current.exceptions)
+        for arg in current.args:
+            linked += [arg, getattr(arg, "reason", None)]
+        pending.extend(x for x in linked if isinstance(x, BaseException))
+
+
+def connection_cause(exc: BaseException) -> str | None:
+    """The root cause of a connection error, in a few words; ``None`` if none is known.
+
+    ``TLS certificate not trusted: …``, ``TLS error: …``, ``[Errno 111] Connection
+    refused``, ``the connection was reset by the server``, ``the server closed
+    the connection without answering``: the first found along
+    :func:`exception_chain`.  Never the URL, whose path or query may hold a
+    company name or a token.
+    """
+    for current in exception_chain(exc):
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted: {current.verify_message}"
+        if isinstance(current, ssl.SSLError):
+            return f"TLS error: {current.reason or current}"
+        if isinstance(current, OSError) and current.errno is not None:
+            # A positive errno has the platform's wording; getaddrinfo's negative
+            # codes only have strerror.
+            reason = os.strerror(current.errno) if current.errno > 0 else current.strerror
+            return f"[Errno {current.errno}] {reason}"
+        # Before the reset it is a kind of (http.client's, which requests wraps).
+        if isinstance(current, http.client.RemoteDisconnected):
+            return "the server closed the connection without answering"
+        if isinstance(current, ConnectionResetError | ConnectionAbortedError):
+            return "the connection was reset by the server"
+    return None
 
 
 RETRY_STATUSES = frozenset({408, 429})

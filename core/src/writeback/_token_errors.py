@@ -14,6 +14,7 @@ import ssl
 
 from ._errors import AttemptError
 from ._outcome import endpoint_of as _endpoint_of
+from ._outcome import exception_chain
 
 __all__ = [
     "bad_token_answer",
@@ -128,22 +129,11 @@ def token_error_from_cause(url: str, exc: BaseException) -> AttemptError | None:
     (:func:`token_connection_error` with ``[Errno N] text``).  ``None`` when
     neither is there: the caller says what it knows (the exception's type).
     """
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
+    for cause in exception_chain(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return token_tls_error(url, cause.verify_message or str(cause))
         if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
             return token_connection_error(url, f"[Errno {cause.errno}] {cause.strerror}")
-        # requests wraps urllib3's errors in args, not in __cause__.
-        nested = [a for a in cause.args if isinstance(a, BaseException)]
-        nested += [getattr(a, "reason", None) for a in cause.args]
-        cause = (
-            cause.__cause__
-            or cause.__context__
-            or next((n for n in nested if isinstance(n, BaseException)), None)
-        )
     return None
 
 

@@ -8,12 +8,10 @@ endpoint's host and port.
 
 from __future__ import annotations
 
-import os
 import re
-import ssl
 
 import httpx
-from writeback import endpoint_of
+from writeback import connection_cause, endpoint_of, exception_chain
 
 __all__ = ["describe_timeout", "describe_transport_error"]
 
@@ -47,24 +45,10 @@ def describe_transport_error(exc: httpx.TransportError, url: str) -> str:
 
 
 def _root_cause(exc: BaseException) -> str:
-    best = str(exc)
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return f"TLS certificate not trusted: {current.verify_message}"
-        if isinstance(current, ssl.SSLError):
-            return f"TLS error: {current.reason or current}"
-        if isinstance(current, OSError) and current.errno is not None:
-            # A positive errno has the platform's wording; getaddrinfo's negative
-            # codes only have strerror.
-            reason = os.strerror(current.errno) if current.errno > 0 else current.strerror
-            return f"[Errno {current.errno}] {reason}"
-        if str(current):
-            best = str(current)
-        if isinstance(current, BaseExceptionGroup) and current.exceptions:
-            current = current.exceptions[0]
-        else:
-            current = current.__cause__ or current.__context__
-    return best
+    # Otherwise the deepest text there is: httpx's own ("All connection attempts
+    # failed") says less than what it wraps.
+    found = connection_cause(exc)
+    if found is not None:
+        return found
+    texts = [str(current) for current in exception_chain(exc) if str(current)]
+    return texts[-1] if texts else ""

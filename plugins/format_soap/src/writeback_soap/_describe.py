@@ -8,10 +8,7 @@ and port, in the same words as the json format.
 
 from __future__ import annotations
 
-import os
-import ssl
-
-from writeback import endpoint_of
+from writeback import connection_cause, endpoint_of, exception_chain
 
 __all__ = ["LIMIT", "describe_connection_error"]
 
@@ -28,39 +25,15 @@ def describe_connection_error(exc: BaseException, url: str) -> str:
 
 
 def _root_cause(exc: BaseException) -> str:
-    seen: set[int] = set()
-    pending: list[BaseException] = [exc]
-    fallback = ""
-    while pending:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return f"TLS certificate not trusted: {current.verify_message}"
-        if isinstance(current, ssl.SSLError):
-            return f"TLS error: {current.reason or current}"
-        if isinstance(current, OSError) and current.errno is not None:
-            # A positive errno has the platform's wording; getaddrinfo's negative
-            # codes only have strerror.
-            reason = os.strerror(current.errno) if current.errno > 0 else current.strerror
-            return f"[Errno {current.errno}] {reason}"
-        if isinstance(current, ConnectionResetError | ConnectionAbortedError):
-            return "the connection was reset by the server"
-        if type(current).__name__ == "RemoteDisconnected":
-            return "the server closed the connection without answering"
-        if not fallback and isinstance(current, OSError) and not _mentions_url(str(current)):
-            fallback = str(current)
-        # urllib3 keeps the real error in ``reason`` and in args (MaxRetryError,
-        # ProtocolError("Connection aborted.", ConnectionResetError(...))).
-        pending += [a for a in current.args if isinstance(a, BaseException)]
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            pending.append(reason)
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                pending.append(linked)
-    return fallback
+    found = connection_cause(exc)
+    if found is not None:
+        return found
+    # Otherwise the first OS-level text that does not quote the URL (requests'
+    # own texts do: "… Max retries exceeded with url: /BC/WS/…").
+    for current in exception_chain(exc):
+        if isinstance(current, OSError) and str(current) and not _mentions_url(str(current)):
+            return str(current)
+    return ""
 
 
 def _mentions_url(text: str) -> bool:
