@@ -88,7 +88,8 @@ def connection_cause(exc: BaseException) -> str | None:
             # codes only have strerror.
             reason = os.strerror(current.errno) if current.errno > 0 else current.strerror
             return f"[Errno {current.errno}] {reason}"
-        # Before the reset it is a kind of (http.client's, which requests wraps).
+        # Before the reset check: http.client's RemoteDisconnected (which requests
+        # wraps) is a ConnectionResetError too, and says more.
         if isinstance(current, http.client.RemoteDisconnected):
             return "the server closed the connection without answering"
         if isinstance(current, ConnectionResetError | ConnectionAbortedError):

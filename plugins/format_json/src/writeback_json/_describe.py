@@ -45,10 +45,10 @@ def describe_transport_error(exc: httpx.TransportError, url: str) -> str:
 
 
 def _root_cause(exc: BaseException) -> str:
-    # Otherwise the deepest text there is: httpx's own ("All connection attempts
-    # failed") says less than what it wraps.
     found = connection_cause(exc)
     if found is not None:
         return found
+    # Otherwise the deepest text there is: httpx's own ("All connection attempts
+    # failed") says less than what it wraps.
     texts = [str(current) for current in exception_chain(exc) if str(current)]
     return texts[-1] if texts else ""
