@@ -54,12 +54,10 @@ class LoopRunner:
             return await asyncio.to_thread(statements.run, steps)
         if not self._on_loop:
             return await asyncio.to_thread(statements.run, steps)
-        import psycopg
-
         connection = await self._connect()
         try:
             return await self._run_on(connection, steps)
-        except psycopg.OperationalError:
+        except Exception:
             # The pool pings a connection before lending it; this one is held for
             # the whole run, so a server restart or an idle timeout shows up here.
             # The server rolled back what the broken connection had not committed,
