@@ -1,7 +1,10 @@
 """Delivered/s through the outbox vs raw httpx posting the same payloads, in one run.
 
 Usage: ``python bench/bench_outbox.py [--n 3000] [--concurrency 8] [--workers 1 3]
-[--postgresql]``.  Prints a markdown table of ratios (ours / raw httpx).
+[--postgresql]``.  Prints a markdown table of ratios (ours / raw httpx), and of
+ours against the floor (``outbox_floor.py``): raw httpx that also reads its
+payloads from the same database and records every attempt there, the least any
+outbox with every attempt on record does.
 
 Both sides post the same webhook envelopes to the same receiver, which runs in
 a process of its own; the raw side is ``httpx.AsyncClient`` in as many
@@ -26,6 +29,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from outbox_floor import floor_run, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds the worker processes get to start (import, connect) before any
@@ -200,6 +206,13 @@ def outbox(
     return n / (last - first), middle_rate(completions), submitted
 
 
+def new_database(engine: str, cluster: Any) -> str:
+    """A new, empty database of kind ``engine`` (on ``cluster`` for PostgreSQL)."""
+    if engine == "sqlite":
+        return f"sqlite:///{tempfile.mkdtemp(prefix='wb-bench-')}/wb.db"
+    return cluster.create_database()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3000)
@@ -232,33 +245,41 @@ def main() -> None:
         f"{args.latency * 1000:g} ms, best of {args.repeat}\n"
     )
     print(
-        "| store | worker processes | raw httpx /s | outbox delivered /s | ratio "
-        "| ratio, middle 80% | dispatch submitted /s |"
+        "| store | worker processes | raw httpx /s | floor /s | outbox delivered /s | ratio "
+        "| ratio, middle 80% | floor / raw | outbox / floor | outbox / floor, middle 80% "
+        "| dispatch submitted /s |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     try:
         for engine in engines:
             for workers in args.workers:
                 raws, ours, raw_middles, our_middles, subs = [], [], [], [], []
+                floors, floor_middles = [], []
                 for _ in range(args.repeat):
                     raw, raw_middle = raw_httpx(url + "/raw", bodies, args.concurrency, workers)
                     raws.append(raw)
                     raw_middles.append(raw_middle)
-                    if engine == "sqlite":
-                        db = f"sqlite:///{tempfile.mkdtemp(prefix='wb-bench-')}/wb.db"
-                    else:
-                        assert cluster is not None
-                        db = cluster.create_database()
+                    floor_db, db = new_database(engine, cluster), new_database(engine, cluster)
+                    prepare(floor_db, bodies)
+                    floor, completions = floor_run(
+                        floor_db, url + "/floor", args.n, args.concurrency, workers
+                    )
+                    floors.append(floor)
+                    floor_middles.append(middle_rate(completions))
                     rate, middle, submitted = outbox(
                         db, url + "/wb", args.n, args.concurrency, workers, env
                     )
                     ours.append(rate)
                     our_middles.append(middle)
                     subs.append(submitted)
-                raw, our = max(raws), max(ours)
+                raw, floor, our = max(raws), max(floors), max(ours)
                 steady = max(our_middles) / max(raw_middles)
-                print(f"| {engine} | {workers} | {raw:,.0f} | {our:,.0f} | {our / raw:.2f} "
-                      f"| {steady:.2f} | {statistics.median(subs):,.0f} |", flush=True)  # fmt: skip
+                floor_steady = max(our_middles) / max(floor_middles)
+                cells = [engine, workers, f"{raw:,.0f}", f"{floor:,.0f}", f"{our:,.0f}",
+                         f"{our / raw:.2f}", f"{steady:.2f}", f"{floor / raw:.2f}",
+                         f"{our / floor:.2f}", f"{floor_steady:.2f}",
+                         f"{statistics.median(subs):,.0f}"]  # fmt: skip
+                print("| " + " | ".join(map(str, cells)) + " |", flush=True)
     finally:
         if cluster is not None:
             cluster.stop()

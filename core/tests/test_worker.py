@@ -224,6 +224,57 @@ def test_a_slot_going_on_by_itself_takes_the_queue_in_claim_order(wb, script):
     ]
 
 
+def test_pipelines_are_built_at_start_before_the_first_claim(wb, script, monkeypatch):
+    """So that the first deliveries after a (re)start do not wait while plugins
+    import their libraries; each is built once, and a disabled connector not at all."""
+    import writeback._worker as worker_module
+
+    wb.connectors.add([row(), row(name="f2"), row(name="off")])
+    wb.connectors.disable("off")
+    wb.submit(event())
+    order: list[tuple[str, ...]] = []
+    real_build = worker_module.Pipeline.build
+
+    def build(connector, **options):
+        order.append(("build", connector.name))
+        return real_build(connector, **options)
+
+    real_claim_steps = wb.store.outbox.claim_steps
+
+    def claim_steps(*args, **options):
+        order.append(("claim",))
+        return real_claim_steps(*args, **options)
+
+    monkeypatch.setattr(worker_module.Pipeline, "build", build)
+    monkeypatch.setattr(wb.store.outbox, "claim_steps", claim_steps)
+    assert wb.run_worker(until_idle=True).delivered == 2  # one for f1, one for f2
+    assert order[:3] == [("build", "f1"), ("build", "f2"), ("claim",)]
+    assert order.count(("build", "f1")) == 1 and ("build", "off") not in order
+
+
+def test_a_connector_that_cannot_be_built_at_start_does_not_stop_the_worker(
+    wb, script, monkeypatch
+):
+    import writeback._worker as worker_module
+    from writeback import AttemptError
+
+    wb.connectors.add([row(name="broken"), row(name="ok", source_app="OTHER")])
+    [broken_id] = wb.submit(event())
+    [ok_id] = wb.submit(event(source="OTHER"))
+    real_build = worker_module.Pipeline.build
+
+    def build(connector, **options):
+        if connector.name == "broken":
+            raise AttemptError("the plugin's library is missing", code="WB-398")
+        return real_build(connector, **options)
+
+    monkeypatch.setattr(worker_module.Pipeline, "build", build)
+    assert wb.run_worker(until_idle=True).delivered == 1
+    assert wb.deliveries.get(ok_id)[0].status == "delivered"
+    broken, _ = wb.deliveries.get(broken_id)
+    assert broken.status == "dead" and "library is missing" in broken.last_error
+
+
 def test_an_error_of_the_worker_itself_in_a_slot_stops_the_run(wb, script, monkeypatch):
     """Not an attempt's failure, which is recorded: e.g. the database gone while a
     slot looks up the connector of the next claim in its queue.  Here the run loop

@@ -28,7 +28,7 @@ from ._schedule import next_delay
 from ._secrets import secret_safe_logger
 from ._throttle import ConnectorGate
 from ._validation import validate_connector
-from .store import Claim, Finished, LoopRunner, Store
+from .store import Claim, Finished, LoopRunner, Store, StoredConnector
 
 __all__ = ["Worker", "WorkerStats", "next_delay"]
 
@@ -44,6 +44,8 @@ FLUSH_AFTER = 0.02
 QUEUE_DEPTH = 2
 #: How often a worker looks whether a connector's row changed (edited, disabled).
 ROW_CHECK_INTERVAL = 1.0
+#: What an attempt comes to when its connector's row is gone.
+CONNECTOR_REMOVED = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
 
 
 class Worker:
@@ -105,6 +107,7 @@ class Worker:
         self._runner = self.store.outbox.loop_runner()
         idle = 0
         try:
+            await self._prepare_connectors()
             while not self._stopping.is_set():
                 if self._broken is not None:
                     raise self._broken
@@ -307,24 +310,44 @@ class Worker:
 
     # -- one delivery --------------------------------------------------------------
 
+    async def _prepare_connectors(self) -> None:
+        """Build every enabled connector's pipeline before the first claim.
+
+        The first build of each kind imports its plugins' libraries (the json
+        format's httpx: 60-150 ms of CPU here); done at start, the first
+        deliveries after a (re)start do not wait behind it.  A row that cannot be
+        built is left to its deliveries, which record why.
+        """
+        for stored in self.store.connectors.list():
+            if stored.enabled:
+                await self._connector_state(stored.id, stored)
+
     async def _state(self, claim: Claim) -> ConnectorState | AttemptResult:
-        """The connector's pipeline and gate; rebuilt only when its row changed."""
-        removed = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
+        """The claim's connector's pipeline and gate (or why it has none)."""
         if claim.connector_id is None:
-            return removed
-        cached = self._connectors.get(claim.connector_id)
+            return CONNECTOR_REMOVED
+        return await self._connector_state(claim.connector_id)
+
+    async def _connector_state(
+        self, connector_id: int, stored: StoredConnector | None = None
+    ) -> ConnectorState | AttemptResult:
+        """A connector's pipeline and gate; rebuilt only when its row changed.
+
+        ``stored``: its row, when the caller has just read it.
+        """
+        cached = self._connectors.get(connector_id)
         now = time.monotonic()
         if cached is not None and now - cached.checked_at < ROW_CHECK_INTERVAL:
             return cached
-        stored = self.store.connectors.get_by_id(claim.connector_id)
+        stored = stored or self.store.connectors.get_by_id(connector_id)
         if stored is None:
-            return removed
+            return CONNECTOR_REMOVED
         if cached is not None and cached.version == stored.updated_at:
             cached.checked_at = now
             return cached
         if cached is not None:
             await cached.pipeline.aclose()
-            del self._connectors[claim.connector_id]
+            del self._connectors[connector_id]
         try:
             connector = validate_connector(self.store.connectors.opened_row(stored), self.registry)
         except UserError as exc:
@@ -336,5 +359,5 @@ class Worker:
         state = ConnectorState(
             stored.updated_at, pipeline, ConnectorGate(connector.throttle), checked_at=now
         )
-        self._connectors[claim.connector_id] = state
+        self._connectors[connector_id] = state
         return state

@@ -1,0 +1,211 @@
+"""The floor: the least any outbox that keeps every attempt on record must do.
+
+``bench_outbox.py`` compares the outbox with raw httpx, which keeps nothing.
+This is a second baseline between the two: the same raw client, but each
+process reads its payloads from the same database and records every response
+there, a batch at a time, in one transaction per batch (the attempts as rows,
+the deliveries' status changed), as the outbox does, on the same settings
+(SQLite in WAL with ``synchronous=NORMAL``, PostgreSQL with
+``synchronous_commit=off``).  It has none of the rest: no leases (each process
+owns a fixed range of rows, so it cannot share work or survive a crash), no
+order per appointment, no coalescing, no retries, no throttling, no
+signatures.  What the outbox costs beyond this floor is the price of those;
+what the floor costs below raw httpx, any outbox that records its attempts
+pays on this machine.
+
+Payloads are stored as the envelopes raw httpx posts, so the floor builds
+nothing per delivery.  The database runs on the same cores as the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import sqlite3
+import time
+from collections import deque
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+SCHEMA = [
+    "CREATE TABLE floor_deliveries (id INTEGER PRIMARY KEY, body {blob} NOT NULL, "
+    "status TEXT NOT NULL DEFAULT 'pending')",
+    "CREATE TABLE floor_attempts (id {serial} PRIMARY KEY, delivery_id INTEGER NOT NULL, "
+    "status_code INTEGER NOT NULL, started_at DOUBLE PRECISION NOT NULL, "
+    "ended_at DOUBLE PRECISION NOT NULL)",
+]
+
+
+def _conninfo(db: str) -> str:
+    """libpq's form of a SQLAlchemy ``postgresql+psycopg://`` URL."""
+    return make_url(db).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def prepare(db: str, bodies: list[bytes]) -> None:
+    """Create the floor's tables in ``db`` (a new database) and store ``bodies``."""
+    rows = [(i + 1, body) for i, body in enumerate(bodies)]
+    if db.startswith("sqlite"):
+        conn = sqlite3.connect(make_url(db).database)
+        conn.execute("PRAGMA journal_mode=WAL")
+        for statement in SCHEMA:
+            conn.execute(statement.format(blob="BLOB", serial="INTEGER"))
+        conn.executemany("INSERT INTO floor_deliveries (id, body) VALUES (?, ?)", rows)
+        conn.commit()
+        conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(_conninfo(db)) as conn:
+        for statement in SCHEMA:
+            conn.execute(statement.format(blob="BYTEA", serial="BIGSERIAL"))
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO floor_deliveries (id, body) VALUES (%s, %s)", rows)
+
+
+class _SQLite:
+    """One transaction per batch, on the loop's thread (as the outbox's SQLite claims)."""
+
+    marker = "?"
+
+    async def open(self, db: str) -> None:
+        self.conn = sqlite3.connect(make_url(db).database, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+
+    async def transact(self, steps: list[tuple[str, Any, bool]]) -> list[tuple[Any, ...]]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        rows: list[tuple[Any, ...]] = []
+        for sql, params, many in steps:
+            if many:
+                self.conn.executemany(sql, params)
+            else:
+                rows = self.conn.execute(sql, params).fetchall()
+        self.conn.execute("COMMIT")
+        return rows
+
+    async def close(self) -> None:
+        self.conn.close()
+
+
+class _PostgreSQL:
+    """One transaction per batch, on psycopg's asyncio connection (as the outbox's)."""
+
+    marker = "%s"
+
+    async def open(self, db: str) -> None:
+        import psycopg
+
+        self.conn = await psycopg.AsyncConnection.connect(
+            _conninfo(db), options="-c synchronous_commit=off"
+        )
+
+    async def transact(self, steps: list[tuple[str, Any, bool]]) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        async with self.conn.transaction(), self.conn.cursor() as cur:
+            for sql, params, many in steps:
+                if many:
+                    await cur.executemany(sql, params)
+                else:
+                    await cur.execute(sql, params)
+                    rows = await cur.fetchall()
+        return rows
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+async def _run_share(
+    db: str, url: str, first: int, last: int, concurrency: int
+) -> tuple[float, float, list[float]]:
+    """Deliver rows ``first``..``last``: (start, end, each completion's time)."""
+    import httpx
+
+    store = _SQLite() if db.startswith("sqlite") else _PostgreSQL()
+    await store.open(db)
+    m = store.marker
+    record = f"INSERT INTO floor_attempts (delivery_id, status_code, started_at, ended_at) VALUES ({m}, {m}, {m}, {m})"  # noqa: E501
+    mark = f"UPDATE floor_deliveries SET status = 'delivered' WHERE id = {m}"
+    read = (
+        f"SELECT id, body FROM floor_deliveries WHERE status = 'pending' "
+        f"AND id >= {m} AND id <= {m} ORDER BY id LIMIT {m}"
+    )
+    ready: deque[tuple[int, bytes]] = deque()
+    finished: list[tuple[int, int, float, float]] = []
+    done: list[float] = []
+    position = first  # the next row to read; rows below it are read already
+    lock = asyncio.Lock()
+
+    async def transact(wanted: int) -> None:
+        """Record what ended and read up to ``wanted`` more, in one transaction."""
+        nonlocal position, finished
+        batch, finished = finished, []
+        steps: list[tuple[str, Any, bool]] = []
+        if batch:
+            steps += [(record, batch, True), (mark, [(row[0],) for row in batch], True)]
+        if wanted and position <= last:
+            steps.append((read, (position, last, wanted), False))
+        rows = await store.transact(steps) if steps else []
+        if rows:
+            position = rows[-1][0] + 1
+        ready.extend((row_id, bytes(body)) for row_id, body in rows)
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def runner() -> None:
+            while True:
+                if not ready or len(finished) >= concurrency:
+                    async with lock:
+                        if not ready or len(finished) >= concurrency:
+                            # Read ahead, as the outbox's local queue does.
+                            await transact(max(0, 2 * concurrency - len(ready)))
+                if not ready:
+                    return
+                row_id, body = ready.popleft()
+                headers = {
+                    "content-type": "application/json",
+                    "webhook-id": f"floor_{row_id}",
+                    "webhook-timestamp": str(int(time.time())),
+                }
+                began = time.time()
+                response = await client.post(url, content=body, headers=headers)
+                response.raise_for_status()
+                ended = time.time()
+                finished.append((row_id, response.status_code, began, ended))
+                done.append(ended)
+
+        started = time.time()
+        await asyncio.gather(*(runner() for _ in range(concurrency)))
+        async with lock:
+            await transact(0)
+        ended = time.time()
+    await store.close()
+    return started, ended, done
+
+
+def _share(db: str, url: str, first: int, last: int, concurrency: int, out: Any) -> None:
+    out.put(asyncio.run(_run_share(db, url, first, last, concurrency)))
+
+
+def floor_run(
+    db: str, url: str, n: int, concurrency: int, processes: int
+) -> tuple[float, list[float]]:
+    """Deliver the ``n`` rows :func:`prepare` stored, in ``processes`` processes of
+    ``concurrency`` each: (requests/s over the whole run, every completion's time)."""
+    out: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    size = -(-n // processes)
+    procs = [
+        multiprocessing.Process(
+            target=_share, args=(db, url, 1 + i * size, min(n, (i + 1) * size), concurrency, out)
+        )
+        for i in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    spans = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    whole = n / (max(e for _, e, _ in spans) - min(s for s, _, _ in spans))
+    return whole, [t for _, _, done in spans for t in done]
