@@ -252,6 +252,33 @@ def test_pipelines_are_built_at_start_before_the_first_claim(wb, script, monkeyp
     assert order.count(("build", "f1")) == 1 and ("build", "off") not in order
 
 
+def test_claims_come_in_batches_of_twice_the_concurrency(wb):
+    """While every slot is busy, a claim waits until two concurrencies' worth are
+    wanted (fewer, larger claims cost less per delivery), or until an ended
+    attempt has waited ``FLUSH_AFTER`` to be recorded."""
+    import writeback._worker as worker_module
+
+    worker = Worker(wb.store, wb.registry, concurrency=4)
+    assert worker._claim_due()  # nothing in hand: claim at once
+    worker._inflight = {object(): None for _ in range(4)}  # type: ignore[misc]
+    worker._ready.extend([None] * 4 * worker_module.QUEUE_DEPTH)  # type: ignore[list-item]
+    assert worker._wanted() == 0 and not worker._claim_due()
+    for _ in range(7):
+        worker._ready.pop()
+    assert worker._wanted() == 7 and not worker._claim_due()
+    worker._ready.pop()
+    assert worker._wanted() == 8 and worker._claim_due()
+    worker._ready.extend([None] * 4)  # type: ignore[list-item]
+
+    class Ended:
+        ended = time.monotonic()
+
+    worker._finished = [Ended()]  # type: ignore[list-item]
+    assert not worker._claim_due()
+    Ended.ended -= worker_module.FLUSH_AFTER
+    assert worker._claim_due()
+
+
 def test_a_connector_that_cannot_be_built_at_start_does_not_stop_the_worker(
     wb, script, monkeypatch
 ):
@@ -367,5 +394,5 @@ def test_attempts_go_on_while_another_process_holds_sqlites_write_lock(tmp_path,
     assert stats.delivered == 24
     sent_while_held = [t for t in script.times if held[0] < t < held[1]]
     # The two in flight when the lock was taken end either way; the worker's local
-    # queue (twice its concurrency) goes out only if the loop is not waiting.
+    # queue (three times its concurrency) goes out only if the loop is not waiting.
     assert len(sent_while_held) > 2, (held, script.times)
