@@ -5,7 +5,8 @@ in slots that each go on to the next claimed delivery by themselves.  Claims,
 which also record the attempts that ended, never stall that loop while they
 wait (``store._loop``): PostgreSQL's on an asyncio connection, SQLite's on the
 loop's thread, or in a thread while another process holds the write lock.  A
-pipeline is built once per connector and rebuilt when the connector row changes.
+pipeline is built per enabled connector when the worker starts, and rebuilt when
+the connector row changes.
 """
 
 from __future__ import annotations

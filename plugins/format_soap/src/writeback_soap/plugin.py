@@ -2,7 +2,7 @@
 
 This module is what the entry point loads for ``writeback plugins`` and row
 validation, so it imports nothing heavier than the core: zeep and requests are
-imported by the factory, when a connector first sends.
+imported by the factory, when a pipeline is built to send.
 """
 
 from __future__ import annotations
