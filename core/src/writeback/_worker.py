@@ -36,8 +36,12 @@ __all__ = ["Worker", "WorkerStats", "next_delay"]
 log = secret_safe_logger("writeback.worker")
 
 #: The longest an ended attempt waits to be recorded (with the next claim).  Its
-#: lease is no longer renewed, so this must stay far below any lease.
-FLUSH_AFTER = 0.02
+#: lease is no longer renewed, so this must stay far below any lease; and the
+#: next delivery of its appointment waits for the record, so it stays short.
+#: Against a 20 ms endpoint, 50 ms instead of 20 halved the claims and cut the
+#: PostgreSQL worker's CPU per delivery by 15% (three workers: 0.77-0.84 of raw
+#: httpx -> 0.84-0.89, in alternating runs).
+FLUSH_AFTER = 0.05
 #: Claimed deliveries a worker keeps waiting for a slot, in multiples of its
 #: concurrency, so that a slot that frees up goes on at once.
 QUEUE_DEPTH = 3
