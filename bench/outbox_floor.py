@@ -128,6 +128,7 @@ async def _run_share(
     record = f"INSERT INTO floor_attempts (delivery_id, status_code, started_at, ended_at) VALUES ({m}, {m}, {m}, {m})"  # noqa: E501
     mark = f"UPDATE floor_deliveries SET status = 'delivered' WHERE id = {m}"
     read = f"SELECT id, body FROM floor_deliveries WHERE id >= {m} AND id <= {m} ORDER BY id"
+    ready: deque[tuple[int, bytes]] = deque()
     finished: list[tuple[int, int, float, float]] = []
     done: list[float] = []
     closing = False
@@ -169,7 +170,7 @@ async def _run_share(
         started = time.time()
         # One read for the whole share: the least reading an outbox can do.
         rows = await store.transact([(read, (first, last), False)])
-        ready = deque((row_id, bytes(body)) for row_id, body in rows)
+        ready.extend((row_id, bytes(body)) for row_id, body in rows)
         keeper = asyncio.create_task(bookkeeper())
         await asyncio.gather(*(runner() for _ in range(concurrency)))
         closing = True
