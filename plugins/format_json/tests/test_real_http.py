@@ -206,6 +206,36 @@ def test_every_lane_shares_one_ssl_context_loaded_once(
     assert 1 < len({s.peer for s in server.seen}) <= 4
 
 
+def test_the_ssl_context_is_loaded_when_the_format_is_built_not_by_the_first_send(
+    make_context: MakeContext,
+    serve: Callable[..., LocalServer],
+    test_ca: LocalCA,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker builds its pipelines before its first claim; the bundle's 40 ms of
+    CPU are spent then, not while its first deliveries wait."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_pem))
+    loads: list[object] = []
+
+    def counted_verify_setting() -> object:
+        loads.append(verify_setting())
+        return loads[-1]
+
+    monkeypatch.setattr(json_format, "verify_setting", counted_verify_setting)
+    server = serve(tls=test_ca.server_context)
+
+    async def run() -> AttemptResult:
+        fmt = JsonFormat(make_context(server.url))
+        assert len(loads) == 1
+        try:
+            return await fmt.send(OutboundMessage(server.url, payload={}))
+        finally:
+            await fmt.aclose()
+
+    assert asyncio.run(run()).outcome is Outcome.DELIVERED
+    assert len(loads) == 1
+
+
 def test_a_bundle_that_cannot_be_read_fails_the_send_until_it_can(
     make_context: MakeContext,
     serve: Callable[..., LocalServer],

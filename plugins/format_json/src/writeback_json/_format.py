@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import json
 import ssl
@@ -10,7 +11,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 import writeback
-from writeback import AttemptResult, OutboundMessage, classify_status, connection_failure
+from writeback import (
+    AttemptError,
+    AttemptResult,
+    OutboundMessage,
+    classify_status,
+    connection_failure,
+)
 
 from ._describe import describe_timeout, describe_transport_error
 from ._lanes import Lanes
@@ -85,6 +92,13 @@ class JsonFormat:
         self.size = pool_size(context.throttle or context.connector.throttle)
         self._transport = transport
         self._lanes: Lanes | None = None
+        # Loaded here, when the worker builds its pipelines before its first claim,
+        # not by the first send: loading the CA bundle is 40 ms of CPU, which held
+        # up a fresh worker's first deliveries.  A bundle that cannot be loaded is
+        # left to the sends, which report it (WB-300) until it can be.
+        self._ssl_context: ssl.SSLContext | None = None
+        with contextlib.suppress(AttemptError):
+            self._ssl_context = _ssl_context()
 
     def _open(self, limits: httpx.Limits, verify: ssl.SSLContext) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -138,10 +152,8 @@ class JsonFormat:
         return classify_status(response.status_code, response.headers, text)
 
     def _open_lanes(self) -> Lanes:
-        # One SSL context for every lane: building one loads the whole CA bundle
-        # (40 ms of CPU here), which httpx would otherwise do for each client.
-        verify = verify_setting()
-        context = httpx.create_ssl_context() if verify is True else verify
+        # One SSL context for every lane: httpx would load the bundle for each client.
+        context = self._ssl_context or _ssl_context()
         self._lanes = Lanes(self.size, functools.partial(self._open, verify=context))
         return self._lanes
 
@@ -150,6 +162,15 @@ class JsonFormat:
         lanes, self._lanes = self._lanes, None
         if lanes is not None:
             await lanes.aclose()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """The context the lanes verify with: the bundle the environment names, else httpx's.
+
+    :raises AttemptError: when the named bundle cannot be loaded.
+    """
+    verify = verify_setting()
+    return httpx.create_ssl_context() if verify is True else verify
 
 
 async def _error_body(response: httpx.Response) -> str | None:
