@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 import time
 
 import pytest
 from writeback import AttemptResult, Dispatcher, Outcome
+from writeback._schedule import idle_sleep
 from writeback._worker import Worker, next_delay
 from writeback.store import Store
 
@@ -89,6 +91,20 @@ def test_next_delay_jitter_and_floor():
     assert all(8.0 <= w <= 12.0 for w in waits) and len(set(waits)) > 1
     assert next_delay((1.0,), 1, 30.0) == 30.0
     assert next_delay((1.0,), 2, None) is None
+
+
+def test_an_idle_worker_wakes_when_the_next_delivery_is_due_however_long_it_idled():
+    # Nothing due before ``wake``: sleep to the moment, whatever the back-off.
+    assert idle_sleep(100.03, 100.0, idle=16, poll_interval=0.5) == pytest.approx(0.03)
+    assert idle_sleep(100.7, 100.0, idle=0, poll_interval=0.5) == pytest.approx(0.7)
+    # Due, yet nothing claimed: back off from 5 ms to the poll interval.
+    assert [idle_sleep(99.0, 100.0, idle=i, poll_interval=0.5) for i in (0, 3, 7, 16)] == [
+        0.005,
+        0.04,
+        0.5,
+        0.5,
+    ]
+    assert idle_sleep(None, 100.0, idle=0, poll_interval=0.5) == 0.5
 
 
 def test_concurrency_runs_attempts_in_parallel(wb, script):
@@ -247,9 +263,26 @@ def test_pipelines_are_built_at_start_before_the_first_claim(wb, script, monkeyp
 
     monkeypatch.setattr(worker_module.Pipeline, "build", build)
     monkeypatch.setattr(wb.store.outbox, "claim_steps", claim_steps)
-    assert wb.run_worker(until_idle=True).delivered == 2  # one for f1, one for f2
-    assert order[:3] == [("build", "f1"), ("build", "f2"), ("claim",)]
+    ready = lambda: order.append(("ready",))  # noqa: E731
+    assert wb.run_worker(until_idle=True, on_ready=ready).delivered == 2  # f1 and f2
+    assert order[:4] == [("build", "f1"), ("build", "f2"), ("ready",), ("claim",)]
+    assert order.count(("ready",)) == 1
     assert order.count(("build", "f1")) == 1 and ("build", "off") not in order
+
+
+def test_the_worker_command_freezes_what_its_start_made(wb, script):
+    """``writeback worker`` owns its process: once its pipelines are built, what
+    start-up made is left out of every later garbage collection."""
+    from writeback.cli._run_cmd import drain
+
+    wb.connectors.add(row())
+    wb.submit(event())
+    gc.unfreeze()
+    try:
+        assert drain(wb, until_idle=True, concurrency=2).delivered == 1
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_claims_come_in_batches_of_twice_the_concurrency(wb):

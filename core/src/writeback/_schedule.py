@@ -1,10 +1,11 @@
-"""The retry schedule: how long a delivery waits before its next attempt."""
+"""The retry schedule: how long a delivery waits before its next attempt, and how
+long an idle worker sleeps before it looks for one again."""
 
 from __future__ import annotations
 
 import random
 
-__all__ = ["JITTER", "MAX_RETRY_AFTER", "next_delay"]
+__all__ = ["JITTER", "MAX_RETRY_AFTER", "idle_sleep", "next_delay"]
 
 #: The longest ``Retry-After`` honoured; a server asking for more waits a day.
 MAX_RETRY_AFTER = 86400.0
@@ -26,3 +27,22 @@ def next_delay(
     if retry_after is not None:
         wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
     return wait
+
+
+def idle_sleep(wake: float | None, now: float, idle: int, poll_interval: float) -> float:
+    """Seconds an idle worker sleeps before it looks again (gates and the 1 s cap aside).
+
+    - ``wake`` ``None``, nothing pending: the poll interval.
+    - ``wake`` later than ``now``: until then, to the moment.  Nothing is due
+      before it, so a retry goes out when it was scheduled.  (The back-off below
+      once applied here too, and a worker idle for a while slept up to
+      ``poll_interval`` past the next delivery's time.)
+    - ``wake`` passed, yet the last claim got nothing (each due queue's head is
+      leased by another worker): 5 ms, doubling with each ``idle`` round up to
+      the poll interval, so that idle workers do not hammer the database.
+    """
+    if wake is None:
+        return poll_interval
+    if wake > now:
+        return wake - now
+    return min(0.005 * 2**idle, poll_interval)

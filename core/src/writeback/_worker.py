@@ -25,7 +25,7 @@ from ._errors import AttemptError, UserError
 from ._interfaces import AttemptResult, Outcome
 from ._pipeline import Pipeline, attempt_error_result
 from ._registry import PluginRegistry
-from ._schedule import next_delay
+from ._schedule import idle_sleep, next_delay
 from ._secrets import secret_safe_logger
 from ._throttle import ConnectorGate
 from ._validation import validate_connector
@@ -77,6 +77,7 @@ class Worker:
         poll_interval: float = 0.5,
         grace_seconds: float = 30.0,
         on_progress: Callable[[WorkerStats], None] | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise UserError(f"--concurrency {concurrency} is too small; give 1 or more.")
@@ -89,6 +90,10 @@ class Worker:
         self.poll_interval = poll_interval
         self.grace_seconds = grace_seconds
         self.on_progress = on_progress
+        #: Called once per run, when every enabled connector's pipeline is built
+        #: and before the first claim: the worker is ready to deliver.  The
+        #: ``writeback worker`` command settles the process's memory there.
+        self.on_ready = on_ready
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self.stats = WorkerStats()
         self._connectors: dict[int, ConnectorState] = {}
@@ -118,6 +123,8 @@ class Worker:
         idle = 0
         try:
             await self._prepare_connectors()
+            if self.on_ready is not None:
+                self.on_ready()
             while not self._stopping.is_set():
                 if self._broken is not None:
                     raise self._broken
@@ -142,11 +149,8 @@ class Worker:
                     break
                 # Wake for the next scheduled retry or a gate opening, but look again
                 # at least every second: another process may submit or claim meanwhile.
-                # Due but unclaimable (queues whose head another worker holds): back
-                # off from 5 ms, so idle workers do not hammer the database.
                 idle = 0 if claims else min(idle + 1, 16)  # 2**idle: no overflow
-                delay = self.poll_interval if wake is None else wake - time.time()
-                delay = max(delay, min(0.005 * 2**idle, self.poll_interval))
+                delay = idle_sleep(wake, time.time(), idle, self.poll_interval)
                 delay = min(delay, self._wait_for_gates(skip), 1.0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)

@@ -48,3 +48,13 @@ def test_declaring_and_listing_do_not_import_httpx() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_building_the_format_imports_what_its_first_send_needs() -> None:
+    """httpx imports httpcore only when it makes a client; a worker builds its
+    pipelines before its first claim, so the import belongs to the build."""
+    code = "import sys, writeback_json._format\nprint('httpcore' in sys.modules)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert out.stdout.strip() == "True"

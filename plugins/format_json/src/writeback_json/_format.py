@@ -9,6 +9,10 @@ import json
 import ssl
 from typing import TYPE_CHECKING
 
+# httpx imports httpcore only when it makes its first client (27 ms here), which a
+# fresh worker paid on its first send; imported with the format, it is paid when
+# the worker builds its pipelines, before its first claim.
+import httpcore  # noqa: F401
 import httpx
 import writeback
 from writeback import (
