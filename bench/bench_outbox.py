@@ -13,7 +13,8 @@ processes on our side.  Our rate counts from the first attempt's start to the
 last attempt's end as recorded in the store, so process start-up and the
 submission of the events (timed separately) are left out of both: the
 deliveries become due only ``WORKER_START_ALLOWANCE`` seconds after the worker
-processes are started, so that they all begin at once.
+processes are started, so that they all begin at once, and the raw and floor
+processes, once their clients are made, wait for a common start likewise.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from outbox_floor import floor_run, prepare
+from outbox_floor import floor_run, prepare, wait_for_start
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds the worker processes get to start (import, connect) before any
 #: delivery is due: three starting at once took 1.0 s here (one alone 0.6 s).
 WORKER_START_ALLOWANCE = 3.0
+#: The same for the raw and floor processes, which fork with httpx imported: each
+#: makes its client (and opens its database), then waits for the common start.
+CLIENT_START_ALLOWANCE = 1.0
 
 
 def _receiver(queue: multiprocessing.Queue, delay: float) -> None:  # type: ignore[type-arg]
@@ -56,7 +60,13 @@ def start_receiver(delay: float = 0.0) -> tuple[multiprocessing.Process, str]:
     return process, queue.get(timeout=30)
 
 
-def _raw_share(url: str, bodies: list[bytes], concurrency: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _raw_share(
+    url: str,
+    bodies: list[bytes],
+    concurrency: int,
+    start_at: float,
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
     import httpx
 
     async def main() -> tuple[float, float, list[float]]:
@@ -79,7 +89,8 @@ def _raw_share(url: str, bodies: list[bytes], concurrency: int, out: multiproces
                     response.raise_for_status()
                     done.append(time.time())
 
-            started = time.time()
+            # Blocking the loop is fine here: nothing runs on it yet.
+            started = wait_for_start(start_at)
             await asyncio.gather(*(runner() for _ in range(concurrency)))
             return started, time.time(), done
 
@@ -93,8 +104,9 @@ def raw_httpx(
     the whole run, and over its middle (:func:`middle_rate`)."""
     out: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     shares = [bodies[i::processes] for i in range(processes)]
+    start_at = time.time() + CLIENT_START_ALLOWANCE
     procs = [
-        multiprocessing.Process(target=_raw_share, args=(url, share, concurrency, out))
+        multiprocessing.Process(target=_raw_share, args=(url, share, concurrency, start_at, out))
         for share in shares
     ]
     for p in procs:
@@ -262,8 +274,9 @@ def main() -> None:
                     floor_db, db = new_database(engine, cluster), new_database(engine, cluster)
                     prepare(floor_db, bodies)
                     floor, completions = floor_run(
-                        floor_db, url + "/floor", args.n, args.concurrency, workers
-                    )
+                        floor_db, url + "/floor", args.n, args.concurrency, workers,
+                        start_at=time.time() + CLIENT_START_ALLOWANCE,
+                    )  # fmt: skip
                     floors.append(floor)
                     floor_middles.append(middle_rate(completions))
                     rate, middle, submitted = outbox(

@@ -116,8 +116,17 @@ class _PostgreSQL:
         await self.conn.close()
 
 
+def wait_for_start(start_at: float) -> float:
+    """Sleep until ``start_at``, which must not have passed: a share that starts late
+    would make its side look slower than it is.  Returns the start time."""
+    late = time.time() - start_at
+    assert late < 0, f"a process was ready {late:.3f} s after the common start"
+    time.sleep(-late)
+    return time.time()
+
+
 async def _run_share(
-    db: str, url: str, first: int, last: int, concurrency: int
+    db: str, url: str, first: int, last: int, concurrency: int, start_at: float | None = None
 ) -> tuple[float, float, list[float]]:
     """Deliver rows ``first``..``last``: (start, end, each completion's time)."""
     import httpx
@@ -167,7 +176,9 @@ async def _run_share(
                 if len(finished) >= concurrency:
                     batch_ended.set()
 
-        started = time.time()
+        # The client made and the database open, all processes start together
+        # (blocking: nothing runs on the loop yet).
+        started = time.time() if start_at is None else wait_for_start(start_at)
         # One read for the whole share: the least reading an outbox can do.
         rows = await store.transact([(read, (first, last), False)])
         ready.extend((row_id, bytes(body)) for row_id, body in rows)
@@ -181,12 +192,14 @@ async def _run_share(
     return started, ended, done
 
 
-def _share(db: str, url: str, first: int, last: int, concurrency: int, out: Any) -> None:
-    out.put(asyncio.run(_run_share(db, url, first, last, concurrency)))
+def _share(
+    db: str, url: str, first: int, last: int, concurrency: int, start_at: float, out: Any
+) -> None:
+    out.put(asyncio.run(_run_share(db, url, first, last, concurrency, start_at)))
 
 
 def floor_run(
-    db: str, url: str, n: int, concurrency: int, processes: int
+    db: str, url: str, n: int, concurrency: int, processes: int, *, start_at: float
 ) -> tuple[float, list[float]]:
     """Deliver the ``n`` rows :func:`prepare` stored, in ``processes`` processes of
     ``concurrency`` each: (requests/s over the whole run, every completion's time)."""
@@ -194,7 +207,8 @@ def floor_run(
     size = -(-n // processes)
     procs = [
         multiprocessing.Process(
-            target=_share, args=(db, url, 1 + i * size, min(n, (i + 1) * size), concurrency, out)
+            target=_share,
+            args=(db, url, 1 + i * size, min(n, (i + 1) * size), concurrency, start_at, out),
         )
         for i in range(processes)
     ]
