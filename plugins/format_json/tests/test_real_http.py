@@ -183,13 +183,9 @@ def test_https_trusts_the_bundle_named_by_the_environment(
     assert [s.body for s in server.seen] == [b"{}"]
 
 
-def test_every_lane_shares_one_ssl_context_loaded_once(
-    make_context: MakeContext,
-    serve: Callable[..., LocalServer],
-    test_ca: LocalCA,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Loading a CA bundle costs ~40 ms of CPU: once per connector, not per lane."""
+@pytest.fixture
+def bundle_loads(test_ca: LocalCA, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """``SSL_CERT_FILE`` names the test CA; each load of it is appended here."""
     monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_pem))
     loads: list[object] = []
 
@@ -198,11 +194,21 @@ def test_every_lane_shares_one_ssl_context_loaded_once(
         return loads[-1]
 
     monkeypatch.setattr(json_format, "verify_setting", counted_verify_setting)
+    return loads
+
+
+def test_every_lane_shares_one_ssl_context_loaded_once(
+    make_context: MakeContext,
+    serve: Callable[..., LocalServer],
+    test_ca: LocalCA,
+    bundle_loads: list[object],
+) -> None:
+    """Loading a CA bundle costs ~40 ms of CPU: once per connector, not per lane."""
     server = serve(tls=test_ca.server_context)
     context = make_context(server.url, throttle=Throttle(max_concurrency=4))
     results = send_at_once(context, server.url, 12)
     assert [r.outcome for r in results] == [Outcome.DELIVERED] * 12
-    assert len(loads) == 1
+    assert len(bundle_loads) == 1
     assert 1 < len({s.peer for s in server.seen}) <= 4
 
 
@@ -210,30 +216,22 @@ def test_the_ssl_context_is_loaded_when_the_format_is_built_not_by_the_first_sen
     make_context: MakeContext,
     serve: Callable[..., LocalServer],
     test_ca: LocalCA,
-    monkeypatch: pytest.MonkeyPatch,
+    bundle_loads: list[object],
 ) -> None:
     """A worker builds its pipelines before its first claim; the bundle's 40 ms of
     CPU are spent then, not while its first deliveries wait."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(test_ca.ca_pem))
-    loads: list[object] = []
-
-    def counted_verify_setting() -> object:
-        loads.append(verify_setting())
-        return loads[-1]
-
-    monkeypatch.setattr(json_format, "verify_setting", counted_verify_setting)
     server = serve(tls=test_ca.server_context)
 
     async def run() -> AttemptResult:
         fmt = JsonFormat(make_context(server.url))
-        assert len(loads) == 1
+        assert len(bundle_loads) == 1
         try:
             return await fmt.send(OutboundMessage(server.url, payload={}))
         finally:
             await fmt.aclose()
 
     assert asyncio.run(run()).outcome is Outcome.DELIVERED
-    assert len(loads) == 1
+    assert len(bundle_loads) == 1
 
 
 def test_a_bundle_that_cannot_be_read_fails_the_send_until_it_can(
