@@ -126,7 +126,7 @@ def wait_for_start(start_at: float) -> float:
 
 
 async def _run_share(
-    db: str, url: str, first: int, last: int, concurrency: int, start_at: float | None = None
+    db: str, url: str, first: int, last: int, concurrency: int, start_at: float
 ) -> tuple[float, float, list[float]]:
     """Deliver rows ``first``..``last``: (start, end, each completion's time)."""
     import httpx
@@ -178,7 +178,7 @@ async def _run_share(
 
         # The client made and the database open, all processes start together
         # (blocking: nothing runs on the loop yet).
-        started = time.time() if start_at is None else wait_for_start(start_at)
+        started = wait_for_start(start_at)
         # One read for the whole share: the least reading an outbox can do.
         rows = await store.transact([(read, (first, last), False)])
         ready.extend((row_id, bytes(body)) for row_id, body in rows)
