@@ -243,13 +243,13 @@ def test_a_slot_going_on_by_itself_takes_the_queue_in_claim_order(wb, script):
 def test_pipelines_are_built_at_start_before_the_first_claim(wb, script, monkeypatch):
     """So that the first deliveries after a (re)start do not wait while plugins
     import their libraries; each is built once, and a disabled connector not at all."""
-    import writeback._worker as worker_module
+    from writeback._pipeline import Pipeline
 
     wb.connectors.add([row(), row(name="f2"), row(name="off")])
     wb.connectors.disable("off")
     wb.submit(event())
     order: list[tuple[str, ...]] = []
-    real_build = worker_module.Pipeline.build
+    real_build = Pipeline.build
 
     def build(connector, **options):
         order.append(("build", connector.name))
@@ -261,7 +261,7 @@ def test_pipelines_are_built_at_start_before_the_first_claim(wb, script, monkeyp
         order.append(("claim",))
         return real_claim_steps(*args, **options)
 
-    monkeypatch.setattr(worker_module.Pipeline, "build", build)
+    monkeypatch.setattr(Pipeline, "build", build)
     monkeypatch.setattr(wb.store.outbox, "claim_steps", claim_steps)
     ready = lambda: order.append(("ready",))  # noqa: E731
     assert wb.run_worker(until_idle=True, on_ready=ready).delivered == 2  # f1 and f2
@@ -315,20 +315,20 @@ def test_claims_come_in_batches_of_twice_the_concurrency(wb):
 def test_a_connector_that_cannot_be_built_at_start_does_not_stop_the_worker(
     wb, script, monkeypatch
 ):
-    import writeback._worker as worker_module
     from writeback import AttemptError
+    from writeback._pipeline import Pipeline
 
     wb.connectors.add([row(name="broken"), row(name="ok", source_app="OTHER")])
     [broken_id] = wb.submit(event())
     [ok_id] = wb.submit(event(source="OTHER"))
-    real_build = worker_module.Pipeline.build
+    real_build = Pipeline.build
 
     def build(connector, **options):
         if connector.name == "broken":
             raise AttemptError("the plugin's library is missing", code="WB-398")
         return real_build(connector, **options)
 
-    monkeypatch.setattr(worker_module.Pipeline, "build", build)
+    monkeypatch.setattr(Pipeline, "build", build)
     assert wb.run_worker(until_idle=True).delivered == 1
     assert wb.deliveries.get(ok_id)[0].status == "delivered"
     broken, _ = wb.deliveries.get(broken_id)
@@ -339,12 +339,12 @@ def test_an_error_of_the_worker_itself_in_a_slot_stops_the_run(wb, script, monke
     """Not an attempt's failure, which is recorded: e.g. the database gone while a
     slot looks up the connector of the next claim in its queue.  Here the run loop
     has nothing left to start, so only the slot sees the error."""
-    import writeback._worker as worker_module
+    import writeback._connector_states as states_module
 
     wb.connectors.add(row())
     wb.submit(event("create", "K0"))
     wb.submit(event("create", "K1"))
-    monkeypatch.setattr(worker_module, "ROW_CHECK_INTERVAL", 0.0)
+    monkeypatch.setattr(states_module, "ROW_CHECK_INTERVAL", 0.0)
     lookups = []
     real = wb.store.connectors.get_by_id
 

@@ -13,14 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ._connector_states import ConnectorState
 from ._interfaces import AttemptResult, Delivery, Outcome
-from ._pipeline import Pipeline
 from ._schedule import next_delay
 from ._secrets import REDACTOR, secret_safe_logger
-from ._throttle import ConnectorGate
 from .store import AttemptRecord, Claim, Finished
 
-__all__ = ["INTERRUPTED", "ConnectorState", "WorkerStats", "attempt"]
+__all__ = ["INTERRUPTED", "WorkerStats", "attempt"]
 
 log = secret_safe_logger("writeback.worker")
 
@@ -29,17 +28,6 @@ INTERRUPTED = (
     "WB-350: interrupted by the worker's shutdown; the request may have reached the "
     "endpoint, so it is sent again (same webhook-id)"
 )
-
-
-@dataclass
-class ConnectorState:
-    """What a worker keeps per connector: built once, rebuilt when the row changes."""
-
-    version: float
-    pipeline: Pipeline
-    gate: ConnectorGate
-    #: When the row was last compared with the store (``time.monotonic()``).
-    checked_at: float = 0.0
 
 
 @dataclass

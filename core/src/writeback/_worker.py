@@ -6,7 +6,7 @@ which also record the attempts that ended, never stall that loop while they
 wait (``store._loop``): PostgreSQL's on an asyncio connection, SQLite's on the
 loop's thread, or in a thread while another process holds the write lock.  A
 pipeline is built per enabled connector when the worker starts, and rebuilt when
-the connector row changes.
+the connector row changes (``_connector_states``).
 """
 
 from __future__ import annotations
@@ -20,16 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection
 
-from ._attempt import ConnectorState, WorkerStats, attempt
-from ._errors import AttemptError, UserError
-from ._interfaces import AttemptResult, Outcome
-from ._pipeline import Pipeline, attempt_error_result
+from ._attempt import WorkerStats, attempt
+from ._connector_states import ConnectorState, ConnectorStates
+from ._errors import UserError
+from ._interfaces import AttemptResult
 from ._registry import PluginRegistry
 from ._schedule import idle_sleep, next_delay
 from ._secrets import secret_safe_logger
-from ._throttle import ConnectorGate
-from ._validation import validate_connector
-from .store import Claim, Finished, LoopRunner, Store, StoredConnector
+from .store import Claim, Finished, LoopRunner, Store
 
 __all__ = ["Worker", "WorkerStats", "next_delay"]
 
@@ -52,10 +50,6 @@ QUEUE_DEPTH = 3
 #: deliveries instead of per 4 cut the worker's CPU by a tenth, per 16 instead
 #: of per 8 by another 6-9% against an instant receiver (measured).
 CLAIM_BATCH = 2
-#: How often a worker looks whether a connector's row changed (edited, disabled).
-ROW_CHECK_INTERVAL = 1.0
-#: What an attempt comes to when its connector's row is gone.
-CONNECTOR_REMOVED = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
 
 
 class Worker:
@@ -96,7 +90,7 @@ class Worker:
         self.on_ready = on_ready
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self.stats = WorkerStats()
-        self._connectors: dict[int, ConnectorState] = {}
+        self._connectors = ConnectorStates(store, registry)
         self._inflight: dict[asyncio.Task[None], Claim] = {}
         # Claimed (leased) and waiting for a free slot, in claim order.
         self._ready: deque[Claim] = deque()
@@ -122,7 +116,7 @@ class Worker:
         self._runner = self.store.outbox.loop_runner()
         idle = 0
         try:
-            await self._prepare_connectors()
+            await self._connectors.prepare()
             if self.on_ready is not None:
                 self.on_ready()
             while not self._stopping.is_set():
@@ -132,7 +126,7 @@ class Worker:
                 if self._inflight and not self._claim_due():
                     await self._attempt_ended(FLUSH_AFTER)
                     continue
-                skip = self._closed_connectors()
+                skip = self._connectors.closed()
                 wanted = self._wanted()
                 finished, self._finished = self._finished, []
                 claims = await self._claim(wanted, skip, finished)
@@ -167,9 +161,7 @@ class Worker:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            for state in self._connectors.values():
-                await state.pipeline.aclose()
-            self._connectors.clear()
+            await self._connectors.aclose()
             await self._runner.aclose()
             self._runner = None
         self.stats.pending = self.store.outbox.counts().get("pending", 0)
@@ -209,14 +201,9 @@ class Worker:
         """How many more deliveries the slots and the local queue could take."""
         return (1 + QUEUE_DEPTH) * self.concurrency - len(self._inflight) - len(self._ready)
 
-    def _closed_connectors(self) -> set[int]:
-        """Connectors that may not take another delivery now (throttled, paused, circuit)."""
-        return {cid for cid, state in self._connectors.items() if state.gate.free_slots() <= 0}
-
     def _wait_for_gates(self, closed: set[int]) -> float:
         """Seconds until a closed connector may open again (capped at the poll interval)."""
-        waits = [self._connectors[cid].gate.ready_in() for cid in closed if cid in self._connectors]
-        return max(min([self.poll_interval, *waits]), 0.005)
+        return self._connectors.ready_in(closed, self.poll_interval)
 
     async def _fill(self) -> int:
         """Start claimed deliveries while slots are free and their connector's gate
@@ -224,7 +211,7 @@ class Worker:
         started, refused = 0, []
         while self._ready and len(self._inflight) < self.concurrency:
             claim = self._ready.popleft()
-            state = await self._state(claim)
+            state = await self._connectors.for_claim(claim)
             if isinstance(state, ConnectorState):
                 if state.gate.free_slots() <= 0:
                     refused.append(claim)
@@ -263,7 +250,7 @@ class Worker:
                 return
             claim = self._ready.popleft()
             self._inflight[task] = claim
-            state = await self._state(claim)
+            state = await self._connectors.for_claim(claim)
             if isinstance(state, ConnectorState):
                 if state.gate.free_slots() <= 0:
                     # The run loop gives it back (and skips its connector in claims).
@@ -321,57 +308,3 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         hurry.cancel()
-
-    # -- one delivery --------------------------------------------------------------
-
-    async def _prepare_connectors(self) -> None:
-        """Build every enabled connector's pipeline before the first claim.
-
-        The first build of each kind imports its plugins' libraries (the json
-        format's httpx: 60-150 ms of CPU here); done at start, the first
-        deliveries after a (re)start do not wait behind it.  A row that cannot be
-        built is left to its deliveries, which record why.
-        """
-        for stored in self.store.connectors.list():
-            if stored.enabled:
-                await self._connector_state(stored.id, stored)
-
-    async def _state(self, claim: Claim) -> ConnectorState | AttemptResult:
-        """The claim's connector's pipeline and gate (or why it has none)."""
-        if claim.connector_id is None:
-            return CONNECTOR_REMOVED
-        return await self._connector_state(claim.connector_id)
-
-    async def _connector_state(
-        self, connector_id: int, stored: StoredConnector | None = None
-    ) -> ConnectorState | AttemptResult:
-        """A connector's pipeline and gate; rebuilt only when its row changed.
-
-        ``stored``: its row, when the caller has just read it.
-        """
-        cached = self._connectors.get(connector_id)
-        now = time.monotonic()
-        if cached is not None and now - cached.checked_at < ROW_CHECK_INTERVAL:
-            return cached
-        stored = stored or self.store.connectors.get_by_id(connector_id)
-        if stored is None:
-            return CONNECTOR_REMOVED
-        if cached is not None and cached.version == stored.updated_at:
-            cached.checked_at = now
-            return cached
-        if cached is not None:
-            await cached.pipeline.aclose()
-            del self._connectors[connector_id]
-        try:
-            connector = validate_connector(self.store.connectors.opened_row(stored), self.registry)
-        except UserError as exc:
-            return AttemptResult(Outcome.FAILED, error=str(exc))
-        try:
-            pipeline = Pipeline.build(connector, token_store=self.store.tokens)
-        except AttemptError as exc:
-            return attempt_error_result(exc)
-        state = ConnectorState(
-            stored.updated_at, pipeline, ConnectorGate(connector.throttle), checked_at=now
-        )
-        self._connectors[connector_id] = state
-        return state

@@ -6,7 +6,8 @@ LOCKED`` then ``UPDATE`` of those rows (serialised on SQLite by ``BEGIN
 IMMEDIATE``, disjoint across workers on PostgreSQL).  Only the earliest
 pending delivery of each (connector, appointment) can be claimed, so changes to
 one appointment go out in order and a later one waits while an earlier one
-waits for its retry.
+waits for its retry.  The claim's and the record's statements are in
+``_claims``; the worker runs them through :meth:`Outbox.loop_runner`.
 """
 
 from __future__ import annotations
@@ -16,20 +17,20 @@ import json
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._event import AppointmentEvent
-from .._secrets import secret_safe_logger
+from ._claims import Claim, Finished, claim_due, record_finished
 from ._coalesce import coalesce
-from ._driver import DriverStatements, Query, QueryMany, Steps, WriteLockBusy
+from ._driver import DriverStatements, Steps, WriteLockBusy
 from ._ledger import AttemptRecord, DeliveryLedger
 from ._loop import LoopRunner
 from ._schema import deliveries, events
-from ._statements import DUE, INSERT_ATTEMPT, LEASE, NEXT_WAKE, OWNED, RECORD_STATE
+from ._statements import NEXT_WAKE
 
 __all__ = [
     "AttemptRecord",
@@ -40,8 +41,6 @@ __all__ = [
     "WriteLockBusy",
     "new_delivery_id",
 ]
-
-log = secret_safe_logger("writeback.outbox")
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -64,35 +63,6 @@ class Target:
     name: str
     #: Replace still-pending earlier changes to the same appointment (contract §4).
     coalesce: bool = False
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A delivery a worker holds the lease of."""
-
-    seq: int
-    id: str
-    event_id: str
-    connector_id: int | None
-    connector_name: str
-    action: str
-    attempts: int
-    event: dict[str, Any]
-    #: Attempts made before the last replay; the retry schedule counts from here.
-    replayed_after: int = 0
-
-
-@dataclass(frozen=True)
-class Finished:
-    """An attempt that ended, with the delivery's new state, waiting to be recorded."""
-
-    claim: Claim
-    attempt: AttemptRecord
-    #: ``delivered``, ``dead``, or ``pending`` (to be retried at ``next_attempt_at``).
-    status: str
-    next_attempt_at: float | None = None
-    #: ``time.monotonic()`` when the attempt ended (how long it has waited to be recorded).
-    ended: float = field(default_factory=time.monotonic)
 
 
 class Outbox(DeliveryLedger):
@@ -234,7 +204,7 @@ class Outbox(DeliveryLedger):
     ) -> Callable[[], Steps[list[Claim]]]:
         """:meth:`claim` as a unit of work, for :meth:`loop_runner` to run."""
         return functools.partial(
-            _claim, owner, limit, lease_seconds, sorted(skip_connectors), finished
+            claim_due, owner, limit, lease_seconds, sorted(skip_connectors), finished
         )
 
     def record(self, finished: Sequence[Finished], owner: str) -> set[int]:
@@ -244,7 +214,7 @@ class Outbox(DeliveryLedger):
         """
         if not finished:
             return set()
-        return self._hot.run(functools.partial(_record, finished, owner, time.time()))
+        return self._hot.run(functools.partial(record_finished, finished, owner, time.time()))
 
     def finish(
         self,
@@ -311,92 +281,3 @@ class Outbox(DeliveryLedger):
                     )
                 ).scalar_one()
             )
-
-
-def _claim(
-    owner: str, limit: int, lease_seconds: float, skip: list[int], finished: Sequence[Finished]
-) -> Steps[list[Claim]]:
-    """Record ``finished``, then lease up to ``limit`` due deliveries (see ``Outbox.claim``)."""
-    now = time.time()
-    if finished:
-        yield from _record(finished, owner, now)
-    if limit <= 0:
-        return []
-    # Two statements, not UPDATE … WHERE seq IN (SELECT … LIMIT n): PostgreSQL may
-    # run such a subquery more than once and so lease more than n rows.  The
-    # SELECT's row locks hold until commit, so the UPDATE finds them all.
-    rows = yield Query(DUE, {"now": now, "limit": limit, "skip": skip})
-    if not rows:
-        return []
-    until = now + lease_seconds
-    values = {"seqs": [r[0] for r in rows], "now": now, "owner": owner, "until": until}
-    claimed = {r[0] for r in (yield Query(LEASE, values))}
-    # In DUE's column order.
-    return [
-        Claim(
-            seq=seq,
-            id=id_,
-            event_id=event_id,
-            connector_id=connector_id,
-            connector_name=connector_name,
-            action=action,
-            attempts=attempts_made,
-            replayed_after=replayed_after,
-            event=json.loads(payload),
-        )
-        for (
-            seq,
-            id_,
-            event_id,
-            connector_id,
-            connector_name,
-            action,
-            attempts_made,
-            replayed_after,
-            payload,
-        ) in rows
-        if seq in claimed
-    ]
-
-
-def _record(finished: Sequence[Finished], owner: str, now: float) -> Steps[set[int]]:
-    """Insert the attempts; move on the deliveries whose lease ``owner`` still holds.
-
-    :returns: the seqs whose lease had passed to another worker (their attempt is
-        recorded; that worker's result decides the status).
-    """
-    seqs = [f.claim.seq for f in finished]
-    owned = {r[0] for r in (yield Query(OWNED, {"seqs": seqs, "owner": owner}))}
-    yield QueryMany(
-        INSERT_ATTEMPT,
-        [
-            {
-                "a_seq": f.claim.seq,
-                "a_n": f.attempt.n,
-                "a_started": f.attempt.started_at,
-                "a_duration": f.attempt.duration_ms,
-                "a_code": f.attempt.status_code,
-                "a_outcome": f.attempt.outcome,
-                "a_error": f.attempt.error,
-            }
-            for f in finished
-        ],
-    )
-    states = [
-        {
-            "b_seq": f.claim.seq,
-            "b_status": f.status,
-            "b_next": f.next_attempt_at if f.next_attempt_at is not None else now,
-            "b_error": f.attempt.error,
-            "b_code": f.attempt.status_code,
-            "b_now": now,
-        }
-        for f in finished
-        if f.claim.seq in owned
-    ]
-    yield QueryMany(RECORD_STATE, states)
-    lost = set(seqs) - owned
-    if lost:
-        ids = ", ".join(f.claim.id for f in finished if f.claim.seq in lost)
-        log.warning("lease lost before the result was recorded: %s", ids)
-    return lost

@@ -1,0 +1,118 @@
+"""What a worker keeps per connector: its pipeline and its gate, built once.
+
+A worker builds every enabled connector's pipeline before its first claim and
+keeps it for the run, so a delivery pays for no build.  It looks at the row again
+at most every ``ROW_CHECK_INTERVAL`` and rebuilds the pipeline when the row
+changed (edited, re-enabled); a row that cannot be built becomes the result of
+its deliveries' attempts, which record why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ._errors import AttemptError, UserError
+from ._interfaces import AttemptResult, Outcome
+from ._pipeline import Pipeline, attempt_error_result
+from ._registry import PluginRegistry
+from ._throttle import ConnectorGate
+from ._validation import validate_connector
+from .store import Claim, Store, StoredConnector
+
+__all__ = ["CONNECTOR_REMOVED", "ROW_CHECK_INTERVAL", "ConnectorState", "ConnectorStates"]
+
+#: How often a worker looks whether a connector's row changed (edited, disabled).
+ROW_CHECK_INTERVAL = 1.0
+#: What an attempt comes to when its connector's row is gone.
+CONNECTOR_REMOVED = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
+
+
+@dataclass
+class ConnectorState:
+    """One connector's pipeline and gate: built once, rebuilt when the row changes."""
+
+    #: The row's ``updated_at`` the pipeline was built from.
+    version: float
+    pipeline: Pipeline
+    gate: ConnectorGate
+    #: When the row was last compared with the store (``time.monotonic()``).
+    checked_at: float = 0.0
+
+
+class ConnectorStates:
+    """A worker's :class:`ConnectorState` per connector id, for one run."""
+
+    def __init__(self, store: Store, registry: PluginRegistry) -> None:
+        self.store = store
+        self.registry = registry
+        self._states: dict[int, ConnectorState] = {}
+
+    async def prepare(self) -> None:
+        """Build every enabled connector's pipeline before the first claim.
+
+        The first build of each kind imports its plugins' libraries (the json
+        format's httpx: 60-150 ms of CPU here); done at start, the first
+        deliveries after a (re)start do not wait behind it.  A row that cannot be
+        built is left to its deliveries, which record why.
+        """
+        for stored in self.store.connectors.list():
+            if stored.enabled:
+                await self.get(stored.id, stored)
+
+    async def for_claim(self, claim: Claim) -> ConnectorState | AttemptResult:
+        """The claim's connector's pipeline and gate (or why it has none)."""
+        if claim.connector_id is None:
+            return CONNECTOR_REMOVED
+        return await self.get(claim.connector_id)
+
+    async def get(
+        self, connector_id: int, stored: StoredConnector | None = None
+    ) -> ConnectorState | AttemptResult:
+        """A connector's pipeline and gate; rebuilt only when its row changed.
+
+        ``stored``: its row, when the caller has just read it.
+        """
+        cached = self._states.get(connector_id)
+        now = time.monotonic()
+        if cached is not None and now - cached.checked_at < ROW_CHECK_INTERVAL:
+            return cached
+        stored = stored or self.store.connectors.get_by_id(connector_id)
+        if stored is None:
+            return CONNECTOR_REMOVED
+        if cached is not None and cached.version == stored.updated_at:
+            cached.checked_at = now
+            return cached
+        if cached is not None:
+            await cached.pipeline.aclose()
+            del self._states[connector_id]
+        try:
+            connector = validate_connector(self.store.connectors.opened_row(stored), self.registry)
+        except UserError as exc:
+            return AttemptResult(Outcome.FAILED, error=str(exc))
+        try:
+            pipeline = Pipeline.build(connector, token_store=self.store.tokens)
+        except AttemptError as exc:
+            return attempt_error_result(exc)
+        state = ConnectorState(
+            stored.updated_at, pipeline, ConnectorGate(connector.throttle), checked_at=now
+        )
+        self._states[connector_id] = state
+        return state
+
+    def closed(self) -> set[int]:
+        """Connectors that may not take another delivery now (throttled, paused, circuit)."""
+        return {cid for cid, state in self._states.items() if state.gate.free_slots() <= 0}
+
+    def ready_in(self, closed: set[int], cap: float) -> float:
+        """Seconds until one of the ``closed`` connectors may open again, at most
+        ``cap`` and at least 5 ms."""
+        waits = [self._states[cid].gate.ready_in() for cid in closed if cid in self._states]
+        return max(min([cap, *waits]), 0.005)
+
+    async def aclose(self) -> None:
+        """Close every pipeline (their connections); the next ``get`` builds anew."""
+        states = list(self._states.values())
+        self._states.clear()
+        for state in states:
+            await state.pipeline.aclose()

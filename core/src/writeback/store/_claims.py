@@ -1,0 +1,142 @@
+"""A worker's unit of work: record the attempts that ended, lease the next due deliveries.
+
+Both run as ``Steps`` (``_driver``): generators of statements that
+``DriverStatements`` runs in one transaction on the driver's connection, from a
+thread or the worker's loop (``_loop``).  ``Outbox.claim`` and
+``Outbox.record`` are their synchronous callers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._secrets import secret_safe_logger
+from ._driver import Query, QueryMany, Steps
+from ._ledger import AttemptRecord
+from ._statements import DUE, INSERT_ATTEMPT, LEASE, OWNED, RECORD_STATE
+
+__all__ = ["Claim", "Finished", "claim_due", "record_finished"]
+
+log = secret_safe_logger("writeback.outbox")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery a worker holds the lease of."""
+
+    seq: int
+    id: str
+    event_id: str
+    connector_id: int | None
+    connector_name: str
+    action: str
+    attempts: int
+    event: dict[str, Any]
+    #: Attempts made before the last replay; the retry schedule counts from here.
+    replayed_after: int = 0
+
+
+@dataclass(frozen=True)
+class Finished:
+    """An attempt that ended, with the delivery's new state, waiting to be recorded."""
+
+    claim: Claim
+    attempt: AttemptRecord
+    #: ``delivered``, ``dead``, or ``pending`` (to be retried at ``next_attempt_at``).
+    status: str
+    next_attempt_at: float | None = None
+    #: ``time.monotonic()`` when the attempt ended (how long it has waited to be recorded).
+    ended: float = field(default_factory=time.monotonic)
+
+
+def claim_due(
+    owner: str, limit: int, lease_seconds: float, skip: list[int], finished: Sequence[Finished]
+) -> Steps[list[Claim]]:
+    """Record ``finished``, then lease up to ``limit`` due deliveries (see ``Outbox.claim``)."""
+    now = time.time()
+    if finished:
+        yield from record_finished(finished, owner, now)
+    if limit <= 0:
+        return []
+    # Two statements, not UPDATE … WHERE seq IN (SELECT … LIMIT n): PostgreSQL may
+    # run such a subquery more than once and so lease more than n rows.  The
+    # SELECT's row locks hold until commit, so the UPDATE finds them all.
+    rows = yield Query(DUE, {"now": now, "limit": limit, "skip": skip})
+    if not rows:
+        return []
+    until = now + lease_seconds
+    values = {"seqs": [r[0] for r in rows], "now": now, "owner": owner, "until": until}
+    claimed = {r[0] for r in (yield Query(LEASE, values))}
+    # In DUE's column order.
+    return [
+        Claim(
+            seq=seq,
+            id=id_,
+            event_id=event_id,
+            connector_id=connector_id,
+            connector_name=connector_name,
+            action=action,
+            attempts=attempts_made,
+            replayed_after=replayed_after,
+            event=json.loads(payload),
+        )
+        for (
+            seq,
+            id_,
+            event_id,
+            connector_id,
+            connector_name,
+            action,
+            attempts_made,
+            replayed_after,
+            payload,
+        ) in rows
+        if seq in claimed
+    ]
+
+
+def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Steps[set[int]]:
+    """Insert the attempts; move on the deliveries whose lease ``owner`` still holds.
+
+    :returns: the seqs whose lease had passed to another worker (their attempt is
+        recorded; that worker's result decides the status).
+    """
+    seqs = [f.claim.seq for f in finished]
+    owned = {r[0] for r in (yield Query(OWNED, {"seqs": seqs, "owner": owner}))}
+    yield QueryMany(
+        INSERT_ATTEMPT,
+        [
+            {
+                "a_seq": f.claim.seq,
+                "a_n": f.attempt.n,
+                "a_started": f.attempt.started_at,
+                "a_duration": f.attempt.duration_ms,
+                "a_code": f.attempt.status_code,
+                "a_outcome": f.attempt.outcome,
+                "a_error": f.attempt.error,
+            }
+            for f in finished
+        ],
+    )
+    states = [
+        {
+            "b_seq": f.claim.seq,
+            "b_status": f.status,
+            "b_next": f.next_attempt_at if f.next_attempt_at is not None else now,
+            "b_error": f.attempt.error,
+            "b_code": f.attempt.status_code,
+            "b_now": now,
+        }
+        for f in finished
+        if f.claim.seq in owned
+    ]
+    yield QueryMany(RECORD_STATE, states)
+    lost = set(seqs) - owned
+    if lost:
+        ids = ", ".join(f.claim.id for f in finished if f.claim.seq in lost)
+        log.warning("lease lost before the result was recorded: %s", ids)
+    return lost
