@@ -195,7 +195,6 @@ def test_a_claim_that_will_not_wait_for_sqlites_write_lock_changes_nothing(tmp_p
     dispatcher.submit(event("create", "K0"))
     dispatcher.submit(event("create", "K1"))
     outbox = store.outbox
-    assert outbox.embedded
     (first,) = outbox.claim("w", 1, lease_seconds=60)
     done = Finished(first, AttemptRecord(1, time.time(), 5.0, 200, "delivered", None), "delivered")
     other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None, check_same_thread=False)

@@ -151,12 +151,6 @@ class Outbox(DeliveryLedger):
 
     # -- claim and finish ----------------------------------------------------------
 
-    @property
-    def embedded(self) -> bool:
-        """True for SQLite: a claim waits on no server, only (with several workers)
-        on the file's write lock, and ``claim(wait=False)`` does not wait for that."""
-        return self._hot.embedded
-
     def loop_runner(self) -> LoopRunner:
         """Runs :meth:`claim_steps` (and other units of work) from the calling event
         loop without holding it up; ``await runner.aclose()`` on the same loop."""
@@ -181,7 +175,7 @@ class Outbox(DeliveryLedger):
         paused, circuit open); their deliveries stay where they are.
 
         :param wait: False: raise instead of waiting while another process holds
-            SQLite's write lock (see :attr:`embedded`).
+            SQLite's write lock (PostgreSQL's claims wait on no lock: SKIP LOCKED).
         :raises WriteLockBusy: with ``wait=False`` only; nothing was recorded or
             claimed.
         """
