@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +61,16 @@ def start_receiver(delay: float = 0.0) -> tuple[multiprocessing.Process, str]:
     return process, queue.get(timeout=30)
 
 
-def _raw_share(
+def raw_share(
     url: str,
     bodies: list[bytes],
     concurrency: int,
     start_at: float,
     out: multiprocessing.Queue,  # type: ignore[type-arg]
+    on_start: Callable[[], None] | None = None,
 ) -> None:
+    """Post ``bodies`` from ``concurrency`` tasks from ``start_at``; put (start, end,
+    each completion's time) in ``out``.  ``on_start``: called at the start."""
     import httpx
 
     async def main() -> tuple[float, float, list[float]]:
@@ -90,7 +94,7 @@ def _raw_share(
                     done.append(time.time())
 
             # Blocking the loop is fine here: nothing runs on it yet.
-            started = wait_for_start(start_at)
+            started = wait_for_start(start_at, on_start)
             await asyncio.gather(*(runner() for _ in range(concurrency)))
             return started, time.time(), done
 
@@ -106,7 +110,7 @@ def raw_httpx(
     shares = [bodies[i::processes] for i in range(processes)]
     start_at = time.time() + CLIENT_START_ALLOWANCE
     procs = [
-        multiprocessing.Process(target=_raw_share, args=(url, share, concurrency, start_at, out))
+        multiprocessing.Process(target=raw_share, args=(url, share, concurrency, start_at, out))
         for share in shares
     ]
     for p in procs:

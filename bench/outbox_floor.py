@@ -24,6 +24,7 @@ import multiprocessing
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -116,19 +117,29 @@ class _PostgreSQL:
         await self.conn.close()
 
 
-def wait_for_start(start_at: float) -> float:
+def wait_for_start(start_at: float, on_start: Callable[[], None] | None = None) -> float:
     """Sleep until ``start_at``, which must not have passed: a share that starts late
-    would make its side look slower than it is.  Returns the start time."""
+    would make its side look slower than it is.  Calls ``on_start`` then; returns
+    the start time."""
     late = time.time() - start_at
     assert late < 0, f"a process was ready {late:.3f} s after the common start"
     time.sleep(-late)
+    if on_start is not None:
+        on_start()
     return time.time()
 
 
-async def _run_share(
-    db: str, url: str, first: int, last: int, concurrency: int, start_at: float
+async def run_share(
+    db: str,
+    url: str,
+    first: int,
+    last: int,
+    concurrency: int,
+    start_at: float,
+    on_start: Callable[[], None] | None = None,
 ) -> tuple[float, float, list[float]]:
-    """Deliver rows ``first``..``last``: (start, end, each completion's time)."""
+    """Deliver rows ``first``..``last``: (start, end, each completion's time).
+    ``on_start``: called at the start."""
     import httpx
 
     store = _SQLite() if db.startswith("sqlite") else _PostgreSQL()
@@ -178,7 +189,7 @@ async def _run_share(
 
         # The client made and the database open, all processes start together
         # (blocking: nothing runs on the loop yet).
-        started = wait_for_start(start_at)
+        started = wait_for_start(start_at, on_start)
         # One read for the whole share: the least reading an outbox can do.
         rows = await store.transact([(read, (first, last), False)])
         ready.extend((row_id, bytes(body)) for row_id, body in rows)
@@ -195,7 +206,7 @@ async def _run_share(
 def _share(
     db: str, url: str, first: int, last: int, concurrency: int, start_at: float, out: Any
 ) -> None:
-    out.put(asyncio.run(_run_share(db, url, first, last, concurrency, start_at)))
+    out.put(asyncio.run(run_share(db, url, first, last, concurrency, start_at)))
 
 
 def floor_run(
