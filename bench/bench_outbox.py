@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,29 @@ def outbox(
     return n / (last - first), middle_rate(completions), submitted
 
 
+@contextlib.contextmanager
+def services(latency: float, *, postgresql: bool) -> Iterator[tuple[str, Any]]:
+    """The receiver, answering after ``latency`` seconds, and with ``postgresql`` a
+    throwaway cluster: ``(url, cluster or None)``, both stopped at the end."""
+    receiver, url = start_receiver(latency)
+    cluster = None
+    try:
+        if postgresql:
+            from writeback_testing.postgres import PostgresCluster
+
+            cluster = PostgresCluster().start()
+        yield url, cluster
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        receiver.kill()
+
+
+def print_row(cells: list[Any]) -> None:
+    """One row of a markdown table."""
+    print("| " + " | ".join(map(str, cells)) + " |", flush=True)
+
+
 def new_database(engine: str, cluster: Any) -> str:
     """A new, empty database of kind ``engine`` (on ``cluster`` for PostgreSQL)."""
     if engine == "sqlite":
@@ -245,15 +269,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    receiver, url = start_receiver(args.latency)
     env = {**os.environ}
     engines = ["sqlite"] + (["postgresql"] if args.postgresql else [])
-    cluster = None
     if args.postgresql:
         from cryptography.fernet import Fernet
-        from writeback_testing.postgres import PostgresCluster
 
-        cluster = PostgresCluster().start()
         env["WRITEBACK_SECRET_KEY"] = Fernet.generate_key().decode()
     bodies = [envelope(e) for e in events(args.n)]
     print(
@@ -266,7 +286,7 @@ def main() -> None:
         "| dispatch submitted /s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    try:
+    with services(args.latency, postgresql=args.postgresql) as (url, cluster):
         for engine in engines:
             for workers in args.workers:
                 raws, ours, raw_middles, our_middles, subs = [], [], [], [], []
@@ -296,11 +316,7 @@ def main() -> None:
                          f"{our / raw:.2f}", f"{steady:.2f}", f"{floor / raw:.2f}",
                          f"{our / floor:.2f}", f"{floor_steady:.2f}",
                          f"{statistics.median(subs):,.0f}"]  # fmt: skip
-                print("| " + " | ".join(map(str, cells)) + " |", flush=True)
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        receiver.kill()
+                print_row(cells)
 
 
 if __name__ == "__main__":

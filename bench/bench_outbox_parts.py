@@ -34,7 +34,7 @@ import statistics
 import time
 from typing import Any
 
-from bench_outbox import envelope, events, new_database, raw_share, start_receiver
+from bench_outbox import envelope, events, new_database, print_row, raw_share, services
 from outbox_floor import prepare, run_share
 
 #: Seconds between a side's set-up and its start (the raw and floor runners wait
@@ -151,18 +151,12 @@ def main() -> None:
     parser.add_argument("--postgresql", action="store_true", help="also on a throwaway PostgreSQL")
     args = parser.parse_args()
 
-    receiver, url = start_receiver(0.0)
     evs = events(args.n)
     bodies = [envelope(e) for e in evs]
-    cluster = None
-    if "WRITEBACK_SECRET_KEY" not in os.environ:
+    if args.postgresql and "WRITEBACK_SECRET_KEY" not in os.environ:
         from cryptography.fernet import Fernet
 
         os.environ["WRITEBACK_SECRET_KEY"] = Fernet.generate_key().decode()
-    if args.postgresql:
-        from writeback_testing.postgres import PostgresCluster
-
-        cluster = PostgresCluster().start()
     engines = ["sqlite"] + (["postgresql"] if args.postgresql else [])
     print(
         f"{args.n} deliveries, concurrency {args.concurrency}, instant receiver, "
@@ -171,7 +165,7 @@ def main() -> None:
     print("| store | raw | floor | pipeline | worker | pipeline / raw | floor - raw "
           "| worker - pipeline | (worker - pipeline) / raw |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
-    try:
+    with services(0.0, postgresql=args.postgresql) as (url, cluster):
         for engine in engines:
             sides: dict[str, list[float]] = {"raw": [], "floor": [], "pipeline": [], "worker": []}
             concurrency = args.concurrency
@@ -187,11 +181,7 @@ def main() -> None:
             cells = [engine, *(f"{per[k]:.0f}" for k in sides),
                      f"{per['pipeline'] / per['raw']:.2f}", f"{per['floor'] - per['raw']:+.0f}",
                      f"{own:+.0f}", f"{own / per['raw']:+.2f}"]  # fmt: skip
-            print("| " + " | ".join(cells) + " |", flush=True)
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        receiver.kill()
+            print_row(cells)
 
 
 if __name__ == "__main__":
