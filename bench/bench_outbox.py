@@ -34,14 +34,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from outbox_floor import floor_run, prepare, wait_for_start
+from outbox_floor import CLIENT_PROCESSES, floor_run, prepare, wait_for_start
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds the worker processes get to start (import, connect) before any
 #: delivery is due: three starting at once took 1.0 s here (one alone 0.6 s).
 WORKER_START_ALLOWANCE = 3.0
-#: The same for the raw and floor processes, which fork with httpx imported: each
-#: makes its client (and opens its database), then waits for the common start.
+#: The same for the raw and floor processes (fresh interpreters, as the workers
+#: are: ``CLIENT_PROCESSES``): each imports httpx, makes its client (and opens its
+#: database), then waits for the common start.
 CLIENT_START_ALLOWANCE = 1.0
 
 
@@ -107,11 +108,11 @@ def raw_httpx(
 ) -> tuple[float, float]:
     """Requests/s of raw httpx, ``processes`` processes x ``concurrency`` each: over
     the whole run, and over its middle (:func:`middle_rate`)."""
-    out: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    out: multiprocessing.Queue = CLIENT_PROCESSES.Queue()  # type: ignore[type-arg]
     shares = [bodies[i::processes] for i in range(processes)]
     start_at = time.time() + CLIENT_START_ALLOWANCE
     procs = [
-        multiprocessing.Process(target=raw_share, args=(url, share, concurrency, start_at, out))
+        CLIENT_PROCESSES.Process(target=raw_share, args=(url, share, concurrency, start_at, out))
         for share in shares
     ]
     for p in procs:
@@ -195,7 +196,7 @@ def outbox(
     # Due only once every worker process has started: a worker with nothing due
     # sleeps until the earliest next_attempt_at, so all of them begin together.
     # Otherwise the first one to finish importing works alone for a while, where
-    # raw httpx's processes fork and start at once.  (The three-worker ratios
+    # raw httpx's processes wait for a common start.  (The three-worker ratios
     # moved within the noise when this came in.)
     due_at = time.time() + WORKER_START_ALLOWANCE
     with engine.begin() as conn:

@@ -27,7 +27,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.engine import make_url
+#: How the baseline processes (raw httpx and the floor) are started: as fresh
+#: interpreters, as the ``writeback worker`` processes are.  A fork would carry
+#: whatever the benchmark's own process had imported (SQLAlchemy, the
+#: PostgreSQL helpers) into the baseline, for its collector to walk.
+CLIENT_PROCESSES = multiprocessing.get_context("spawn")
 
 SCHEMA = [
     "CREATE TABLE floor_deliveries (id INTEGER PRIMARY KEY, body {blob} NOT NULL, "
@@ -40,14 +44,21 @@ SCHEMA = [
 
 def _conninfo(db: str) -> str:
     """libpq's form of a SQLAlchemy ``postgresql+psycopg://`` URL."""
+    from sqlalchemy.engine import make_url
+
     return make_url(db).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _sqlite_path(db: str) -> str:
+    """The file of a ``sqlite:///path`` URL (the benchmarks make only such)."""
+    return db.removeprefix("sqlite:///")
 
 
 def prepare(db: str, bodies: list[bytes]) -> None:
     """Create the floor's tables in ``db`` (a new database) and store ``bodies``."""
     rows = [(i + 1, body) for i, body in enumerate(bodies)]
     if db.startswith("sqlite"):
-        conn = sqlite3.connect(make_url(db).database)
+        conn = sqlite3.connect(_sqlite_path(db))
         conn.execute("PRAGMA journal_mode=WAL")
         for statement in SCHEMA:
             conn.execute(statement.format(blob="BLOB", serial="INTEGER"))
@@ -70,7 +81,7 @@ class _SQLite:
     marker = "?"
 
     async def open(self, db: str) -> None:
-        self.conn = sqlite3.connect(make_url(db).database, isolation_level=None)
+        self.conn = sqlite3.connect(_sqlite_path(db), isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
@@ -214,10 +225,10 @@ def floor_run(
 ) -> tuple[float, list[float]]:
     """Deliver the ``n`` rows :func:`prepare` stored, in ``processes`` processes of
     ``concurrency`` each: (requests/s over the whole run, every completion's time)."""
-    out: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    out: multiprocessing.Queue = CLIENT_PROCESSES.Queue()  # type: ignore[type-arg]
     size = -(-n // processes)
     procs = [
-        multiprocessing.Process(
+        CLIENT_PROCESSES.Process(
             target=_share,
             args=(db, url, 1 + i * size, min(n, (i + 1) * size), concurrency, start_at, out),
         )
