@@ -177,14 +177,7 @@ def outbox(
     """(delivered/s, delivered/s in the middle of the run, submitted/s) through
     ``writeback dispatch`` + ``worker`` processes."""
     folder = Path(tempfile.mkdtemp(prefix="wb-bench-"))
-    row = {
-        "name": "bench",
-        "type": "webhook",
-        "uri": url,
-        "api_type": "json",
-        "source_app": "BENCH",
-    }
-    (folder / "c.json").write_text(json.dumps(row))
+    (folder / "c.json").write_text(json.dumps(webhook_row(url)))
     (folder / "e.jsonl").write_text("\n".join(json.dumps(e) for e in events(n)))
     writeback(db, "connectors", "add", str(folder / "c.json"), env=env)
     started = time.perf_counter()
@@ -240,6 +233,12 @@ def services(latency: float, *, postgresql: bool) -> Iterator[tuple[str, Any]]:
         if cluster is not None:
             cluster.stop()
         receiver.kill()
+
+
+def webhook_row(url: str, name: str = "bench") -> dict[str, str]:
+    """The connector both sides of the outbox benchmarks deliver through."""
+    return {"name": name, "type": "webhook", "uri": url, "api_type": "json",
+            "source_app": "BENCH"}  # fmt: skip
 
 
 def print_row(cells: list[Any]) -> None:

@@ -34,7 +34,15 @@ import statistics
 import time
 from typing import Any
 
-from bench_outbox import envelope, events, new_database, print_row, raw_share, services
+from bench_outbox import (
+    envelope,
+    events,
+    new_database,
+    print_row,
+    raw_share,
+    services,
+    webhook_row,
+)
 from outbox_floor import prepare, run_share
 
 #: Seconds between a side's set-up and its start (the raw and floor runners wait
@@ -47,11 +55,6 @@ class _Box:
 
     def put(self, value: Any) -> None:
         self.value = value
-
-
-def connector_row(url: str) -> dict[str, str]:
-    return {"name": "parts", "type": "webhook", "uri": url, "api_type": "json",
-            "source_app": "BENCH"}  # fmt: skip
 
 
 class Clock:
@@ -97,7 +100,7 @@ def pipeline_side(url: str, evs: list[dict], concurrency: int) -> float:
     from writeback import Delivery, Pipeline, PluginRegistry
     from writeback._validation import validate_connector
 
-    connector = validate_connector(connector_row(url), PluginRegistry.load())
+    connector = validate_connector(webhook_row(url), PluginRegistry.load())
     clock = Clock()
 
     async def main() -> None:
@@ -127,7 +130,7 @@ def worker_side(db: str, url: str, evs: list[dict], concurrency: int) -> float:
     from writeback._worker import Worker
 
     dispatcher = Dispatcher.open(db)
-    dispatcher.connectors.add(connector_row(url))
+    dispatcher.connectors.add(webhook_row(url))
     for ev in evs:
         dispatcher.submit(ev)
     clock = Clock()

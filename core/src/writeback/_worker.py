@@ -136,7 +136,7 @@ class Worker:
                 if claims and len(self._ready) < self.concurrency:
                     continue  # there may be more to claim
                 if self._inflight:
-                    await self._attempt_ended(self._wait_for_gates(skip))
+                    await self._attempt_ended(self._connectors.ready_in(skip, self.poll_interval))
                     continue
                 wake = self.store.outbox.next_wake(skip)
                 if wake is None and until_idle and self.store.outbox.next_wake() is None:
@@ -145,7 +145,7 @@ class Worker:
                 # at least every second: another process may submit or claim meanwhile.
                 idle = 0 if claims else min(idle + 1, 16)  # 2**idle: no overflow
                 delay = idle_sleep(wake, time.time(), idle, self.poll_interval)
-                delay = min(delay, self._wait_for_gates(skip), 1.0)
+                delay = min(delay, self._connectors.ready_in(skip, self.poll_interval), 1.0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
             # Claimed but not started: back to the queue at once, for other workers.
@@ -200,10 +200,6 @@ class Worker:
     def _wanted(self) -> int:
         """How many more deliveries the slots and the local queue could take."""
         return (1 + QUEUE_DEPTH) * self.concurrency - len(self._inflight) - len(self._ready)
-
-    def _wait_for_gates(self, closed: set[int]) -> float:
-        """Seconds until a closed connector may open again (capped at the poll interval)."""
-        return self._connectors.ready_in(closed, self.poll_interval)
 
     async def _fill(self) -> int:
         """Start claimed deliveries while slots are free and their connector's gate
