@@ -86,6 +86,24 @@ class _SQLite:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
 
+    @staticmethod
+    def record_steps(batch: list[tuple[int, int, float, float]]) -> list[tuple[str, Any, bool]]:
+        """Insert the attempts, mark the deliveries: ``executemany``, which costs
+        SQLite less than any one statement that reads the whole batch."""
+        return [
+            (
+                "INSERT INTO floor_attempts (delivery_id, status_code, started_at, ended_at) "
+                "VALUES (?, ?, ?, ?)",
+                batch,
+                True,
+            ),
+            (
+                "UPDATE floor_deliveries SET status = 'delivered' WHERE id = ?",
+                [(row[0],) for row in batch],
+                True,
+            ),
+        ]
+
     async def transact(self, steps: list[tuple[str, Any, bool]]) -> list[tuple[Any, ...]]:
         self.conn.execute("BEGIN IMMEDIATE")
         rows: list[tuple[Any, ...]] = []
@@ -113,6 +131,22 @@ class _PostgreSQL:
             _conninfo(db), options="-c synchronous_commit=off"
         )
 
+    @staticmethod
+    def record_steps(batch: list[tuple[int, int, float, float]]) -> list[tuple[str, Any, bool]]:
+        """Insert the attempts, mark the deliveries: one statement each, with the
+        batch as arrays (as the outbox, whose executemany cost psycopg ~15 µs of
+        CPU per row)."""
+        ids, codes, began, ended = (list(column) for column in zip(*batch, strict=True))
+        return [
+            (
+                "INSERT INTO floor_attempts (delivery_id, status_code, started_at, ended_at) "
+                "SELECT * FROM unnest(%s::int[], %s::int[], %s::float8[], %s::float8[])",
+                (ids, codes, began, ended),
+                False,
+            ),
+            ("UPDATE floor_deliveries SET status = 'delivered' WHERE id = ANY(%s)", (ids,), False),
+        ]
+
     async def transact(self, steps: list[tuple[str, Any, bool]]) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []
         async with self.conn.transaction(), self.conn.cursor() as cur:
@@ -121,7 +155,7 @@ class _PostgreSQL:
                     await cur.executemany(sql, params)
                 else:
                     await cur.execute(sql, params)
-                    rows = await cur.fetchall()
+                    rows = await cur.fetchall() if cur.description else []
         return rows
 
     async def close(self) -> None:
@@ -156,8 +190,6 @@ async def run_share(
     store = _SQLite() if db.startswith("sqlite") else _PostgreSQL()
     await store.open(db)
     m = store.marker
-    record = f"INSERT INTO floor_attempts (delivery_id, status_code, started_at, ended_at) VALUES ({m}, {m}, {m}, {m})"  # noqa: E501
-    mark = f"UPDATE floor_deliveries SET status = 'delivered' WHERE id = {m}"
     read = f"SELECT id, body FROM floor_deliveries WHERE id >= {m} AND id <= {m} ORDER BY id"
     ready: deque[tuple[int, bytes]] = deque()
     finished: list[tuple[int, int, float, float]] = []
@@ -174,9 +206,7 @@ async def run_share(
             batch_ended.clear()
             batch, finished = finished, []
             if batch:
-                await store.transact(
-                    [(record, batch, True), (mark, [(row[0],) for row in batch], True)]
-                )
+                await store.transact(store.record_steps(batch))
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -7,16 +8,17 @@ import time
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import update
 from writeback import Dispatcher
 from writeback.store import SCHEMA_REVISION, AttemptRecord, Finished, Store, WriteLockBusy
 from writeback.store._driver import DriverStatements
-from writeback.store._schema import metadata
+from writeback.store._schema import deliveries, metadata
 from writeback.store._statements import (
     DUE,
-    INSERT_ATTEMPT,
+    FINISHED_FIELDS,
+    INSERT_ATTEMPTS,
     LEASE,
     NEXT_WAKE,
-    OWNED,
     RECORD_STATE,
 )
 
@@ -103,22 +105,60 @@ def test_retry_requeues_dead_with_same_id_and_rejects_unknown(wb):
     assert row_.status == "pending" and row_.attempts == 1 and len(history) == 1
 
 
+def test_a_recorded_batch_keeps_every_field_and_leaves_a_lost_lease_to_its_holder(wb):
+    """The batch travels as one JSON document: nothing of an attempt may change
+    on the way (NULLs, quotes, non-ASCII, a float's every digit), and a delivery
+    whose lease passed to another worker keeps its state (its attempt is kept)."""
+    ids = [wb.submit(event(key=f"K{n}"))[0] for n in range(4)]
+    claims = {c.id: c for c in wb.store.outbox.claim("w", 4, lease_seconds=60)}
+    retry_at = time.time() + 12.345678901234
+    errors = ['read timed out: "upstream" \u2192 \xfc', 'HTTP 400: {"error": "bad \\ input"}']
+    finished = [
+        Finished(claims[ids[0]], AttemptRecord(1, 1.25, 5.5, 200, "delivered", None), "delivered"),
+        Finished(
+            claims[ids[1]], AttemptRecord(1, 2.5, 30000.0, None, "failed", errors[0]), "pending",
+            next_attempt_at=retry_at,
+        ),
+        Finished(claims[ids[2]], AttemptRecord(1, 3.75, 7.0, 400, "failed", errors[1]), "dead"),
+        Finished(claims[ids[3]], AttemptRecord(1, 4.0, 1.0, 200, "delivered", None), "delivered"),
+    ]  # fmt: skip
+    with wb.store.engine.begin() as conn:  # another worker took K3's delivery over
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == ids[3])
+            .values(lease_owner="other", lease_expires_at=time.time() + 60)
+        )
+    assert wb.store.outbox.record(finished, "w") == {claims[ids[3]].seq}
+    rows = {i: wb.deliveries.get(i) for i in ids}
+    for done in finished:
+        assert rows[done.claim.id][1] == [done.attempt]
+    states = [
+        (r.status, r.attempts, r.last_status_code, r.last_error, r.lease_owner)
+        for r, _ in rows.values()
+    ]
+    assert states == [
+        ("delivered", 1, 200, None, None),
+        ("pending", 1, None, errors[0], None),
+        ("dead", 1, 400, errors[1], None),
+        ("pending", 0, None, None, "other"),
+    ]
+    assert rows[ids[1]][0].next_attempt_at == retry_at
+
+
+_FINISHED = {
+    "seq": 1, "status": "delivered", "next": 0.0, "n": 1, "started": 0.0,
+    "duration": 1.0, "code": 200, "outcome": "delivered", "error": None,
+}  # fmt: skip
+FINISHED_ROWS = json.dumps([[_FINISHED[field] for field in FINISHED_FIELDS]])
 #: Values to run each of the worker's hot statements with (seq 1 exists where
 #: a test submits one event).
 HOT_VALUES = {
     DUE: {"now": 0.0, "limit": 8, "skip": [3]},
     NEXT_WAKE: {"skip": [3]},
     LEASE: {"seqs": [1, 2, 3], "now": 0.0, "owner": "w", "until": 60.0},
-    OWNED: {"seqs": [1, 2, 3], "owner": "w"},
-    INSERT_ATTEMPT: {
-        "a_seq": 1, "a_n": 1, "a_started": 0.0, "a_duration": 1.0,
-        "a_code": 200, "a_outcome": "delivered", "a_error": None,
-    },
-    RECORD_STATE: {
-        "b_seq": 1, "b_status": "delivered", "b_next": 0.0,
-        "b_error": None, "b_code": 200, "b_now": 0.0,
-    },
-}  # fmt: skip
+    INSERT_ATTEMPTS: {"finished": FINISHED_ROWS},
+    RECORD_STATE: {"finished": FINISHED_ROWS, "seqs": [1], "owner": "w", "now": 0.0},
+}
 
 
 def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path):
@@ -126,7 +166,7 @@ def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path):
     claimed rows find them by key, never through an index of pending rows."""
     store = Store.open(f"sqlite:///{tmp_path}/plan.db")
     hot = DriverStatements(store.engine)
-    values = {statement: HOT_VALUES[statement] for statement in (LEASE, OWNED, RECORD_STATE)}
+    values = {statement: HOT_VALUES[statement] for statement in (LEASE, RECORD_STATE)}
     with store.engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()
         for statement, params in values.items():

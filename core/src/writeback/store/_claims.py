@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._secrets import secret_safe_logger
-from ._driver import Query, QueryMany, Steps
+from ._driver import Command, Query, Steps
 from ._ledger import AttemptRecord
-from ._statements import DUE, INSERT_ATTEMPT, LEASE, OWNED, RECORD_STATE
+from ._statements import DUE, INSERT_ATTEMPTS, LEASE, RECORD_STATE
 
 __all__ = ["Claim", "Finished", "claim_due", "record_finished"]
 
@@ -100,41 +100,32 @@ def claim_due(
 
 
 def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Steps[set[int]]:
-    """Insert the attempts; move on the deliveries whose lease ``owner`` still holds.
+    """Move on the deliveries whose lease ``owner`` still holds; insert every attempt.
 
     :returns: the seqs whose lease had passed to another worker (their attempt is
         recorded; that worker's result decides the status).
     """
     seqs = [f.claim.seq for f in finished]
-    owned = {r[0] for r in (yield Query(OWNED, {"seqs": seqs, "owner": owner}))}
-    yield QueryMany(
-        INSERT_ATTEMPT,
+    # The whole batch as one parameter, in FINISHED_FIELDS' order (``_statements``).
+    rows = json.dumps(
         [
-            {
-                "a_seq": f.claim.seq,
-                "a_n": f.attempt.n,
-                "a_started": f.attempt.started_at,
-                "a_duration": f.attempt.duration_ms,
-                "a_code": f.attempt.status_code,
-                "a_outcome": f.attempt.outcome,
-                "a_error": f.attempt.error,
-            }
+            (
+                f.claim.seq,
+                f.status,
+                f.next_attempt_at if f.next_attempt_at is not None else now,
+                f.attempt.n,
+                f.attempt.started_at,
+                f.attempt.duration_ms,
+                f.attempt.status_code,
+                f.attempt.outcome,
+                f.attempt.error,
+            )
             for f in finished
-        ],
+        ]
     )
-    states = [
-        {
-            "b_seq": f.claim.seq,
-            "b_status": f.status,
-            "b_next": f.next_attempt_at if f.next_attempt_at is not None else now,
-            "b_error": f.attempt.error,
-            "b_code": f.attempt.status_code,
-            "b_now": now,
-        }
-        for f in finished
-        if f.claim.seq in owned
-    ]
-    yield QueryMany(RECORD_STATE, states)
+    values = {"finished": rows, "seqs": seqs, "owner": owner, "now": now}
+    owned = {r[0] for r in (yield Query(RECORD_STATE, values))}
+    yield Command(INSERT_ATTEMPTS, {"finished": rows})
     lost = set(seqs) - owned
     if lost:
         ids = ", ".join(f.claim.id for f in finished if f.claim.seq in lost)

@@ -14,7 +14,7 @@ Only statements whose parameters need no type processing belong here (ints,
 floats, strings): the driver gets the values as they are.
 
 A unit of work (a claim, say) is written once, as a generator of steps
-(:class:`Query`, :class:`QueryMany`) that receives each step's rows; ``run``
+(:class:`Query`, :class:`Command`) that receives each step's rows; ``run``
 drives it on a pooled driver connection, and ``_loop.LoopRunner`` drives the
 same generator from an event loop (on PostgreSQL, on an asyncio connection).
 """
@@ -22,7 +22,7 @@ same generator from an event loop (on PostgreSQL, on an asyncio connection).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["DriverStatements", "Query", "QueryMany", "Steps", "WriteLockBusy"]
+__all__ = ["Command", "DriverStatements", "Query", "Steps", "WriteLockBusy"]
 
 T = TypeVar("T")
 
@@ -45,16 +45,17 @@ class Query:
 
 
 @dataclass(frozen=True)
-class QueryMany:
-    """Run ``statement`` once per mapping in ``rows``; the step receives ``None``."""
+class Command:
+    """Run ``statement``, which returns no rows, once with ``values``; the step
+    receives ``None``."""
 
     statement: ClauseElement
-    rows: Sequence[Mapping[str, Any]]
+    values: Mapping[str, Any]
 
 
 #: A unit of work in one transaction: yields steps, receives their results, and
 #: returns its own result.
-Steps = Generator[Query | QueryMany, Any, T]
+Steps = Generator[Query | Command, Any, T]
 
 
 class WriteLockBusy(Exception):
@@ -125,27 +126,8 @@ class DriverStatements:
                     step = work.send(result)
                 except StopIteration as done:
                     return done.value  # type: ignore[no-any-return]
-                if isinstance(step, Query):
-                    cursor.execute(*self.expand(step.statement, step.values))
-                    result = cursor.fetchall()
-                else:
-                    result = None
-                    if step.rows:
-                        cursor.executemany(*self.expand_many(step.statement, step.rows))
-
-    def expand_many(
-        self, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
-    ) -> tuple[str, list[Any]]:
-        """The SQL and one set of driver parameters per row (all rows expand alike)."""
-        compiled = self._compile(statement)
-        state = compiled.construct_expanded_state(rows[0])
-        if compiled.positional:
-            names = state.positiontup or ()
-            constants = state.parameters
-            return state.statement, [
-                tuple(row[n] if n in row else constants[n] for n in names) for row in rows
-            ]
-        return state.statement, [{**state.parameters, **row} for row in rows]
+                cursor.execute(*self.expand(step.statement, step.values))
+                result = cursor.fetchall() if isinstance(step, Query) else None
 
     def expand(self, statement: ClauseElement, values: Mapping[str, Any]) -> tuple[str, Any]:
         """The SQL and driver parameters of ``statement`` with ``values`` (lists for

@@ -100,15 +100,8 @@ class LoopRunner:
                     except StopIteration as done:
                         value: T = done.value
                         break
-                    if isinstance(step, Query):
-                        await cursor.execute(*statements.expand(step.statement, step.values))
-                        result = await cursor.fetchall()
-                    else:
-                        result = None
-                        if step.rows:
-                            await cursor.executemany(
-                                *statements.expand_many(step.statement, step.rows)
-                            )
+                    await cursor.execute(*statements.expand(step.statement, step.values))
+                    result = await cursor.fetchall() if isinstance(step, Query) else None
             self._committing = True
             await connection.commit()
             return value

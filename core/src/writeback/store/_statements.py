@@ -7,12 +7,31 @@ them on SQLite; these take their values as bound parameters instead, and
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, bindparam, func, insert, or_, select, update
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from ._schema import PENDING, attempts, deliveries, events
 
-__all__ = ["DUE", "INSERT_ATTEMPT", "LEASE", "NEXT_WAKE", "OWNED", "RECORD_STATE"]
+__all__ = ["DUE", "FINISHED_FIELDS", "INSERT_ATTEMPTS", "LEASE", "NEXT_WAKE", "RECORD_STATE"]
 
 _earlier = aliased(deliveries)
 _lease_free = or_(
@@ -77,32 +96,134 @@ LEASE = (
     .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until", type_=Float))
     .returning(deliveries.c.seq)
 )
-OWNED = select(deliveries.c.seq).where(
-    deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
-    deliveries.c.lease_owner == bindparam("owner"),
-)
-INSERT_ATTEMPT = insert(attempts).values(
-    delivery_seq=bindparam("a_seq"),
-    n=bindparam("a_n"),
-    started_at=bindparam("a_started", type_=Float),
-    duration_ms=bindparam("a_duration", type_=Float),
-    status_code=bindparam("a_code"),
-    outcome=bindparam("a_outcome"),
-    error=bindparam("a_error"),
-)
+
+
+class json_elements(GenericFunction[Any]):
+    """The elements of a JSON array (``value``, one row each): SQLite's
+    ``json_each``, PostgreSQL's ``json_array_elements``."""
+
+    name = "json_elements"
+    inherit_cache = True
+
+
+class json_item(ColumnElement[Any]):
+    """Item ``index`` of the JSON array ``element``, as SQL."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("element", InternalTraversal.dp_clauseelement),
+        ("index", InternalTraversal.dp_plain_obj),
+    ]
+
+    def __init__(self, element: ColumnElement[Any], index: int) -> None:
+        self.element = element
+        self.index = int(index)
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        # What the value is read from, so that an UPDATE names it in its FROM.
+        return self.element._from_objects
+
+
+@compiles(json_elements, "sqlite")
+def _sqlite_elements(element: json_elements, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_elements, "postgresql")
+def _postgresql_elements(element: json_elements, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_array_elements(CAST({compiler.process(element.clauses, **kw)} AS JSON))"
+
+
+class postgresql_only(ColumnElement[bool]):
+    """The condition ``clause`` on PostgreSQL, none (true) on other databases."""
+
+    inherit_cache = True
+    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, clause: ColumnElement[bool]) -> None:
+        self.clause = clause
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.clause._from_objects
+
+
+@compiles(postgresql_only)
+def _elsewhere(element: postgresql_only, compiler: SQLCompiler, **kw: Any) -> str:
+    return "1 = 1"
+
+
+@compiles(postgresql_only, "postgresql")
+def _on_postgresql(element: postgresql_only, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clause, **kw)
+
+
+@compiles(json_item, "sqlite")
+def _sqlite_item(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_extract({compiler.process(element.element, **kw)}, '$[{element.index}]')"
+
+
+@compiles(json_item, "postgresql")
+def _postgresql_item(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.element, **kw)} ->> {element.index})"
+
+
+# The attempts that ended, one JSON array (``Finished`` rows, see
+# ``_claims.finished_rows``) read by both statements that record them.  One
+# statement each for the whole batch, where psycopg's executemany spent ~15 µs
+# of client CPU per row (pipeline mode) and a third statement asked which leases
+# were still held: a PostgreSQL claim of 16 went from ~2.2 to ~1.4 ms of the
+# worker's CPU (measured; the server's own CPU went down too).
+_finished = json_elements(bindparam("finished")).table_valued("value").alias("finished")
+
+
+#: The items of each row of the ``finished`` parameter, in order: arrays, not
+#: objects, which SQLite's JSON functions read in half the time.
+FINISHED_FIELDS = ("seq", "status", "next", "n", "started", "duration", "code", "outcome", "error")
+
+
+def _field(name: str, type_: Any) -> Any:
+    return cast(json_item(_finished.c.value, FINISHED_FIELDS.index(name)), type_)
+
+
+_f_seq = _field("seq", Integer)
 RECORD_STATE = (
     update(deliveries)
-    .where(deliveries.c.seq == bindparam("b_seq"))
+    .where(
+        # The seqs themselves as well as the join: PostgreSQL guesses 100 rows of
+        # any JSON array, and then may rather scan the table than probe its key.
+        # Not on SQLite, which then probes the key for each seq and reads the
+        # whole array for each (2-3x the CPU of reading the array once).
+        postgresql_only(deliveries.c.seq.in_(bindparam("seqs", expanding=True))),
+        deliveries.c.seq == _f_seq,
+        # Only the leases this worker still holds (returned): a lease that passed
+        # to another worker is that worker's to settle.
+        deliveries.c.lease_owner == bindparam("owner"),
+    )
     .values(
-        status=bindparam("b_status"),
+        status=_field("status", String),
         attempts=deliveries.c.attempts + 1,
-        next_attempt_at=bindparam("b_next", type_=Float),
+        next_attempt_at=_field("next", Float),
         lease_owner=None,
         lease_expires_at=None,
-        last_error=bindparam("b_error"),
-        last_status_code=bindparam("b_code"),
-        updated_at=bindparam("b_now", type_=Float),
+        last_error=_field("error", Text),
+        last_status_code=_field("code", Integer),
+        updated_at=bindparam("now", type_=Float),
     )
+    .returning(deliveries.c.seq)
+)
+INSERT_ATTEMPTS = insert(attempts).from_select(
+    ["delivery_seq", "n", "started_at", "duration_ms", "status_code", "outcome", "error"],
+    select(
+        _f_seq,
+        _field("n", Integer),
+        _field("started", Float),
+        _field("duration", Float),
+        _field("code", Integer),
+        _field("outcome", String),
+        _field("error", Text),
+    ).select_from(_finished),
 )
 NEXT_WAKE = select(func.min(deliveries.c.next_attempt_at)).where(
     deliveries.c.status == PENDING, _not_skipped
