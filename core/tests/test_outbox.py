@@ -176,6 +176,20 @@ def test_sqlite_claims_look_up_rows_by_key_not_by_scanning_the_queue(tmp_path):
     store.close()
 
 
+def test_sqlite_reads_a_recorded_batch_once(tmp_path):
+    """Recording walks the batch's JSON array once and looks each delivery up by
+    key; driven by a list of seqs instead, SQLite read the whole array again for
+    every delivery (a claim of 16 with its record: 43-46 µs of CPU per delivery
+    instead of 34-36)."""
+    store = Store.open(f"sqlite:///{tmp_path}/plan.db")
+    sql, args = DriverStatements(store.engine).expand(RECORD_STATE, HOT_VALUES[RECORD_STATE])
+    with store.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        plan = [row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql, args)]
+    store.close()
+    assert plan[0].startswith("SCAN finished") and "PRIMARY KEY" in plan[1], plan
+
+
 def test_sqlite_claims_walk_the_due_index_in_order(tmp_path, registry):
     """The due query stops after ``limit`` queue heads only if it reads
     ix_deliveries_due in its order; a sort would read every due row first (what

@@ -107,6 +107,8 @@ def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Ste
     """
     seqs = [f.claim.seq for f in finished]
     # The whole batch as one parameter, in FINISHED_FIELDS' order (``_statements``).
+    # Text as it is, not \u-escaped: PostgreSQL decodes escapes beyond ASCII only
+    # in a UTF-8 database, where a plain parameter needs no escaping at all.
     rows = json.dumps(
         [
             (
@@ -121,7 +123,8 @@ def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Ste
                 f.attempt.error,
             )
             for f in finished
-        ]
+        ],
+        ensure_ascii=False,
     )
     values = {"finished": rows, "seqs": seqs, "owner": owner, "now": now}
     owned = {r[0] for r in (yield Query(RECORD_STATE, values))}
