@@ -106,25 +106,6 @@ class json_elements(GenericFunction[Any]):
     inherit_cache = True
 
 
-class json_item(ColumnElement[Any]):
-    """Item ``index`` of the JSON array ``element``, as SQL."""
-
-    inherit_cache = True
-    _traverse_internals = [
-        ("element", InternalTraversal.dp_clauseelement),
-        ("index", InternalTraversal.dp_plain_obj),
-    ]
-
-    def __init__(self, element: ColumnElement[Any], index: int) -> None:
-        self.element = element
-        self.index = int(index)
-
-    @property
-    def _from_objects(self) -> list[Any]:
-        # What the value is read from, so that an UPDATE names it in its FROM.
-        return self.element._from_objects
-
-
 @compiles(json_elements, "sqlite")
 def _sqlite_elements(element: json_elements, compiler: SQLCompiler, **kw: Any) -> str:
     return f"json_each({compiler.process(element.clauses, **kw)})"
@@ -135,28 +116,33 @@ def _postgresql_elements(element: json_elements, compiler: SQLCompiler, **kw: An
     return f"json_array_elements(CAST({compiler.process(element.clauses, **kw)} AS JSON))"
 
 
-class postgresql_only(ColumnElement[bool]):
-    """The condition ``clause`` on PostgreSQL, none (true) on other databases."""
+class _Over(ColumnElement[Any]):
+    """An expression over ``element``, rendered per database (subclasses)."""
 
     inherit_cache = True
-    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
 
-    def __init__(self, clause: ColumnElement[bool]) -> None:
-        self.clause = clause
+    def __init__(self, element: ColumnElement[Any]) -> None:
+        self.element = element
 
     @property
     def _from_objects(self) -> list[Any]:
-        return self.clause._from_objects
+        # What it reads, so that an UPDATE names that in its FROM.
+        return self.element._from_objects
 
 
-@compiles(postgresql_only)
-def _elsewhere(element: postgresql_only, compiler: SQLCompiler, **kw: Any) -> str:
-    return "1 = 1"
+class json_item(_Over):
+    """Item ``index`` of the JSON array ``element``, as SQL."""
 
+    inherit_cache = True
+    _traverse_internals = [
+        *_Over._traverse_internals,
+        ("index", InternalTraversal.dp_plain_obj),
+    ]
 
-@compiles(postgresql_only, "postgresql")
-def _on_postgresql(element: postgresql_only, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clause, **kw)
+    def __init__(self, element: ColumnElement[Any], index: int) -> None:
+        super().__init__(element)
+        self.index = int(index)
 
 
 @compiles(json_item, "sqlite")
@@ -167,6 +153,22 @@ def _sqlite_item(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(json_item, "postgresql")
 def _postgresql_item(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
     return f"({compiler.process(element.element, **kw)} ->> {element.index})"
+
+
+class postgresql_only(_Over):
+    """The condition ``element`` on PostgreSQL, none (true) on other databases."""
+
+    inherit_cache = True
+
+
+@compiles(postgresql_only)
+def _elsewhere(element: postgresql_only, compiler: SQLCompiler, **kw: Any) -> str:
+    return "1 = 1"
+
+
+@compiles(postgresql_only, "postgresql")
+def _on_postgresql(element: postgresql_only, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.element, **kw)
 
 
 # The attempts that ended, as one JSON array (one row per ``Finished``, made by
