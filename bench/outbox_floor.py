@@ -89,7 +89,7 @@ class _SQLite:
     @staticmethod
     def record_steps(batch: list[tuple[int, int, float, float]]) -> list[tuple[str, Any, bool]]:
         """Insert the attempts, mark the deliveries: ``executemany``, which costs
-        SQLite less than any one statement that reads the whole batch."""
+        SQLite less than reading the batch from one JSON parameter (measured)."""
         return [
             (
                 "INSERT INTO floor_attempts (delivery_id, status_code, started_at, ended_at) "
