@@ -171,8 +171,8 @@ def test_a_claim_walks_the_due_index_whatever_the_planner_estimates(pg):
 
 def test_recording_a_batch_finds_its_deliveries_by_key(pg):
     """PostgreSQL guesses 100 rows for any JSON array; joined with that alone,
-    recording a batch scanned the whole deliveries table (a test of 300 rows as
-    as a benchmark's 6,000).  With the batch's seqs it probes the key."""
+    recording a batch scanned the whole deliveries table (here 5,000 rows, in a
+    benchmark 6,000).  With the batch's seqs it probes the key."""
     _bulk_pending(pg.store, 5000)
     seqs = [5, 6, 7]
     finished = json.dumps(
@@ -185,7 +185,10 @@ def test_recording_a_batch_finds_its_deliveries_by_key(pg):
     with pg.store.work_engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        nodes = _nodes(cursor.fetchone()[0][0]["Plan"])
+        nodes = [
+            (node["Node Type"], node.get("Relation Name"), node.get("Index Name"))
+            for node in _plan_nodes(cursor.fetchone()[0][0]["Plan"])
+        ]
         conn.rollback()
     assert ("Seq Scan", "deliveries", None) not in nodes, nodes
     assert any(index == "deliveries_pkey" for _, _, index in nodes), nodes
@@ -216,25 +219,21 @@ def _bulk_pending(store, n):
         )  # fmt: skip
 
 
-def _nodes(plan, found=None):
-    """(node type, relation, index) of every node in an EXPLAIN (FORMAT JSON) plan."""
-    found = [] if found is None else found
-    found.append((plan["Node Type"], plan.get("Relation Name"), plan.get("Index Name")))
+def _plan_nodes(plan):
+    """Every node of an EXPLAIN (FORMAT JSON) plan, depth first."""
+    yield plan
     for child in plan.get("Plans", ()):
-        _nodes(child, found)
-    return found
+        yield from _plan_nodes(child)
 
 
-def _scans(plan, found=None):
-    """(node type, index, rows read) of every node in an EXPLAIN (FORMAT JSON) plan."""
-    found = [] if found is None else found
-    if (plan.get("Relation Name") == "deliveries" and plan.get("Alias") == "deliveries") or (
-        plan["Node Type"] == "Sort"
-    ):
-        found.append((plan["Node Type"], plan.get("Index Name"), plan.get("Actual Rows")))
-    for child in plan.get("Plans", ()):
-        _scans(child, found)
-    return found
+def _scans(plan):
+    """(node type, index, rows read) of the plan's scans of deliveries, and its sorts."""
+    return [
+        (node["Node Type"], node.get("Index Name"), node.get("Actual Rows"))
+        for node in _plan_nodes(plan)
+        if (node.get("Relation Name") == "deliveries" and node.get("Alias") == "deliveries")
+        or node["Node Type"] == "Sort"
+    ]
 
 
 def test_where_the_loop_cannot_watch_sockets_claims_go_to_a_thread(pg, script, monkeypatch):
