@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 from writeback_testing import Step
 from writeback_webhook import verify_signature
 
-from .conftest import appointment_event, webhook_row
+from .conftest import Cli, appointment_event, webhook_row
 
 SECRET = "whsec_" + base64.b64encode(b"e2e-signing-key-0123456789").decode()
 
@@ -67,6 +68,27 @@ def test_webhook_id_is_stable_across_retries_and_retry_after_is_waited_out(cli, 
         "outcome",
         "error",
     }
+
+
+
+def test_an_answer_with_a_nul_character_is_recorded_and_retried(
+    tmp_path, writeback_any_db_url, writeback_receiver
+):
+    """An endpoint's error body with a NUL in it must not stop the worker: on
+    PostgreSQL it failed the record of the whole batch, at every retry."""
+    rx = writeback_receiver
+    rx.set_plan([Step(500, body="upstream\x00broken")])
+    cli = Cli(tmp_path, writeback_any_db_url)
+    if writeback_any_db_url.startswith("postgresql"):  # a server's key comes from the environment
+        cli.env["WRITEBACK_SECRET_KEY"] = os.environ["WRITEBACK_SECRET_KEY"]
+    cli("connectors", "add", cli.file(webhook_row("hook", rx.url)))
+    [made] = cli("dispatch", cli.file(appointment_event("create", "G1")), "--json").json()
+    cli("worker", "--until-idle")
+    assert [r.status for r in rx.requests if r.method == "POST"] == [500, 200]
+    shown = cli("deliveries", "show", made["deliveries"][0]["id"], "--json").json()
+    assert shown["status"] == "delivered"
+    assert [h["status_code"] for h in shown["history"]] == [500, 200]
+    assert "upstream\ufffdbroken" in shown["history"][0]["error"]
 
 
 def test_signature_verifies_and_bare_payload_mode(cli, writeback_receiver_factory):

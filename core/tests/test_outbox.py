@@ -145,6 +145,20 @@ def test_a_recorded_batch_keeps_every_field_and_leaves_a_lost_lease_to_its_holde
     assert rows[ids[1]][0].next_attempt_at == retry_at
 
 
+
+def test_a_nul_in_an_error_is_recorded_as_a_replacement_character(wb):
+    """PostgreSQL's text cannot hold NUL: an error text with one (an endpoint's
+    answer) failed the whole record there, and SQLite cut the text short at it."""
+    (delivery_id,) = wb.submit(event(key="K0"))
+    (claim,) = wb.store.outbox.claim("w", 1, lease_seconds=60)
+    error = "HTTP 500: a\x00b\x00"
+    attempt = AttemptRecord(1, 1.0, 2.0, 500, "failed", error)
+    assert wb.store.outbox.record([Finished(claim, attempt, "pending")], "w") == set()
+    row, history = wb.deliveries.get(delivery_id)
+    assert row.last_error == history[0].error == "HTTP 500: a\ufffdb\ufffd"
+    assert (row.status, row.attempts, row.lease_owner) == ("pending", 1, None)
+
+
 _FINISHED = {
     "seq": 1, "status": "delivered", "next": 0.0, "n": 1, "started": 0.0,
     "duration": 1.0, "code": 200, "outcome": "delivered", "error": None,

@@ -99,6 +99,17 @@ def claim_due(
     ]
 
 
+def _storable(text: str | None) -> str | None:
+    """``text`` with any NUL character replaced by U+FFFD, as the databases need it.
+
+    An error's text comes from the endpoint (its answer's body) or the network.
+    PostgreSQL's text cannot hold NUL at all, so one such answer failed the whole
+    record, and with it the worker's claim, again at every retry; SQLite's JSON
+    functions cut the text short at it.
+    """
+    return None if text is None else text.replace("\x00", "\ufffd")
+
+
 def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Steps[set[int]]:
     """Move on the deliveries whose lease ``owner`` still holds; insert every attempt.
 
@@ -120,7 +131,7 @@ def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Ste
                 f.attempt.duration_ms,
                 f.attempt.status_code,
                 f.attempt.outcome,
-                f.attempt.error,
+                _storable(f.attempt.error),
             )
             for f in finished
         ],

@@ -100,7 +100,12 @@ LEASE = (
 
 class json_elements(GenericFunction[Any]):
     """The elements of a JSON array (``value``, one row each): SQLite's
-    ``json_each``, PostgreSQL's ``json_array_elements``."""
+    ``json_each``, PostgreSQL's ``jsonb_array_elements``.
+
+    ``jsonb`` on PostgreSQL, not ``json``: ``json`` is kept as text, and each
+    ``->>`` parses its element again, nine times a row here; ``jsonb`` is parsed
+    once.  Reading a batch of 16 took 100-107 µs of the server's CPU instead of
+    163-190 (measured)."""
 
     name = "json_elements"
     inherit_cache = True
@@ -113,7 +118,7 @@ def _sqlite_elements(element: json_elements, compiler: SQLCompiler, **kw: Any) -
 
 @compiles(json_elements, "postgresql")
 def _postgresql_elements(element: json_elements, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_array_elements(CAST({compiler.process(element.clauses, **kw)} AS JSON))"
+    return f"jsonb_array_elements(CAST({compiler.process(element.clauses, **kw)} AS JSONB))"
 
 
 class _Over(ColumnElement[Any]):
