@@ -70,7 +70,6 @@ def test_webhook_id_is_stable_across_retries_and_retry_after_is_waited_out(cli, 
     }
 
 
-
 def test_an_answer_with_a_nul_character_is_recorded_and_retried(
     tmp_path, writeback_any_db_url, writeback_receiver
 ):

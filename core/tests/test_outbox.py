@@ -145,7 +145,6 @@ def test_a_recorded_batch_keeps_every_field_and_leaves_a_lost_lease_to_its_holde
     assert rows[ids[1]][0].next_attempt_at == retry_at
 
 
-
 def test_a_nul_in_an_error_is_recorded_as_a_replacement_character(wb):
     """PostgreSQL's text cannot hold NUL: an error text with one (an endpoint's
     answer) failed the whole record there, and SQLite cut the text short at it."""
