@@ -53,6 +53,7 @@ EVENT_BREAKERS: list[tuple[str, Any]] = [
     ("appointment.start", lambda e, v: e["appointment"].update(start=[v])),
     ("appointment.importance", lambda e, v: e["appointment"].update(importance=7)),
     ("occurred_at", lambda e, v: e.update(occurred_at=[v])),
+    ("appointmentGuid", lambda e, v: e["appointment"].update(appointmentGuid="G\x00" + str(v)[:5])),
     ("unexpected", lambda e, v: e.update(unexpected=v)),
 ]
 
@@ -70,6 +71,8 @@ ROW_BREAKERS: list[tuple[str, Any]] = [
     ("retry", lambda r, v: r.update(retry={"schedule": [-1]})),
     ("options", lambda r, v: r.update(options={"payload": "xml"})),
     ("name", lambda r, v: r.pop("name")),
+    ("name", lambda r, v: r.update(name="ho\x00ok" + str(v)[:5])),
+    ("source_app", lambda r, v: r.update(source_app="A\x00" + str(v)[:5])),
     ("enabled", lambda r, v: r.update(enabled=[v])),
     ("surprise", lambda r, v: r.update(surprise=v)),
 ]
@@ -146,6 +149,39 @@ def test_malformed_rows_exit_2_and_write_nothing(
     _check_refused(code, out, err, field)
     code, out, _ = run_cli(["--db", db, "connectors", "list", "--json"], capsys, monkeypatch)
     assert code == 0 and json.loads(out) == []
+
+
+NUL_CASES = [
+    ("dispatch", {**VALID_EVENT, "id": "evt\x001"}, "id"),
+    (
+        "dispatch",
+        {**VALID_EVENT, "appointment": {"id": "\x00", "sourceApp": "APP"}},
+        "appointment.id",
+    ),
+    ("connectors", {**VALID_ROW, "name": "ho\x00ok"}, "name"),
+    ("connectors", {**VALID_ROW, "source_app": "\x00APP"}, "source_app"),
+]
+
+
+@pytest.mark.parametrize(("command", "data", "field"), NUL_CASES)
+def test_a_nul_in_a_stored_key_or_name_is_refused_on_both_engines(
+    command, data, field, writeback_any_db_url, tmp_path, capsys, monkeypatch
+):
+    """Names and keys are columns of their own, not JSON: PostgreSQL's text cannot
+    hold NUL, and such an event or row failed there with a traceback."""
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(data))
+    args = [command, str(path)] if command == "dispatch" else ["connectors", "add", str(path)]
+    code, out, err = run_cli(["--db", writeback_any_db_url, *args], capsys, monkeypatch)
+    assert code == 2 and "Traceback" not in out + err, (out, err)
+    assert f"{field}: holds a NUL character" in err, err
+    what = "events" if command == "dispatch" else "connectors"
+    from writeback.store import Store
+
+    store = Store.open(writeback_any_db_url)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql(f"select count(*) from {what}").scalar() == 0
+    store.close()
 
 
 @settings(

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from ._models import no_nul
+
 __all__ = ["ACTIONS", "AppointmentEvent", "normalise_appointment"]
 
 ACTIONS = ("create", "update", "delete")
@@ -152,6 +154,11 @@ class Appointment(BaseModel):
     backOfficeId: str | int | None = None
     backOfficeParentId: str | int | None = None
 
+    # Stored as columns of their own (the ordering key, the routing key).
+    _keys_without_nul = field_validator("sourceApp", "appointmentGuid", "appointmentNo", "id")(
+        no_nul
+    )
+
     @field_validator("sourceApp")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -198,6 +205,8 @@ class AppointmentEvent(BaseModel):
     occurred_at: datetime | None = None
     #: The appointment, normalised to flat camelCase.
     appointment: Appointment
+
+    _id_without_nul = field_validator("id")(no_nul)
 
     @field_validator("appointment", mode="before")
     @classmethod

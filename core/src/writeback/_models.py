@@ -14,9 +14,23 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["CRUD_TYPES", "DEFAULT_RETRY_SCHEDULE", "Connector", "RetryPolicy", "Throttle"]
+__all__ = ["CRUD_TYPES", "DEFAULT_RETRY_SCHEDULE", "Connector", "RetryPolicy", "Throttle", "no_nul"]
 
 CRUD_TYPES = ("create", "update", "delete")
+
+
+def no_nul(value: Any) -> Any:
+    """A field validator: refuses a string that holds a NUL character.
+
+    For fields stored as columns of their own (names, keys), not inside a JSON
+    document: PostgreSQL's text cannot hold NUL, and such a row failed there
+    with a traceback (SQLite took it).
+    """
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("holds a NUL character (\\u0000); give it without one.")
+    return value
+
+
 #: Seconds to wait before attempt 2, 3, …; Svix's schedule less its immediate first retry.
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s\s*$")
@@ -102,6 +116,9 @@ class Connector(BaseModel):
     coalesce: bool | None = None
     #: Settings of the connector type, validated by its ``options_model``.
     options: dict[str, Any] = Field(default_factory=dict)
+
+    # The row's own columns; the rest is kept as JSON.
+    _columns_without_nul = field_validator("name", "source_app")(no_nul)
 
     @field_validator("type", "api_type")
     @classmethod
