@@ -94,9 +94,8 @@ class ConnectorStates:
             pipeline = Pipeline.build(connector, token_store=self.store.tokens)
         except AttemptError as exc:
             return attempt_error_result(exc)
-        state = ConnectorState(
-            stored.updated_at, pipeline, ConnectorGate(connector.throttle), checked_at=now
-        )
+        gate = ConnectorGate(connector.throttle, name=connector.name)
+        state = ConnectorState(stored.updated_at, pipeline, gate, checked_at=now)
         self._states[connector_id] = state
         return state
 

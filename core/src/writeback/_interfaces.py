@@ -183,14 +183,28 @@ class ConnectorTypeBase:
         return OutboundMessage(url=self.context.connector.uri, method="HEAD")
 
     def judge_probe(self, result: AttemptResult) -> ProbeReport:
-        """Reachable and authenticated: any answer but 401/403 (contract §5)."""
-        if result.status_code is None:
+        """Reachable and authenticated: a 2xx, or a 4xx other than 401/403 (contract §5).
+
+        A receiver that does not serve the probe's ``HEAD`` answers 404/405 and
+        is still reachable.  A redirect is not ok (deliveries do not follow one,
+        and credentials may not have reached where it points), nor is a 5xx.
+        """
+        status = result.status_code
+        if status is None:
             return ProbeReport(False, f"not reachable: {result.error}")
-        if result.status_code in (401, 403):
+        if status in (401, 403):
+            return ProbeReport(False, f"reached, but the credentials were refused (HTTP {status})")
+        if 300 <= status < 400:
             return ProbeReport(
-                False, f"reached, but the credentials were refused (HTTP {result.status_code})"
+                False,
+                f"reached, but {result.error or f'HTTP {status}'}; deliveries would fail: "
+                "set the uri to the address the endpoint answers at",
             )
-        return ProbeReport(True, f"reached and accepted (HTTP {result.status_code})")
+        if status >= 500:
+            return ProbeReport(
+                False, f"reached, but the endpoint is failing ({result.error or f'HTTP {status}'})"
+            )
+        return ProbeReport(True, f"reached and accepted (HTTP {status})")
 
 
 class AuthMechanismBase:

@@ -1,8 +1,9 @@
 """Classifying answers: shared by every format so that all agree (contract §4).
 
 2xx delivered; connection errors, timeouts, 408, 429 and 5xx retry (with
-``Retry-After`` honoured); every other status failed with the answer's error
-text kept.  Formats call these; connector types may refine the verdict.
+``Retry-After`` honoured, up to a day); a redirect failed, naming where it
+pointed (no format follows one); every other status failed with the answer's
+error text kept.  Formats call these; connector types may refine the verdict.
 """
 
 from __future__ import annotations
@@ -15,21 +16,30 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ._interfaces import AttemptResult, Outcome
+from ._schedule import MAX_RETRY_AFTER
 
 __all__ = [
+    "ANSWER_LIMIT",
     "ERROR_TEXT_LIMIT",
     "RETRY_STATUSES",
     "classify_status",
     "connection_cause",
     "connection_failure",
+    "deadline_passed",
     "endpoint_of",
     "error_text",
     "exception_chain",
     "parse_retry_after",
+    "redirect_target",
 ]
+
+#: The most bytes of an answer's body any format reads; the answer is
+#: classified by what was read (a longer 2xx is still delivered, a longer error
+#: body is cut).  Nothing writeback needs from an answer comes near it.
+ANSWER_LIMIT = 1024 * 1024
 
 
 def endpoint_of(url: str, unknown: str = "the endpoint") -> str:
@@ -102,20 +112,50 @@ RETRY_STATUSES = frozenset({408, 429})
 ERROR_TEXT_LIMIT = 500
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+def parse_retry_after(
+    value: str | None, *, now: float | None = None, limit: float | None = MAX_RETRY_AFTER
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    At most ``limit`` (a day; ``None``: as asked): an endpoint must not be able
+    to hold a delivery, or its whole connector, back for a year.
+    """
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return seconds if limit is None else min(seconds, limit)
+
+
+def redirect_target(location: str | None, base: str | None = None) -> str:
+    """Where a redirect points, fit for an error text.
+
+    Resolved against ``base`` (the request's URL) when relative; without
+    user-info, fragment or query (a query shows as ``?…``), which may hold
+    credentials or a signature.
+    """
+    if not location or not location.strip():
+        return "nowhere (no Location header)"
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+        parts = urlsplit(urljoin(base or "", location.strip()))
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "an invalid location"
+    where = ""
+    if parts.scheme and host:
+        netloc = f"[{host}]" if ":" in host else host
+        where = f"{parts.scheme}://{netloc}" + (f":{port}" if port is not None else "")
+    where += parts.path + ("?…" if parts.query else "")
+    return where if len(where) <= 200 else where[:199] + "…"
 
 
 def error_text(body: str | None) -> str | None:
@@ -138,20 +178,37 @@ def error_text(body: str | None) -> str | None:
 
 
 def classify_status(
-    status: int, headers: Mapping[str, str] | None = None, body: str | None = None
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    body: str | None = None,
+    *,
+    url: str | None = None,
 ) -> AttemptResult:
-    """Classify an HTTP answer by its status code (contract §4)."""
+    """Classify an HTTP answer by its status code (contract §4).
+
+    :param url: the request's URL, against which a relative redirect is resolved.
+    """
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if 200 <= status < 300:
         return AttemptResult(Outcome.DELIVERED, status_code=status, headers=lowered)
+    if 300 <= status < 400 and status != 304:
+        # Never followed: a redirect may lead to another origin, where an
+        # NTLM handshake would complete, or from https to http, in clear.
+        where = redirect_target(lowered.get("location"), url)
+        error = f"HTTP {status}: redirected to {where} (redirects are not followed)"
+        return AttemptResult(Outcome.FAILED, status_code=status, error=error, headers=lowered)
     detail = error_text(body)
     error = f"HTTP {status}" + (f": {detail}" if detail else "")
     if status in RETRY_STATUSES or status >= 500:
+        asked = parse_retry_after(lowered.get("retry-after"), limit=None)
+        retry_after = None if asked is None else min(asked, MAX_RETRY_AFTER)
+        if asked is not None and asked > MAX_RETRY_AFTER:
+            error += f" (Retry-After {asked:.0f} s, honoured as {MAX_RETRY_AFTER:.0f} s)"
         return AttemptResult(
             Outcome.RETRY,
             status_code=status,
             error=error,
-            retry_after=parse_retry_after(lowered.get("retry-after")),
+            retry_after=retry_after,
             headers=lowered,
         )
     return AttemptResult(Outcome.FAILED, status_code=status, error=error, headers=lowered)
@@ -161,3 +218,10 @@ def connection_failure(description: str, *, timeout: bool = False) -> AttemptRes
     """A connection error or timeout: always worth a retry."""
     kind = "timed out" if timeout else "connection failed"
     return AttemptResult(Outcome.RETRY, error=f"{kind}: {description}")
+
+
+def deadline_passed(seconds: float, url: str, *, prefix: str = "") -> AttemptResult:
+    """The attempt's deadline (its ``timeout``) passed before the whole answer was in."""
+    return connection_failure(
+        f"{prefix}no complete answer within {seconds:g} s ({endpoint_of(url)})", timeout=True
+    )

@@ -7,7 +7,9 @@ database (no attempt made, nothing counted against their retry schedule)
 while other connectors' deliveries flow.
 
 - **Concurrency** is adaptive (AIMD, as TCP does): a 429 or a ``Retry-After``
-  halves the connector's limit and pauses it for the time asked; every
+  halves the connector's limit and pauses it for the time asked (at most
+  :data:`~writeback._schedule.MAX_RETRY_AFTER`, a day, as a delivery's own
+  wait); every
   ``limit`` deliveries in a row that succeed raise it by one, back up to the
   configured ``throttle.max_concurrency``.
 - **Rate** is a token bucket refilled at ``throttle.rate``, scaled down with
@@ -31,8 +33,12 @@ from dataclasses import dataclass
 
 from ._interfaces import AttemptResult, Outcome
 from ._models import Throttle
+from ._schedule import MAX_RETRY_AFTER
+from ._secrets import secret_safe_logger
 
-__all__ = ["MAX_COOLDOWN", "TRIP_AFTER", "ConnectorGate", "GateSnapshot"]
+__all__ = ["LONG_PAUSE", "MAX_COOLDOWN", "TRIP_AFTER", "ConnectorGate", "GateSnapshot"]
+
+log = secret_safe_logger("writeback.throttle")
 
 #: Answers in a row that say "not working" before the circuit opens.
 TRIP_AFTER = 5
@@ -42,6 +48,8 @@ FIRST_COOLDOWN = 5.0
 MAX_COOLDOWN = 300.0
 #: A 429 without ``Retry-After`` pauses the connector this long.
 DEFAULT_PAUSE = 1.0
+#: A pause at least this long is logged as a warning: the connector stands still.
+LONG_PAUSE = 60.0
 #: The concurrency used when a connector sets no ``max_concurrency``: the
 #: worker's own ``--concurrency`` bounds it anyway.
 UNLIMITED = 10_000
@@ -61,7 +69,14 @@ class GateSnapshot:
 class ConnectorGate:
     """The throttle and circuit of one connector in this worker process."""
 
-    def __init__(self, throttle: Throttle, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        throttle: Throttle,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "",
+    ) -> None:
+        self.name = name
         self.max_limit = throttle.max_concurrency or UNLIMITED
         self.limit = self.max_limit
         self.rate = throttle.per_second()
@@ -153,7 +168,14 @@ class ConnectorGate:
         self.limit = max(1, min(self.limit, self.in_flight + 1) // 2)
         self.rate_scale = max(0.05, self.rate_scale / 2)
         self._successes = 0
-        pause = retry_after if retry_after is not None else DEFAULT_PAUSE
+        # Capped here too: a format may set ``retry_after`` without the shared parser.
+        pause = min(retry_after, MAX_RETRY_AFTER) if retry_after is not None else DEFAULT_PAUSE
+        if pause >= LONG_PAUSE:
+            log.warning(
+                "connector %s paused for %.0f s: the endpoint asked to wait (Retry-After)",
+                self.name or "?",
+                pause,
+            )
         self.paused_until = max(self.paused_until, self._clock() + pause)
 
     def _speed_up(self) -> None:

@@ -121,3 +121,24 @@ def test_refused_credentials_advice_fits_the_auth_method(
         f"WB-331: Business Central refused the credentials (HTTP 401); {advice}"
     )
     assert reviewed.error.endswith(".") and reviewed.error.count("WB-") == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "ok", "says"),
+    [
+        (200, True, "reached and accepted (HTTP 200)"),
+        (404, False, "WB-333: Business Central has no such endpoint (HTTP 404: gone)"),
+        (405, False, "reached, but HTTP 405: gone"),
+        (302, False, "redirected to https://login.example.com/"),
+        (403, False, "credentials were refused (HTTP 403)"),
+        (500, False, "the endpoint is failing (HTTP 500: gone)"),
+    ],
+)
+def test_a_probe_is_ok_only_for_a_2xx(
+    make_connector: MakeConnector, status: int, ok: bool, says: str
+) -> None:
+    for api_type in ("json", "soap"):
+        answer = classify_status(status, {"Location": "https://login.example.com/"}, "gone")
+        report = working(make_connector(api_type)).judge_probe(answer)
+        assert report.ok is ok
+        assert says in report.detail

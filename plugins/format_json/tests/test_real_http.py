@@ -163,7 +163,7 @@ def test_silent_server_times_out_after_the_option(
     (result,) = send_all(make_context(silent_url, timeout=0.2), OutboundMessage(silent_url))
     assert result.outcome is Outcome.RETRY
     assert result.error is not None
-    assert result.error.startswith("timed out: no answer within 0.2 s (127.0.0.1:")
+    assert result.error.startswith("timed out: no complete answer within 0.2 s (127.0.0.1:")
 
 
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])

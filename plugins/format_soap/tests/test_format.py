@@ -227,7 +227,7 @@ def test_a_slow_answer_times_out_into_a_retry(
         SoapFormat(make_context(page.page_url, timeout=0.2)), create(page.page_url)
     )
     assert result.outcome is Outcome.RETRY
-    assert result.error == f"timed out: no answer within 0.2 s (127.0.0.1:{page.port})"
+    assert result.error == f"timed out: no complete answer within 0.2 s (127.0.0.1:{page.port})"
 
 
 def test_a_refused_connection_is_retried(make_context: MakeContext) -> None:

@@ -20,6 +20,7 @@ pytest_plugins = [
     "writeback_testing._fixtures_bc",
     "writeback_testing._fixtures_windows",
     "writeback_testing._fixtures_postgres",
+    "writeback_testing._fixtures_hostile",
 ]
 
 if TYPE_CHECKING:

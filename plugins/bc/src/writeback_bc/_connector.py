@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from writeback import AttemptResult, ConnectorTypeBase, Delivery, OutboundMessage, Outcome
+from writeback import (
+    AttemptResult,
+    ConnectorTypeBase,
+    Delivery,
+    OutboundMessage,
+    Outcome,
+    ProbeReport,
+)
 
 from .staging import json_body, page_record, staging_row
 
@@ -109,3 +116,12 @@ class StagingConnector(ConnectorTypeBase):
         """JSON: ``GET`` one row of the collection; SOAP: ``GET`` the WSDL. Both with auth."""
         uri = self.context.connector.uri
         return OutboundMessage(url=uri if self.soap else probe_url(uri), method="GET")
+
+    def judge_probe(self, result: AttemptResult) -> ProbeReport:
+        """Only a 2xx: the probe's ``GET`` is one BC serves, so any other 4xx is a
+        wrong uri or a missing permission, not a reachable endpoint."""
+        report = super().judge_probe(result)
+        status = result.status_code
+        if not report.ok or status is None or 200 <= status < 300:
+            return report
+        return ProbeReport(False, f"reached, but {self.review(result).error or f'HTTP {status}'}")

@@ -1,7 +1,15 @@
-"""The working ``json`` format: sends one connector's messages with httpx."""
+"""The working ``json`` format: sends one connector's messages with httpx.
+
+``timeout`` is the deadline of the whole attempt (connect, send, the whole
+answer), not only of each wait as httpx's own timeouts are: an endpoint that
+trickles its answer a byte at a time would otherwise hold a worker's slot for as
+long as it likes.  At most :data:`writeback._outcome.ANSWER_LIMIT` bytes of an
+answer are read.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import contextlib
 import functools
@@ -22,6 +30,7 @@ from writeback import (
     classify_status,
     connection_failure,
 )
+from writeback._outcome import ANSWER_LIMIT, deadline_passed
 
 from ._describe import describe_timeout, describe_transport_error
 from ._lanes import Lanes
@@ -39,7 +48,7 @@ __all__ = [
     "pool_size",
 ]
 
-#: Seconds allowed for each phase of a request when the connector type sets no timeout.
+#: Seconds allowed for a whole attempt when the connector type sets no timeout.
 DEFAULT_TIMEOUT = 30.0
 #: Bytes of an error answer read for its error text; an OData error fits many times over.
 ERROR_BODY_LIMIT = 64 * 1024
@@ -129,31 +138,35 @@ class JsonFormat:
         headers = httpx.Headers(message.headers)
         if content is not None and "content-type" not in headers:
             headers["content-type"] = "application/json"
+        deadline: asyncio.Timeout | None = None
         try:
-            async with lanes.borrow() as client:
+            async with lanes.borrow() as client, asyncio.timeout(self.timeout) as deadline:
+                # The deadline starts once a lane is lent: waiting for one is the
+                # connector's own concurrency limit, not a slow endpoint.
                 request = client.build_request(
                     message.method.upper(), message.url, content=content, headers=headers
                 )
                 response = await client.send(request, auth=auth, stream=True)
                 try:
                     if response.is_success:
-                        # Drained, so that the connection is idle again; raw,
-                        # so that a badly encoded body cannot undo a delivery.
-                        if not response.is_stream_consumed:
-                            async for _ in response.aiter_raw():
-                                pass
+                        await _drain(response)
                         text = None
                     else:
                         text = await _error_body(response)
                 finally:
+                    # A body left unread closes the connection rather than reusing it.
                     await response.aclose()
+        except TimeoutError:
+            return deadline_passed(self.timeout, message.url)
         except httpx.TimeoutException as exc:
+            if _past(deadline):  # the same moment: say which limit it was, always the same way
+                return deadline_passed(self.timeout, message.url)
             return connection_failure(
                 describe_timeout(exc, message.url, self.timeout), timeout=True
             )
         except httpx.TransportError as exc:
             return connection_failure(describe_transport_error(exc, message.url))
-        return classify_status(response.status_code, response.headers, text)
+        return classify_status(response.status_code, response.headers, text, url=message.url)
 
     def _open_lanes(self) -> Lanes:
         # One SSL context for every lane: httpx would load the bundle for each client.
@@ -168,6 +181,11 @@ class JsonFormat:
             await lanes.aclose()
 
 
+def _past(deadline: asyncio.Timeout | None) -> bool:
+    when = deadline.when() if deadline is not None else None
+    return when is not None and asyncio.get_running_loop().time() >= when
+
+
 def _ssl_context() -> ssl.SSLContext:
     """The context the lanes verify with: the bundle the environment names, else httpx's.
 
@@ -175,6 +193,22 @@ def _ssl_context() -> ssl.SSLContext:
     """
     verify = verify_setting()
     return httpx.create_ssl_context() if verify is True else verify
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read and drop at most :data:`ANSWER_LIMIT` bytes of a success's body.
+
+    Drained, so that the connection is idle again; raw, so that a badly encoded
+    body cannot undo a delivery; bounded, so that an endless body cannot hold
+    the attempt (the status has said all that counts).
+    """
+    if response.is_stream_consumed:
+        return
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > ANSWER_LIMIT:
+            break
 
 
 async def _error_body(response: httpx.Response) -> str | None:

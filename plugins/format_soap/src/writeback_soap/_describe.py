@@ -8,9 +8,14 @@ and port, in the same words as the json format.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from writeback import connection_cause, endpoint_of, exception_chain
 
-__all__ = ["LIMIT", "describe_connection_error"]
+if TYPE_CHECKING:
+    import requests
+
+__all__ = ["LIMIT", "describe_connection_error", "describe_timeout"]
 
 #: Longest description kept; the attempt record is no place for a traceback.
 LIMIT = 200
@@ -22,6 +27,15 @@ def describe_connection_error(exc: BaseException, url: str) -> str:
     if len(text) > LIMIT:
         text = text[: LIMIT - 1] + "…"
     return f"{text} ({endpoint_of(url)})"
+
+
+def describe_timeout(exc: requests.Timeout, url: str, timeouts: tuple[float, float]) -> str:
+    """``no answer within 30 s (host:port)``: which wait ran out, with requests' own timeouts."""
+    import requests
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"connecting took longer than {timeouts[0]:g} s ({endpoint_of(url)})"
+    return f"no answer within {timeouts[1]:g} s ({endpoint_of(url)})"
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -4,6 +4,9 @@ Per connector: one zeep ``Client`` (the WSDL fetched from the connector's URI
 once, with the auth applied, and parsed once), shared by a small pool of worker
 threads, each with its own requests Session (see :mod:`._sessions`).  ``send``
 runs a blocking call in that pool, so the worker's event loop is never blocked.
+
+``timeout`` is the deadline of a whole attempt (:mod:`._deadline`); no redirect
+is followed and at most a bounded prefix of an answer is read (:mod:`._answers`).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from writeback import (
     classify_status,
     connection_failure,
 )
+from writeback._outcome import deadline_passed
 from writeback._secrets import secret_safe_logger
 
+from ._answers import answer_text, read_answer, was_cut
 from ._classify import (
     CODE_NO_OPERATION,
     CODE_NOT_SOAP,
@@ -38,7 +43,8 @@ from ._classify import (
     fault_result,
     short,
 )
-from ._describe import describe_connection_error
+from ._deadline import Deadline, DeadlinePassed, current_deadline
+from ._describe import describe_connection_error, describe_timeout
 from ._page import Page, PageError
 from ._sessions import PerThreadTransport, ThreadSessions
 from ._tls import environment_proxies, verify_setting
@@ -50,7 +56,8 @@ __all__ = ["CONNECT_TIMEOUT", "DEFAULT_TIMEOUT", "SoapFormat", "pool_size"]
 
 log = secret_safe_logger("writeback.soap")
 
-#: Seconds to wait for an answer (each read) when the connector type sets no ``timeout``.
+#: Seconds a whole attempt may take when the connector type sets no ``timeout``
+#: (also the longest wait for each read).
 DEFAULT_TIMEOUT = 30.0
 #: Seconds to wait for a TCP (and TLS) connection, at most the read timeout.
 CONNECT_TIMEOUT = 10.0
@@ -93,7 +100,10 @@ class SoapFormat:
             {"User-Agent": f"writeback/{writeback.__version__}"},
         )
         self.transport = PerThreadTransport(
-            self.sessions, load_timeout=self._timeouts, operation_timeout=self._timeouts
+            self.sessions,
+            origin=self.uri,
+            load_timeout=self._timeouts,
+            operation_timeout=self._timeouts,
         )
         self._executor: ThreadPoolExecutor | None = None
         self._page: Page | None = None
@@ -121,22 +131,38 @@ class SoapFormat:
         (``connectors test`` fetches the WSDL that way).
         """
         loop = asyncio.get_running_loop()
+        deadline = Deadline(self.timeout)
         # The attempt's context goes along: the core's token source records there
         # which token this attempt sent, so a 401 invalidates exactly that one.
         context = contextvars.copy_context()
-        call = functools.partial(context.run, self.send_sync, message)
-        return await loop.run_in_executor(self._pool(), call)
+        call = functools.partial(context.run, self.send_sync, message, deadline, loop)
+        try:
+            return await loop.run_in_executor(self._pool(), call)
+        finally:
+            deadline.cancel_timer()
 
-    def send_sync(self, message: OutboundMessage) -> AttemptResult:
-        """The blocking body of :meth:`send`; runs in one of the connector's threads."""
-        if message.operation is None:
-            result = self._plain(message)
-        else:
-            try:
-                page = self._load_page()
-                result = self._call(page, message)
-            except _Unusable as exc:
-                result = exc.result
+    def send_sync(
+        self,
+        message: OutboundMessage,
+        deadline: Deadline | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> AttemptResult:
+        """The blocking body of :meth:`send`; runs in one of the connector's threads.
+
+        :param loop: the event loop whose timer cuts the attempt at its deadline
+            (without one, only the body reader checks the clock).
+        """
+        deadline = deadline or Deadline(self.timeout)
+        deadline.start(loop)
+        with deadline.applied():
+            if message.operation is None:
+                result = self._plain(message)
+            else:
+                try:
+                    page = self._load_page()
+                    result = self._call(page, message)
+                except _Unusable as exc:
+                    result = exc.result
         if result.status_code == 401:
             # The pipeline asks the auth mechanism for fresh credentials and
             # resends once; every thread picks them up on its next request.
@@ -152,13 +178,13 @@ class SoapFormat:
                 headers=message.headers,
                 data=message.content,
                 timeout=self._timeouts,
+                stream=True,
             )
-        except requests.Timeout as exc:
-            return self._timed_out(exc, message.url)
+            read_answer(response)
         except requests.RequestException as exc:
-            return connection_failure(describe_connection_error(exc, message.url))
-        text = None if response.ok else response.text
-        return classify_status(response.status_code, response.headers, text)
+            return self._failure(exc, message.url)
+        text = None if response.ok else answer_text(response)
+        return classify_status(response.status_code, response.headers, text, url=message.url)
 
     def _load_page(self) -> Page:
         page = self._page
@@ -183,18 +209,16 @@ class SoapFormat:
             answer = exc.response
             if answer is None:
                 raise _Unusable(connection_failure(f"fetching the WSDL: {exc}")) from None
-            verdict = classify_status(answer.status_code, answer.headers, answer.text)
+            text = answer_text(answer)
+            verdict = classify_status(answer.status_code, answer.headers, text, url=self.uri)
             if verdict.outcome is Outcome.DELIVERED:  # a 2xx cannot raise; be safe anyway
                 verdict = AttemptResult(Outcome.FAILED, status_code=answer.status_code)
             error = (
                 f"{CODE_WSDL_FETCH}: the WSDL could not be fetched from {where}: {verdict.error}"
             )
             raise _Unusable(_with_error(verdict, error)) from None
-        except requests.Timeout as exc:
-            raise _Unusable(self._timed_out(exc, self.uri, "fetching the WSDL: ")) from None
         except requests.RequestException as exc:
-            text = describe_connection_error(exc, self.uri)
-            raise _Unusable(connection_failure(f"fetching the WSDL: {text}")) from None
+            raise _Unusable(self._failure(exc, self.uri, "fetching the WSDL: ")) from None
         except (zeep.exceptions.Error, ValueError, LookupError) as exc:
             # lxml's XMLSyntaxError is a ValueError; a WSDL without the parts a
             # page has raises zeep's own errors.
@@ -227,10 +251,8 @@ class SoapFormat:
             )
         try:
             response = operation.call(message.url, arguments)
-        except requests.Timeout as exc:
-            return self._timed_out(exc, message.url)
         except requests.RequestException as exc:
-            return connection_failure(describe_connection_error(exc, message.url))
+            return self._failure(exc, message.url)
         except (zeep.exceptions.ValidationError, TypeError, ValueError) as exc:
             return AttemptResult(
                 Outcome.FAILED,
@@ -243,38 +265,42 @@ class SoapFormat:
         status = response.status_code
         headers = response.headers
         is_xml = "xml" in headers.get("Content-Type", "").lower()
+        url = response.url
+        if was_cut(response):
+            # Too long to read whole: the status has the last word, a 200 that
+            # the call was made, any other that it was not.
+            is_xml = False
+            if status == 200:
+                return AttemptResult(Outcome.DELIVERED, status_code=status, headers=_lower(headers))
         if status != 200 and not (status == 500 and is_xml):
-            return classify_status(status, headers, response.text)
+            return classify_status(status, headers, answer_text(response), url=url)
         try:
             operation.read_reply(response)
         except zeep.exceptions.Fault as fault:
             return fault_result(fault.code, fault.message, status, headers)
         except (zeep.exceptions.Error, ValueError, LookupError) as exc:
             if status != 200:
-                return classify_status(status, headers, response.text)
+                return classify_status(status, headers, answer_text(response), url=url)
             return AttemptResult(
                 Outcome.FAILED,
                 status_code=status,
                 error=f"{CODE_NOT_SOAP}: the answer to {operation.name!r} is not a SOAP "
                 f"response the page's WSDL describes ({short(str(exc), 200)}).",
-                headers={k.lower(): v for k, v in headers.items()},
+                headers=_lower(headers),
             )
         if status != 200:  # a 500 with an envelope but no Fault element
-            return classify_status(status, headers, response.text)
-        return AttemptResult(
-            Outcome.DELIVERED,
-            status_code=status,
-            headers={k.lower(): v for k, v in headers.items()},
-        )
+            return classify_status(status, headers, answer_text(response), url=url)
+        return AttemptResult(Outcome.DELIVERED, status_code=status, headers=_lower(headers))
 
-    def _timed_out(self, exc: requests.Timeout, url: str, prefix: str = "") -> AttemptResult:
-        phase = "connecting took longer than {:g} s"
-        seconds = self._timeouts[0]
-        if not isinstance(exc, requests.ConnectTimeout):
-            phase, seconds = "no answer within {:g} s", self._timeouts[1]
-        return connection_failure(
-            f"{prefix}{phase.format(seconds)} ({writeback.endpoint_of(url)})", timeout=True
-        )
+    def _failure(self, exc: requests.RequestException, url: str, prefix: str = "") -> AttemptResult:
+        """A request that got no (complete) answer: past the deadline, timed out, or failed."""
+        deadline = current_deadline()
+        if isinstance(exc, DeadlinePassed) or (deadline is not None and deadline.over()):
+            return deadline_passed(self.timeout, url, prefix=prefix)
+        if isinstance(exc, requests.Timeout):
+            text = describe_timeout(exc, url, self._timeouts)
+            return connection_failure(f"{prefix}{text}", timeout=True)
+        return connection_failure(f"{prefix}{describe_connection_error(exc, url)}")
 
     async def aclose(self) -> None:
         """Stop the threads and close every Session; a later send starts afresh."""
@@ -284,6 +310,10 @@ class SoapFormat:
                 None, lambda: executor.shutdown(wait=True)
             )
         self.sessions.close()
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
 
 
 def _with_error(result: AttemptResult, error: str) -> AttemptResult:

@@ -5,6 +5,10 @@ shared by 8 threads failed 17 of 80 NTLM calls in the lab, one Session per
 thread none (lab notes).  The zeep ``Client`` (the parsed WSDL) is shared by
 every thread of a connector, so its single :class:`PerThreadTransport` looks
 the Session up per thread instead of holding one.
+
+The Sessions follow no redirect, and their connections are cut when their
+attempt's deadline passes; the transport reads at most a bounded prefix of
+each answer (:mod:`._answers`, :mod:`._deadline`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,19 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
+from writeback._outcome import redirect_target
 from zeep.transports import Transport
+
+from ._answers import (
+    ANSWER_LIMIT,
+    ERROR_BODY_LIMIT,
+    WSDL_LIMIT,
+    NoRedirectSession,
+    read_answer,
+    same_origin,
+    was_cut,
+)
+from ._deadline import DeadlineAdapter
 
 __all__ = ["PerThreadTransport", "ThreadSessions"]
 
@@ -58,7 +73,7 @@ class ThreadSessions:
         generation = self._generation
         if session is None or self._local.epoch != self._epoch:
             auth = self._make_auth()  # first, so that a missing secret leaves nothing behind
-            session = requests.Session()
+            session = NoRedirectSession()
             # The environment was read once for this connector (proxies, CA
             # bundle); requests would otherwise re-read all of os.environ on
             # every request, and let REQUESTS_CA_BUNDLE override ``verify``.
@@ -69,7 +84,7 @@ class ThreadSessions:
             session.headers.update(self._headers)
             # A thread has one request in flight: one kept-alive connection per
             # Session, so a connection-bound handshake happens once per thread.
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1)
+            adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=1)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             with self._lock:
@@ -108,6 +123,8 @@ class PerThreadTransport(Transport):
     zeep's own ``__init__`` is not called: it would make (and own) one shared
     Session.  What it sets besides is set here, with the same names.
 
+    :param origin: the connector's URI: the WSDL and whatever it imports are
+        read from its origin only (with the connector's credentials).
     :param load_timeout: requests timeout for fetching the WSDL (and its imports).
     :param operation_timeout: requests timeout for each operation call.
     """
@@ -116,10 +133,12 @@ class PerThreadTransport(Transport):
         self,
         sessions: ThreadSessions,
         *,
+        origin: str,
         load_timeout: float | tuple[float, float],
         operation_timeout: float | tuple[float, float],
     ) -> None:
         self.cache = None
+        self.origin = origin
         self.load_timeout = load_timeout
         self.operation_timeout = operation_timeout
         self.logger = logging.getLogger("zeep.transports")
@@ -129,3 +148,34 @@ class PerThreadTransport(Transport):
     @property  # type: ignore[override]
     def session(self) -> requests.Session:
         return self.sessions.current()
+
+    def load(self, url: str) -> bytes:
+        """A WSDL or schema document, from the connector's origin only.
+
+        zeep would fetch an import from any host with the connector's
+        credentials, and read a path without a scheme from the local disk.
+        """
+        if not same_origin(url, self.origin):
+            raise ValueError(
+                f"the WSDL refers to {redirect_target(url)}, outside the uri's origin, "
+                "which is not read"
+            )
+        return self._load_remote_data(url)
+
+    def _load_remote_data(self, url: str) -> bytes:
+        response = self.session.get(url, timeout=self.load_timeout, stream=True)
+        if not 200 <= response.status_code < 300:
+            read_answer(response, ERROR_BODY_LIMIT)
+            raise requests.HTTPError(f"HTTP {response.status_code}", response=response)
+        read_answer(response, WSDL_LIMIT)
+        if was_cut(response, WSDL_LIMIT):
+            raise ValueError(f"the WSDL is larger than {WSDL_LIMIT // (1024 * 1024)} MiB")
+        return response.content
+
+    def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
+        """Post an operation call; at most :data:`ANSWER_LIMIT` bytes of the answer are read."""
+        response = self.session.post(
+            address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
+        )
+        read_answer(response, ANSWER_LIMIT)
+        return response
