@@ -15,14 +15,15 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import threading
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from ._errors import EnvSecretMissingError, SecretKeyError
+from ._redaction import MASK, REDACTOR, RedactingFilter, Redactor
 
 __all__ = [
     "ENV_PREFIX",
@@ -40,51 +41,6 @@ __all__ = [
 ENV_PREFIX = "env:"
 SEALED_PREFIX = "fernet:"
 KEY_ENV = "WRITEBACK_SECRET_KEY"
-MASK = "***"
-
-
-class Redactor:
-    """Remembers secret values and removes them from text."""
-
-    #: Values shorter than this are not redacted: replacing "a" everywhere would
-    #: wreck every message and hide nothing worth hiding.
-    MIN_LENGTH = 3
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, value: str | None) -> None:
-        if value and len(value) >= self.MIN_LENGTH:
-            with self._lock:
-                self._values.add(value)
-
-    def redact(self, text: str | None) -> str | None:
-        if not text:
-            return text
-        # Longest first, so that a secret containing another is removed whole.
-        for value in sorted(self._values, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, MASK)
-        return text
-
-
-REDACTOR = Redactor()
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that removes known secrets from every record it passes."""
-
-    def __init__(self, redactor: Redactor = REDACTOR) -> None:
-        super().__init__()
-        self.redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = self.redactor.redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
 
 
 def secret_safe_logger(name: str) -> logging.Logger:
@@ -152,8 +108,16 @@ class SecretBox:
             ) from None
 
     @classmethod
-    def for_key_file(cls, key_file: Path | None) -> SecretBox:
-        """The key from ``WRITEBACK_SECRET_KEY``, else ``key_file`` (created 0600 when absent)."""
+    def for_key_file(
+        cls, key_file: Path | None, *, holds_secrets: Callable[[], bool] | None = None
+    ) -> SecretBox:
+        """The key from ``WRITEBACK_SECRET_KEY``, else ``key_file`` (created 0600 when absent).
+
+        :param holds_secrets: asked when the key file is missing: whether the
+            database already holds secrets sealed with a key.  Then the file was
+            lost, and a new key would make every one of them undecryptable, so
+            :class:`SecretKeyError` is raised instead of making one.
+        """
         from cryptography.fernet import Fernet
 
         env_key = os.environ.get(KEY_ENV)
@@ -162,24 +126,33 @@ class SecretBox:
         if key_file is None:
             # An in-memory database: nothing outlives the process, neither may the key.
             return cls(Fernet.generate_key())
-        if key_file.exists():
-            return cls(key_file.read_bytes().strip())
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = Fernet.generate_key()
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key + b"\n")
-        return cls(key)
+        key = _read_key(key_file)
+        if key is None and holds_secrets is not None and holds_secrets():
+            # Another process opening a new database may have made the key meanwhile.
+            key = _read_key(key_file)
+            if key is None:
+                raise SecretKeyError(
+                    f"the key file {key_file} is missing, but the database holds secrets "
+                    f"encrypted with its key; restore the file from a backup, or set {KEY_ENV} "
+                    "to that key."
+                )
+        return cls(key if key is not None else _create_key_file(key_file))
 
     def seal(self, row: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
-        """A copy of ``row`` with every literal secret encrypted."""
+        """A copy of ``row`` with every literal secret encrypted.
+
+        Every value that is not an ``env:`` reference is a literal given by the
+        user, even one that looks sealed already (``fernet:…``): it is always
+        encrypted, so that the stored form never depends on what the value looks like.
+        """
         out = copy.deepcopy(dict(row))
         for path in paths:
             node, key = _walk(out, path)
             value = node.get(key) if node is not None else None
-            if not isinstance(value, str) or value.startswith((ENV_PREFIX, SEALED_PREFIX)):
+            if not isinstance(value, str) or value.startswith(ENV_PREFIX):
                 continue
             assert node is not None
+            REDACTOR.add(value)
             node[key] = SEALED_PREFIX + self._fernet.encrypt(value.encode()).decode()
         return out
 
@@ -196,23 +169,80 @@ class SecretBox:
         except InvalidToken:
             return None
 
-    def open(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of a stored row with its secrets decrypted."""
+    def open(self, row: Mapping[str, Any], paths: Iterable[str] | None = None) -> dict[str, Any]:
+        """A copy of a stored row with its secrets decrypted (and remembered for redaction).
+
+        :param paths: the secrets :meth:`seal` sealed (``auth.password``, …): only
+            those are decrypted, so that another field that happens to start with
+            ``fernet:`` is left as it is.  ``None``: every ``fernet:`` value of
+            ``auth`` and ``options``.
+        """
         from cryptography.fernet import InvalidToken
 
         out = copy.deepcopy(dict(row))
-        for section in ("auth", "options"):
-            node = out.get(section)
-            if not isinstance(node, dict):
+        if paths is None:
+            paths = [
+                f"{section}.{key}"
+                for section in ("auth", "options")
+                if isinstance(out.get(section), dict)
+                for key in out[section]
+            ]
+        for path in paths:
+            node, key = _walk(out, path)
+            value = node.get(key) if node is not None else None
+            if not isinstance(value, str) or not value.startswith(SEALED_PREFIX):
                 continue
-            for key, value in node.items():
-                if isinstance(value, str) and value.startswith(SEALED_PREFIX):
-                    try:
-                        node[key] = self._fernet.decrypt(value[len(SEALED_PREFIX) :]).decode()
-                    except InvalidToken:
-                        raise SecretKeyError(
-                            f"connector {out.get('name')!r}: {section}.{key} cannot be decrypted "
-                            f"with this key; set {KEY_ENV} to the key the connector was stored "
-                            "with, or add the connector again."
-                        ) from None
+            assert node is not None
+            try:
+                node[key] = self._fernet.decrypt(value[len(SEALED_PREFIX) :]).decode()
+            except InvalidToken:
+                raise SecretKeyError(
+                    f"connector {out.get('name')!r}: {path} cannot be decrypted with this key; "
+                    f"set {KEY_ENV} to the key the connector was stored with, or add the "
+                    "connector again."
+                ) from None
+            REDACTOR.add(node[key])
         return out
+
+
+def _read_key(key_file: Path) -> bytes | None:
+    """The key in ``key_file``; ``None`` when there is no such file."""
+    try:
+        return key_file.read_bytes().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SecretKeyError(
+            f"the key file {key_file} cannot be read ({exc.strerror}); give this user read "
+            f"access to it, or set {KEY_ENV}."
+        ) from None
+
+
+def _create_key_file(key_file: Path) -> bytes:
+    """Make a new key in ``key_file``, unless another process did first: the key it holds.
+
+    The key is written whole to a private temporary file, which is then linked
+    to its name: of several processes opening a new database at once, exactly
+    one link succeeds, and the others read a complete key, never an empty file.
+    """
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{key_file.name}.", dir=key_file.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        while True:
+            try:
+                os.link(temp, key_file)
+            except FileExistsError:
+                found = _read_key(key_file)
+                if found is not None:
+                    return found
+                continue  # removed again in between: try once more to be the one
+            return key
+    finally:
+        os.unlink(temp)

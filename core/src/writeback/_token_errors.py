@@ -1,7 +1,7 @@
 """Token endpoint failures as attempt errors with stable codes (WB-310 … WB-319).
 
 Shared by every token-based auth method so that ``oauth2`` and ``entra`` fail
-alike (contract §4): the credentials, the scope or the request refused → the
+alike (docs/tokens.md): the credentials, the scope or the request refused → the
 delivery fails and goes dead (asking again cannot help); 5xx, timeouts and
 connection errors → retry.  The sentences name the endpoint's host and the
 client id, never the secret (and the pipeline removes any revealed secret that
@@ -15,6 +15,7 @@ import ssl
 from ._errors import AttemptError
 from ._outcome import endpoint_of as _endpoint_of
 from ._outcome import exception_chain
+from ._redaction import ELLIPSIS, REDACTOR
 
 __all__ = [
     "bad_token_answer",
@@ -36,8 +37,17 @@ def endpoint_of(url: str) -> str:
     return _endpoint_of(url, "the token endpoint")
 
 
+#: Longest ``error_description`` kept in an attempt error.
+DESCRIPTION_LIMIT = 300
+
+
 def _detail(error: str, description: str | None) -> str:
-    description = " ".join((description or "").split())[:300]
+    description = " ".join((description or "").split())
+    # Redacted before it is cut: a cut could leave the start of a quoted secret
+    # in the middle of the sentence, where the redactor cannot tell it from text.
+    description = REDACTOR.redact(description) or ""
+    if len(description) > DESCRIPTION_LIMIT:
+        description = description[: DESCRIPTION_LIMIT - 1] + ELLIPSIS
     return f"{error}: {description}" if description else error
 
 
@@ -99,7 +109,7 @@ def token_connection_error(url: str, reason: str) -> AttemptError:
     """The token endpoint could not be reached (refused, DNS, TLS): retry.
 
     An untrusted TLS certificate is retried too, like every connection failure
-    (contract §4): trusting the CA (``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``)
+    (docs/tokens.md): trusting the CA (``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``)
     lets the next attempt through.
     """
     return AttemptError(

@@ -11,9 +11,10 @@ per token lifetime per connector:
   ``tokens`` table: one process holds the fetch lease, the others wait for its
   token and read it (encrypted at rest like every secret).
 
-Neither msal nor authlib's sync client does this (lab notes: 50 threads at expiry
-made 50 token requests), and authlib's fixed 60 s leeway re-fetches a token that
-lives 60 s or less on every request.  Here the leeway scales with the lifetime.
+Neither msal nor authlib's sync client does this (each thread that finds the
+token expired makes a token request of its own), and authlib's fixed 60 s leeway
+re-fetches a token that lives 60 s or less on every request.  Here the leeway
+scales with the lifetime.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ._errors import AttemptError
-from ._secrets import secret_safe_logger
+from ._secrets import REDACTOR, secret_safe_logger
 
 if TYPE_CHECKING:
     from .store._tokens import TokenStore
@@ -44,6 +45,7 @@ __all__ = [
     "attempt_started",
     "leeway_for",
     "note_token_used",
+    "remember_for_redaction",
     "token_used",
 ]
 
@@ -57,6 +59,14 @@ LEEWAY_SHARE = 0.10
 #: optional).  authlib treats such a token as immortal; an hour is what Entra and most
 #: servers issue, and a 401 before then still gets one fresh token.
 DEFAULT_LIFETIME = 3600.0
+#: How long after its expiry a token is still removed from texts.  An expired token
+#: opens nothing, and forgetting it keeps the redactor's list to the live tokens.
+REDACT_AFTER_EXPIRY = 3600.0
+
+
+def remember_for_redaction(token: Token) -> None:
+    """Have every error text and log record drop ``token`` (a server may quote it back)."""
+    REDACTOR.add(token.access_token, until=token.expires_at + REDACT_AFTER_EXPIRY)
 
 
 def leeway_for(lifetime: float) -> float:
@@ -294,6 +304,8 @@ class TokenSource:
                 f"the token could not be obtained: internal error {exc!r}", code="WB-319"
             )
         else:
+            # Whether fetched or read from the store: every token handed out.
+            remember_for_redaction(token)
             with self._lock:
                 self._token, self._failure, self._flight = token, None, None
             flight.set_result(token)
@@ -305,7 +317,10 @@ class TokenSource:
 
     def _request(self) -> Token:
         self.requests += 1
-        return self._fetch()
+        token = self._fetch()
+        # At once: storing it may fail, with a text of its own.
+        remember_for_redaction(token)
+        return token
 
     def _obtain(self) -> Token:
         """Fetch a token, or take the one another process is fetching or has stored."""

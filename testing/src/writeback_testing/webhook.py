@@ -27,7 +27,7 @@ from writeback_testing._signing import decode_secret, sign, verify
 if TYPE_CHECKING:
     from writeback_testing.acceptors import Acceptor
 
-__all__ = ["Plan", "ReceivedRequest", "Step", "WebhookReceiver", "sign", "verify"]
+__all__ = ["Plan", "ReceivedRequest", "Step", "WebhookReceiver", "echo", "sign", "verify"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,26 @@ Plan: TypeAlias = (
 )
 
 _OK = Step()
+
+
+def echo(status: int = 400, *, error: str = "invalid_request") -> Callable[[ReceivedRequest], Step]:
+    """A plan that refuses every POST with ``status`` and quotes the request back.
+
+    Careless servers put the request they refuse into their error answer; this
+    one quotes its ``Authorization`` header and its body in an OAuth2-style
+    error (``{"error": …, "error_description": …}``), so that one receiver can
+    stand for a webhook endpoint or a token endpoint, and a test can check that
+    the credentials it echoes never reach a record, a log or an output.
+    """
+
+    def answer(request: ReceivedRequest) -> Step:
+        quoted = (
+            f"you sent Authorization: {request.headers.get('authorization', '(none)')} "
+            f"with the body {request.text}"
+        )
+        return Step(status, body={"error": error, "error_description": quoted})
+
+    return answer
 
 
 class WebhookReceiver(LoopbackServer):

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from .._secrets import SecretBox
 from ._connectors import ConnectorStore, StoredConnector
 from ._engine import DB_ENV, DEFAULT_DB_URL, create_store_engine, key_file_for, migrate
+from ._key_guard import holds_sealed_secrets
 from ._ledger import STATUSES, ConnectorStats, DeliveryStats
 from ._loop import LoopRunner
 from ._outbox import (
@@ -65,7 +66,9 @@ class Store:
         engine = create_store_engine(url)
         # The key first: a server database without WRITEBACK_SECRET_KEY is refused
         # before anything connects to it.
-        box = SecretBox.for_key_file(key_file_for(url))
+        box = SecretBox.for_key_file(
+            key_file_for(url), holds_secrets=lambda: holds_sealed_secrets(engine)
+        )
         migrate(engine)
         work = create_store_engine(url, worker=True)
         outbox = Outbox(engine, work)

@@ -117,7 +117,7 @@ class ConnectorStore:
 
     def opened_row(self, stored: StoredConnector) -> dict[str, Any]:
         """The row with its secrets decrypted, for validation and sending."""
-        return self._box.open(stored.sealed_row)
+        return self._box.open(stored.sealed_row, stored.secret_paths)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         with self._engine.begin() as conn:

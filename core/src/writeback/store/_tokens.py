@@ -65,7 +65,7 @@ class TokenStore:
 
     def read(self, key: str) -> SharedToken:
         """The token stored under ``key`` (decrypted), its generation and whether it is leased."""
-        from .._tokens import Token
+        from .._tokens import Token, remember_for_redaction
 
         with self._engine.begin() as conn:
             row = conn.execute(select(tokens).where(tokens.c.key == key)).first()
@@ -89,6 +89,8 @@ class TokenStore:
             expires_at=row.expires_at,
             generation=row.generation,
         )
+        # Another process fetched it: this one must still remove it from every text.
+        remember_for_redaction(token)
         return SharedToken(token, row.generation, leased)
 
     def acquire(self, key: str, owner: str, seconds: float) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from writeback import AuthMechanismBase
+from writeback._secrets import REDACTOR
 
 from .plugin import BasicSettings
 
@@ -15,7 +16,8 @@ class BasicAuthMechanism(AuthMechanismBase):
     """Gives each transport its own Basic auth object.
 
     The password is revealed on every call, so that an ``env:`` secret is read
-    at send time and remembered for redaction from error texts.
+    at send time and remembered for redaction from error texts, together with
+    the Basic header it is sent in.
     """
 
     @property
@@ -42,7 +44,11 @@ class BasicAuthMechanism(AuthMechanismBase):
 
     def _credentials(self) -> tuple[str, str]:
         settings = self.settings
-        return settings.username, self.context.reveal(settings.password) or ""
+        password = self.context.reveal(settings.password) or ""
+        # A server may quote the header back: base64 of user:password hides the
+        # password from a redactor that knows only the password itself.
+        REDACTOR.add_basic(settings.username, password)
+        return settings.username, password
 
     async def describe(self) -> str | None:
         """``basic auth as WEBUSER``: the user name only, never the password."""

@@ -1,11 +1,11 @@
 """The requests session msal sends with, and its failures as attempt errors.
 
-Contract §2: TLS is verified against the bundle named by ``SSL_CERT_FILE`` or
+TLS is verified against the bundle named by ``SSL_CERT_FILE`` or
 ``REQUESTS_CA_BUNDLE`` (the first set, :mod:`writeback.tls`).  requests lets
-``REQUESTS_CA_BUNDLE`` override a session's ``verify`` (lab notes), so the
-choice is passed with every request instead.  The session also applies the
-timeout and remembers the last status, which msal does not expose when it
-raises on a 5xx.
+``REQUESTS_CA_BUNDLE`` override a session's ``verify`` (its environment
+settings are merged over the session's), so the choice is passed with every
+request instead.  The session also applies the timeout and remembers the last
+status, which msal does not expose when it raises on a 5xx.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The working ``entra`` mechanism: one msal application per connector, driven by the
-core token source so that single-flight holds (msal takes no lock: lab notes)."""
+core token source so that single-flight holds (msal takes no lock)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from writeback import AttemptError
+from writeback._secrets import REDACTOR
 from writeback.tokens import (
     Token,
     bad_token_answer,
@@ -39,6 +40,8 @@ def encode_client_secret_basic(
     """authlib client auth method: RFC 6749 §2.3.1 Basic, each part form-url-encoded first."""
     user = quote_plus(client.client_id, safe="")
     password = quote_plus(client.client_secret or "", safe="")
+    # A token endpoint may quote the header back in its error_description.
+    REDACTOR.add_basic(user, password)
     headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     return uri, headers, body
 
@@ -48,7 +51,7 @@ def _authlib_httpx_client() -> type:
 
     authlib 1.9 warns once, on import, that plain httpx is deprecated in favour of
     its fork ``httpx2`` (and uses httpx2 instead when installed).  writeback sends
-    with httpx on purpose (lab notes), so that one warning is expected and
+    with httpx on purpose (the formats' transport), so that one warning is expected and
     silenced here, precisely, and nowhere else.
     """
     with _import_lock, warnings.catch_warnings():

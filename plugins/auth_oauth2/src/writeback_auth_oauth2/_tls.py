@@ -1,4 +1,4 @@
-"""Which CAs token requests trust (contract §2: the standard bundle variables, every path).
+"""Which CAs token requests trust (the standard bundle variables, every path).
 
 The first of ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE`` that is set wins
 (:mod:`writeback.tls`), as in the formats, so one setting covers the token
@@ -29,7 +29,7 @@ def requests_verify() -> str | bool:
     """For requests, passed per request: the named bundle, else ``True``.
 
     Per request, because requests lets ``REQUESTS_CA_BUNDLE`` override a
-    session's ``verify`` (lab notes), which would undo ``SSL_CERT_FILE`` here.
+    session's ``verify`` (its environment settings win), which would undo ``SSL_CERT_FILE`` here.
 
     :raises AttemptError: when the named bundle cannot be loaded.
     """
