@@ -18,7 +18,8 @@ import random
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 from ._attempt import WorkerStats, attempt
 from ._connector_states import ConnectorState, ConnectorStates
@@ -28,6 +29,9 @@ from ._registry import PluginRegistry
 from ._schedule import idle_sleep, next_delay
 from ._secrets import secret_safe_logger
 from .store import Claim, Finished, LoopRunner, Store
+
+if TYPE_CHECKING:
+    from .store._driver import Steps
 
 __all__ = ["Worker", "WorkerStats", "next_delay"]
 
@@ -114,50 +118,34 @@ class Worker:
         """Work until stopped, or with ``until_idle`` until nothing is pending."""
         renewer = asyncio.create_task(self._renew_leases())
         self._runner = self.store.outbox.loop_runner()
-        idle = 0
+        failed = False
         try:
             await self._connectors.prepare()
             if self.on_ready is not None:
                 self.on_ready()
-            while not self._stopping.is_set():
-                if self._broken is not None:
-                    raise self._broken
-                await self._fill()
-                if self._inflight and not self._claim_due():
-                    await self._attempt_ended(FLUSH_AFTER)
-                    continue
-                skip = self._connectors.closed()
-                wanted = self._wanted()
-                finished, self._finished = self._finished, []
-                claims = await self._claim(wanted, skip, finished)
-                self.stats.count(finished, self.on_progress)
-                self._ready.extend(claims)
-                await self._fill()
-                if claims and len(self._ready) < self.concurrency:
-                    continue  # there may be more to claim
-                if self._inflight:
-                    await self._attempt_ended(self._connectors.ready_in(skip, self.poll_interval))
-                    continue
-                wake = self.store.outbox.next_wake(skip)
-                if wake is None and until_idle and self.store.outbox.next_wake() is None:
-                    break
-                # Wake for the next scheduled retry or a gate opening, but look again
-                # at least every second: another process may submit or claim meanwhile.
-                idle = 0 if claims else min(idle + 1, 16)  # 2**idle: no overflow
-                delay = idle_sleep(wake, time.time(), idle, self.poll_interval)
-                delay = min(delay, self._connectors.ready_in(skip, self.poll_interval), 1.0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            await self._work(until_idle)
             # Claimed but not started: back to the queue at once, for other workers.
             unstarted, self._ready = list(self._ready), deque()
             self.store.outbox.release(unstarted, self.owner)
             await self._finish_inflight()
+        except BaseException:
+            failed = True
+            # The worker's own failure (the database gone, say): nothing more is
+            # sent, and what is in flight is cut short so that it is recorded below
+            # with the rest, not left to go on unrecorded.
+            self._stopping.set()
+            await self._interrupt(set(self._inflight))
+            raise
         finally:
             # Whatever ended is recorded, even when the loop itself failed.
             finished, self._finished = self._finished, []
-            if finished:
+            try:
                 self.store.outbox.record(finished, self.owner)
                 self.stats.count(finished, self.on_progress)
+            except Exception:
+                if not failed:
+                    raise
+                log.exception("the attempts that ended could not be recorded")
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -167,19 +155,68 @@ class Worker:
         self.stats.pending = self.store.outbox.counts().get("pending", 0)
         return self.stats
 
+    async def _work(self, until_idle: bool) -> None:
+        """The run loop: start claimed deliveries, claim more, sleep when idle."""
+        idle = 0
+        while not self._stopping.is_set():
+            if self._broken is not None:
+                raise self._broken
+            await self._fill()
+            if self._inflight and not self._claim_due():
+                await self._attempt_ended(FLUSH_AFTER)
+                continue
+            skip = self._connectors.closed()
+            wanted = self._wanted()
+            finished, self._finished = self._finished, []
+            claims = await self._claim(wanted, skip, finished)
+            self.stats.count(finished, self.on_progress)
+            self._ready.extend(claims)
+            await self._fill()
+            if claims and len(self._ready) < self.concurrency:
+                continue  # there may be more to claim
+            if self._inflight:
+                await self._attempt_ended(self._connectors.ready_in(skip, self.poll_interval))
+                continue
+            wake = self.store.outbox.next_wake(skip)
+            if wake is None and until_idle and self.store.outbox.next_wake() is None:
+                return
+            # Wake for the next scheduled retry or a gate opening, but look again
+            # at least every second: another process may submit or claim meanwhile.
+            idle = 0 if claims else min(idle + 1, 16)  # 2**idle: no overflow
+            delay = idle_sleep(wake, time.time(), idle, self.poll_interval)
+            delay = min(delay, self._connectors.ready_in(skip, self.poll_interval), 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+
     # -- throttling and leases -----------------------------------------------------
 
     async def _claim(
         self, wanted: int, skip: Collection[int], finished: list[Finished]
     ) -> list[Claim]:
         """Record ``finished`` and claim up to ``wanted``, without stalling the loop
-        (how, per database: ``store._loop``)."""
+        (how, per database: ``store._loop``).
+
+        One result the database refuses fails the whole transaction, the claim and
+        every other connector's results with it: then they are recorded one at a
+        time, the refused one as ``dead`` (``store._salvage``), and the claim is
+        made on its own.
+        """
         assert self._runner is not None
-        steps = self.store.outbox.claim_steps(
+        try:
+            return await self._runner.run(self._claim_steps(wanted, skip, finished))
+        except Exception as exc:
+            if not finished:
+                raise
+            await self.store.outbox.salvage(self._runner, finished, self.owner, exc)
+        return await self._runner.run(self._claim_steps(wanted, skip, ()))
+
+    def _claim_steps(
+        self, wanted: int, skip: Collection[int], finished: Sequence[Finished]
+    ) -> Callable[[], Steps[list[Claim]]]:
+        return self.store.outbox.claim_steps(
             self.owner, wanted, lease_seconds=self.lease_seconds, skip_connectors=skip,
             finished=finished,
         )  # fmt: skip
-        return await self._runner.run(steps)
 
     def _claim_due(self) -> bool:
         """Claim (and record what ended) once a batch is wanted, or an ended attempt
@@ -242,7 +279,8 @@ class Worker:
                 # wanted calls for a claim; waking it for every other result cost
                 # it a turn per delivery: 6-10% of the worker's CPU (measured).
                 self._wakeup.set()
-            if self._stopping.is_set() or not self._ready:
+            if self._stopping.is_set() or not self._ready or task.cancelling():
+                # Cancelled (the attempt records it as interrupted): go no further.
                 return
             claim = self._ready.popleft()
             self._inflight[task] = claim
@@ -278,7 +316,13 @@ class Worker:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             claims = [*self._inflight.values(), *self._ready]
-            lost = self.store.outbox.renew(claims, self.owner, lease_seconds=self.lease_seconds)
+            try:
+                lost = self.store.outbox.renew(claims, self.owner, lease_seconds=self.lease_seconds)
+            except Exception as exc:
+                # A renewal missed is tried again a third of a lease later; had this
+                # task ended here, every lease would have run out unnoticed.
+                log.warning("renewing %d lease(s) failed (%s); trying again", len(claims), exc)
+                continue
             for claim in claims:
                 if claim.seq in lost:
                     log.warning("delivery %s: lease lost to another worker", claim.id)
@@ -298,9 +342,16 @@ class Worker:
                 return_when=asyncio.FIRST_COMPLETED,
             )
             pending = {t for t in tasks if not t.done()}
-        if pending:
-            log.warning("interrupting %d attempt(s) still in flight", len(pending))
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._interrupt(pending)
         hurry.cancel()
+
+    async def _interrupt(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Cancel attempts in flight and wait for them: each is recorded as
+        interrupted (WB-350) and stays pending, due at once."""
+        pending = {t for t in tasks if not t.done()}
+        if not pending:
+            return
+        log.warning("interrupting %d attempt(s) still in flight", len(pending))
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -9,11 +9,14 @@ thread or the worker's loop (``_loop``).  ``Outbox.claim`` and
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._schedule import bounded_wait
 from .._secrets import secret_safe_logger
 from ._driver import Command, Query, Steps
 from ._ledger import AttemptRecord
@@ -48,6 +51,7 @@ class Finished:
     attempt: AttemptRecord
     #: ``delivered``, ``dead``, or ``pending`` (to be retried at ``next_attempt_at``).
     status: str
+    #: On the worker's clock; stored as the same distance from the database's now.
     next_attempt_at: float | None = None
     #: ``time.monotonic()`` when the attempt ended (how long it has waited to be recorded).
     ended: float = field(default_factory=time.monotonic)
@@ -68,8 +72,12 @@ def claim_due(
     rows = yield Query(DUE, {"now": now, "limit": limit, "skip": skip})
     if not rows:
         return []
-    until = now + lease_seconds
-    values = {"seqs": [r[0] for r in rows], "now": now, "owner": owner, "until": until}
+    values = {
+        "seqs": [r[0] for r in rows],
+        "now": now,
+        "owner": owner,
+        "lease_seconds": lease_seconds,
+    }
     claimed = {r[0] for r in (yield Query(LEASE, values))}
     # In DUE's column order.
     return [
@@ -99,15 +107,48 @@ def claim_due(
     ]
 
 
+#: What a status code may be: PostgreSQL's ``integer``.
+_MAX_CODE = 2**31 - 1
+#: Lone UTF-16 surrogates: text a Python string may hold and UTF-8 cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _storable(text: str | None) -> str | None:
-    """``text`` with any NUL character replaced by U+FFFD, as the databases need it.
+    """``text`` with any NUL character and lone surrogate replaced by U+FFFD.
 
     An error's text comes from the endpoint (its answer's body) or the network.
     PostgreSQL's text cannot hold NUL at all, so one such answer failed the whole
     record, and with it the worker's claim, again at every retry; SQLite's JSON
-    functions cut the text short at it.
+    functions cut the text short at it.  A lone surrogate cannot be encoded for
+    either database.
     """
-    return None if text is None else text.replace("\x00", "\ufffd")
+    if text is None:
+        return None
+    return _SURROGATE.sub("\ufffd", str(text).replace("\x00", "\ufffd"))
+
+
+def _finite(value: float, default: float) -> float:
+    return value if isinstance(value, int | float) and math.isfinite(value) else default
+
+
+def _row(done: Finished, now: float) -> list[Any]:
+    """``done`` as one row of the batch (``FINISHED_FIELDS``), every value one both
+    databases take: a single value they refuse (an infinite time, a status code
+    beyond their integers) once failed the whole batch with it."""
+    attempt = done.attempt
+    code = attempt.status_code
+    wait = 0.0 if done.next_attempt_at is None else done.next_attempt_at - now
+    return [
+        done.claim.seq,
+        done.status,
+        bounded_wait(wait),
+        attempt.n,
+        _finite(attempt.started_at, now),
+        _finite(attempt.duration_ms, 0.0),
+        code if isinstance(code, int) and 0 <= code <= _MAX_CODE else None,
+        attempt.outcome,
+        _storable(attempt.error),
+    ]
 
 
 def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Steps[set[int]]:
@@ -120,23 +161,8 @@ def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Ste
     # The whole batch as one parameter, in FINISHED_FIELDS' order (``_statements``).
     # Text as it is, not \u-escaped: PostgreSQL decodes escapes beyond ASCII only
     # in a UTF-8 database, where a plain parameter needs no escaping at all.
-    rows = json.dumps(
-        [
-            (
-                f.claim.seq,
-                f.status,
-                f.next_attempt_at if f.next_attempt_at is not None else now,
-                f.attempt.n,
-                f.attempt.started_at,
-                f.attempt.duration_ms,
-                f.attempt.status_code,
-                f.attempt.outcome,
-                _storable(f.attempt.error),
-            )
-            for f in finished
-        ],
-        ensure_ascii=False,
-    )
+    # ``allow_nan=False``: a value ``_row`` missed fails here, before the database.
+    rows = json.dumps([_row(f, now) for f in finished], ensure_ascii=False, allow_nan=False)
     values = {"finished": rows, "seqs": seqs, "owner": owner, "now": now}
     owned = {r[0] for r in (yield Query(RECORD_STATE, values))}
     yield Command(INSERT_ATTEMPTS, {"finished": rows})

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select, update
 
 from .._errors import DeliveryNotFoundError
 from ._schema import attempts, deliveries
+from ._statements import db_now
 
 __all__ = ["STATUSES", "AttemptRecord", "ConnectorStats", "DeliveryLedger", "DeliveryStats"]
 
@@ -135,7 +136,6 @@ class DeliveryLedger:
         :raises DeliveryNotFoundError: for an unknown id, or a delivery of a removed
             connector (nothing is re-queued then).
         """
-        now = time.time()
         by_filter = all_dead or connector is not None or since is not None
         with self._engine.begin() as conn:
             query = select(deliveries.c.id, deliveries.c.status, deliveries.c.connector_id)
@@ -172,18 +172,20 @@ class DeliveryLedger:
                     .values(
                         status="pending",
                         replayed_after=deliveries.c.attempts,
-                        next_attempt_at=now,
+                        # Due now by the clock the workers compare with (``db_now``).
+                        next_attempt_at=db_now(),
                         lease_owner=None,
                         lease_expires_at=None,
-                        updated_at=now,
+                        updated_at=db_now(),
                     )
                 )
         return requeue
 
     def stats(self) -> DeliveryStats:
         """Counts by status per connector, the oldest pending age, and the ledger check."""
-        now = time.time()
         with self._engine.begin() as conn:
+            # Ages by the clock the times were written on (``db_now``).
+            now = conn.execute(select(db_now()), {"now": time.time()}).scalar_one()
             rows = conn.execute(
                 select(
                     deliveries.c.connector_name,

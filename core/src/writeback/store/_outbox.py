@@ -29,8 +29,9 @@ from ._coalesce import coalesce
 from ._driver import DriverStatements, Steps, WriteLockBusy
 from ._ledger import AttemptRecord, DeliveryLedger
 from ._loop import LoopRunner
+from ._salvage import drive, drive_async, record_one_by_one
 from ._schema import deliveries, events
-from ._statements import NEXT_WAKE
+from ._statements import NEXT_WAKE, db_now
 
 __all__ = [
     "AttemptRecord",
@@ -94,22 +95,25 @@ class Outbox(DeliveryLedger):
         :returns: ``([(delivery id, connector name)], created)``; a known event id
             returns its existing deliveries and ``created=False``.
         """
-        now = time.time()
         record = event.to_record()
         try:
             with self._engine.begin() as conn:
                 if conn.execute(select(events.c.id).where(events.c.id == event.id)).first():
                     return self._existing(conn, event.id), False
-                conn.execute(
-                    insert(events).values(
+                # The database's clock (``db_now``), read back: the deliveries are due
+                # from then, and coalescing tells a lease still running by it.
+                now = conn.execute(
+                    insert(events)
+                    .values(
                         id=event.id,
                         action=event.action,
                         source_app=event.source_app,
                         appointment_key=event.appointment_key,
                         payload=json.dumps(record),
-                        submitted_at=now,
+                        submitted_at=db_now(),
                     )
-                )
+                    .returning(events.c.submitted_at)
+                ).scalar_one()
                 made = []
                 for target in targets:
                     connector_id, name = target.connector_id, target.name
@@ -204,11 +208,28 @@ class Outbox(DeliveryLedger):
     def record(self, finished: Sequence[Finished], owner: str) -> set[int]:
         """Record ended attempts without claiming more (a worker shutting down).
 
+        Should the database refuse the batch, each is recorded on its own, and one
+        it still refuses as ``dead`` with WB-351 (``_salvage``).
+
         :returns: the seqs whose lease had passed to another worker meanwhile.
         """
         if not finished:
             return set()
-        return self._hot.run(functools.partial(record_finished, finished, owner, time.time()))
+        try:
+            return self._hot.run(functools.partial(record_finished, finished, owner, time.time()))
+        except Exception as exc:
+            return drive(record_one_by_one(finished, owner, exc), self._hot.run)
+
+    async def salvage(
+        self, runner: LoopRunner, finished: Sequence[Finished], owner: str, failure: Exception
+    ) -> set[int]:
+        """After ``failure`` recorded none of ``finished`` (with a claim, on ``runner``):
+        each on its own, and one the database still refuses as ``dead`` with WB-351.
+
+        :returns: the seqs whose lease had passed to another worker meanwhile.
+        :raises Exception: ``failure``, when the database answers nothing at all.
+        """
+        return await drive_async(record_one_by_one(finished, owner, failure), runner.run)
 
     def finish(
         self,
@@ -236,7 +257,7 @@ class Outbox(DeliveryLedger):
                 conn.execute(
                     update(deliveries)
                     .where(deliveries.c.seq.in_(seqs), deliveries.c.lease_owner == owner)
-                    .values(lease_expires_at=time.time() + lease_seconds)
+                    .values(lease_expires_at=db_now() + lease_seconds)
                     .returning(deliveries.c.seq)
                 )
                 .scalars()
@@ -257,13 +278,16 @@ class Outbox(DeliveryLedger):
             )
 
     def next_wake(self, skip_connectors: Collection[int] = ()) -> float | None:
-        """When the next pending delivery may become claimable; ``None``: nothing pending.
+        """When the next pending delivery may become claimable, on this process's
+        clock (due times are kept on the database's); ``None``: nothing pending.
 
         Deliveries of ``skip_connectors`` are left out: the worker knows when those
         connectors open again.
         """
+        now = time.time()
         with self._work_engine.begin() as conn:
-            return conn.execute(NEXT_WAKE, {"skip": sorted(skip_connectors)}).scalar()
+            wait = conn.execute(NEXT_WAKE, {"skip": sorted(skip_connectors), "now": now}).scalar()
+        return None if wait is None else now + wait
 
     def pending_among(self, delivery_ids: Collection[str]) -> int:
         """How many of ``delivery_ids`` are still pending."""

@@ -3,10 +3,15 @@
 Constructing SQLAlchemy expressions anew for each call cost more than running
 them on SQLite; these take their values as bound parameters instead, and
 ``_driver.DriverStatements`` runs them on the driver's connection.
+
+Leases and due times are read and written on one clock, the database's
+(:class:`db_now`), so that a worker whose own clock is wrong neither takes
+over leases that still run nor claims retries before their time.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import (
@@ -31,12 +36,53 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from ._schema import PENDING, attempts, deliveries, events
 
-__all__ = ["DUE", "FINISHED_FIELDS", "INSERT_ATTEMPTS", "LEASE", "NEXT_WAKE", "RECORD_STATE"]
+__all__ = [
+    "DUE",
+    "FINISHED_FIELDS",
+    "INSERT_ATTEMPTS",
+    "LEASE",
+    "NEXT_WAKE",
+    "RECORD_STATE",
+    "db_now",
+]
+
+
+class db_now(ColumnElement[float]):
+    """The database's clock, in unix seconds: what leases and due times are set
+    from and compared with.
+
+    PostgreSQL: the time the statement started, on the server.  Workers on
+    several hosts share its database but not a clock; compared on each worker's
+    own clock, one running ahead took over every lease still running (and sent
+    those deliveries a second time).  A stable expression, not a parameter or
+    ``clock_timestamp()`` (volatile): the claim's index scan still starts from it.
+
+    SQLite: the bound parameter ``now`` (the caller's clock, ``time.time()``
+    when not given).  Every process using the file runs on the one host, and so
+    reads the one clock.
+    """
+
+    inherit_cache = True
+    type = Float()
+
+
+_NOW = bindparam("now", type_=Float, callable_=time.time)
+
+
+@compiles(db_now)
+def _host_now(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(_NOW, **kw)
+
+
+@compiles(db_now, "postgresql")
+def _server_now(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CAST(EXTRACT(EPOCH FROM statement_timestamp()) AS DOUBLE PRECISION)"
+
 
 _earlier = aliased(deliveries)
 _lease_free = or_(
     deliveries.c.lease_expires_at.is_(None),
-    deliveries.c.lease_expires_at < bindparam("now", type_=Float),
+    deliveries.c.lease_expires_at < db_now(),
 )
 # Not one of the connectors in ``skip`` (closed by their throttle or circuit).
 # NULL (a removed connector) is not "in" anything, but NOT IN would drop it too.
@@ -75,7 +121,7 @@ DUE = (
     .join(events, events.c.id == deliveries.c.event_id)
     .where(
         deliveries.c.status == PENDING,
-        deliveries.c.next_attempt_at <= bindparam("now", type_=Float),
+        deliveries.c.next_attempt_at <= db_now(),
         _lease_free,
         # A removed connector's deliveries (NULL) have no queue: each just goes dead.
         or_(deliveries.c.connector_id.is_(None), deliveries.c.seq == _queue_head),
@@ -93,7 +139,10 @@ LEASE = (
     # IMMEDIATE; PostgreSQL: FOR UPDATE, which re-checks a row changed meanwhile),
     # so none can have left ``pending``.  The lease test stays as a guard.
     .where(deliveries.c.seq.in_(bindparam("seqs", expanding=True)), _lease_free)
-    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("until", type_=Float))
+    .values(
+        lease_owner=bindparam("owner"),
+        lease_expires_at=db_now() + bindparam("lease_seconds", type_=Float),
+    )
     .returning(deliveries.c.seq)
 )
 
@@ -188,8 +237,9 @@ _finished = json_elements(bindparam("finished")).table_valued("value").alias("fi
 
 
 #: The items of each row of the ``finished`` parameter, in order: arrays, not
-#: objects, which SQLite's JSON functions read in half the time.
-FINISHED_FIELDS = ("seq", "status", "next", "n", "started", "duration", "code", "outcome", "error")
+#: objects, which SQLite's JSON functions read in half the time.  ``wait`` is
+#: the seconds until the next attempt, counted on the database's clock.
+FINISHED_FIELDS = ("seq", "status", "wait", "n", "started", "duration", "code", "outcome", "error")
 
 
 def _field(name: str, type_: Any) -> Any:
@@ -214,12 +264,12 @@ RECORD_STATE = (
     .values(
         status=_field("status", String),
         attempts=deliveries.c.attempts + 1,
-        next_attempt_at=_field("next", Float),
+        next_attempt_at=db_now() + _field("wait", Float),
         lease_owner=None,
         lease_expires_at=None,
         last_error=_field("error", Text),
         last_status_code=_field("code", Integer),
-        updated_at=bindparam("now", type_=Float),
+        updated_at=db_now(),
     )
     .returning(deliveries.c.seq)
 )
@@ -235,6 +285,8 @@ INSERT_ATTEMPTS = insert(attempts).from_select(
         _field("error", Text),
     ).select_from(_finished),
 )
-NEXT_WAKE = select(func.min(deliveries.c.next_attempt_at)).where(
+#: The earliest due time of a pending delivery, as seconds from now (may be
+#: negative; NULL: nothing pending), so that it means the same on any clock.
+NEXT_WAKE = select(func.min(deliveries.c.next_attempt_at) - db_now()).where(
     deliveries.c.status == PENDING, _not_skipped
 )
