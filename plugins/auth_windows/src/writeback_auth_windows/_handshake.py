@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from writeback import AttemptError
+from writeback._secrets import REDACTOR
 
 if TYPE_CHECKING:
     import requests
@@ -31,6 +33,7 @@ __all__ = [
     "discard",
     "login_refused",
     "offers",
+    "remember_sent",
     "rewind_body",
 ]
 
@@ -47,6 +50,18 @@ LOGIN_REFUSED = "WB-343"
 HANDSHAKE_BROKEN = "WB-344"
 #: Any other Kerberos error while getting a ticket (clock skew, bad configuration).
 KERBEROS_ERROR = "WB-345"
+
+
+#: How long a handshake token sent is removed from texts: it is good for one
+#: connection, but an NTLM answer lets whoever holds it try passwords offline.
+REDACT_SENT_FOR = 24 * 3600.0
+
+
+def remember_sent(header: str | None) -> None:
+    """Remove the credentials of an ``Authorization`` header sent in a handshake from every
+    text: a server may quote the request it answers."""
+    _, _, credentials = (header or "").partition(" ")
+    REDACTOR.add(credentials.strip(), until=time.time() + REDACT_SENT_FOR)
 
 
 @dataclass

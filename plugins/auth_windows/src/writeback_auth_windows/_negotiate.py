@@ -38,6 +38,7 @@ from ._handshake import (
     discard,
     login_refused,
     offers,
+    remember_sent,
     rewind_body,
 )
 
@@ -165,6 +166,7 @@ class HttpNegotiateAuth(AuthBase):
         request.headers["Authorization"] = (
             f"{self.scheme} {base64.b64encode(token or b'').decode()}"
         )
+        remember_sent(request.headers["Authorization"])
         adapter = response.connection  # type: ignore[attr-defined]  # set by HTTPAdapter
         sent: requests.Response = adapter.send(request, **send_kwargs)
         return sent

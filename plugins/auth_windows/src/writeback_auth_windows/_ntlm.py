@@ -16,7 +16,13 @@ from requests_ntlm import HttpNtlmAuth
 from spnego.exceptions import SpnegoError
 from writeback import AttemptError
 
-from ._handshake import HANDSHAKE_BROKEN, HandshakeCounter, discard, login_refused
+from ._handshake import (
+    HANDSHAKE_BROKEN,
+    HandshakeCounter,
+    discard,
+    login_refused,
+    remember_sent,
+)
 
 __all__ = ["CountingNtlmAuth"]
 
@@ -59,6 +65,8 @@ class CountingNtlmAuth(HttpNtlmAuth):
                 f"NTLM authentication failed: the server's challenge did not verify ({exc}).",
                 code=HANDSHAKE_BROKEN,
             ) from None
+        # The third leg answers the challenge with a value derived from the password.
+        remember_sent(answer.request.headers.get(auth_header))
         if answer.status_code == 401:
             self.counter.fail()
             discard(answer)
