@@ -115,6 +115,28 @@ def test_basic_credentials_a_receiver_echoes_are_redacted(
     assert leaks(cli, request, secret_forms(PASSWORD, "planner")) == []
 
 
+def test_credentials_cut_short_by_the_error_limit_are_redacted(
+    cli, writeback_receiver_factory, request
+):
+    # The record keeps the first 500 characters of an error body; this one puts
+    # the Basic credentials across that limit, so the record holds only their start.
+    before = '{"error": "", "error_description": "you sent Authorization: Basic '
+    rx = writeback_receiver_factory(
+        basic_auth=("planner", PASSWORD), plan=echo(400, error="e" * (490 - len(before)))
+    )
+    row = webhook_row(
+        "hook", rx.url, auth={"method": "basic", "username": "planner", "password": PASSWORD}
+    )
+    cli("connectors", "add", cli.file(row))
+    cli("dispatch", cli.file(appointment_event("create", "G1")))
+    cli("-vv", "worker", "--until-idle")
+    everything(cli)
+    [dead] = cli("deliveries", "list", "--json").json()
+    assert dead["last_error"].endswith("Authorization: Basic ***…"), dead["last_error"]
+    basic = secret_forms(PASSWORD, "planner")["basic"]
+    assert leaks(cli, request, {"the start of the Basic credentials": basic[:10]}) == []
+
+
 def bearer_tokens(rx: Any) -> set[str]:
     """The access tokens the receiver was sent."""
     return {
