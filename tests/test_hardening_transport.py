@@ -143,3 +143,23 @@ def test_a_year_of_retry_after_pauses_the_connector_for_a_day(
     assert attempt["outcome"] == "retry" and attempt["status_code"] == 429
     assert f"Retry-After {year} s, honoured as 86400 s" in attempt["error"]
     assert "connector hook paused for 86400 s" in worker.stderr
+
+
+def test_a_huge_authentication_challenge_is_not_read_whole(
+    cli: Any, writeback_hostile_factory: Any
+) -> None:
+    # An NTLM challenge (401) with an endless body: the handshake reads a bounded
+    # prefix of it, then gives up on the connection instead of waiting.
+    challenge = Flood(401, content_type="text/html", headers={"WWW-Authenticate": "NTLM"})
+    server = writeback_hostile_factory({"*": challenge})
+    row = soap_row("bc", server.url + "/BC/WS/Page/Appointment", "CRONUSUS", timeout=20)
+    row |= {"auth": {"method": "ntlm", "username": "CRONUS\\WEBUSER", "password": "Ntlm-Pa55!"}}
+    row |= {"retry": {"schedule": []}}
+    cli("connectors", "add", cli.file([row]))
+    cli("dispatch", cli.file(events("CRONUSUS", 1)))
+    cli("worker", "--until-idle")
+    (delivery,) = cli("deliveries", "list", "--json").json()
+    (attempt,) = history(cli, delivery["id"])
+    assert attempt["outcome"] == "failed", attempt
+    assert "timed out" not in attempt["error"]
+    assert server.wait_abandoned(1) >= 1

@@ -50,7 +50,8 @@ def read_answer(response: requests.Response, limit: int = ANSWER_LIMIT) -> bytes
     """Read at most ``limit`` bytes of a streamed answer into ``response.content``.
 
     A longer body is cut to ``limit + 1`` bytes (so that :func:`was_cut` can tell)
-    and its connection closed rather than reused.
+    and its connection closed rather than reused.  (The Session's adapter bounds
+    every read of a body anyway; this is where the format's own reads stop.)
 
     :raises DeadlinePassed: when the attempt's deadline passes while reading.
     :raises requests.RequestException: when the connection fails while reading.

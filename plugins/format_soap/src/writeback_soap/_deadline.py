@@ -6,8 +6,8 @@ connector's thread and the worker's slot for as long as it likes.  So each
 attempt runs under a :class:`Deadline`: the connections it uses are noted as
 they are used (the adapter's connections do it themselves), and when the
 deadline passes the event loop shuts them down, which ends a read or write in
-progress at once, whatever phase it is in; the body reader also checks the
-clock between reads.
+progress at once, whatever phase it is in (:mod:`._adapter`); the body reader
+also checks the clock between reads.
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-__all__ = ["Deadline", "DeadlineAdapter", "DeadlinePassed", "current_deadline"]
+__all__ = ["Deadline", "DeadlinePassed", "current_deadline"]
 
 _CURRENT: ContextVar[Deadline | None] = ContextVar("writeback_soap_deadline", default=None)
 
@@ -129,62 +125,3 @@ def _shut(sock: socket.socket) -> None:
     # would also drop its SSL object under the feet of the thread reading it.
     with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _watch(sock: Any) -> None:
-    deadline = _CURRENT.get()
-    if deadline is not None and isinstance(sock, socket.socket):
-        deadline.watch(sock)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _watch(sock)  # the TCP connection, and the TLS handshake over it
-        return sock
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch(self.sock)  # a kept-alive connection, reused by this attempt
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _watch(sock)
-        return sock
-
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)  # the TLS socket that replaced the plain one
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch(self.sock)
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-class DeadlineAdapter(HTTPAdapter):
-    """An adapter whose connections are cut when their attempt's deadline passes."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        # A SOCKS proxy's manager has pools of its own kind: its answers are
-        # bounded by the body reader's clock checks only.
-        if not type(manager).__name__.startswith("SOCKS"):
-            manager.pool_classes_by_scheme = _POOLS
-        return manager

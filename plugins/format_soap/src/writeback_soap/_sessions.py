@@ -8,7 +8,7 @@ the Session up per thread instead of holding one.
 
 The Sessions follow no redirect, and their connections are cut when their
 attempt's deadline passes; the transport reads at most a bounded prefix of
-each answer (:mod:`._answers`, :mod:`._deadline`).
+each answer (:mod:`._answers`, :mod:`._adapter`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import requests
 from writeback._outcome import redirect_target
 from zeep.transports import Transport
 
+from ._adapter import GuardedAdapter, answer_limit
 from ._answers import (
     ANSWER_LIMIT,
     ERROR_BODY_LIMIT,
@@ -31,7 +32,6 @@ from ._answers import (
     same_origin,
     was_cut,
 )
-from ._deadline import DeadlineAdapter
 
 __all__ = ["PerThreadTransport", "ThreadSessions"]
 
@@ -84,7 +84,7 @@ class ThreadSessions:
             session.headers.update(self._headers)
             # A thread has one request in flight: one kept-alive connection per
             # Session, so a connection-bound handshake happens once per thread.
-            adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=1)
+            adapter = GuardedAdapter(pool_connections=1, pool_maxsize=1)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             with self._lock:
@@ -163,7 +163,8 @@ class PerThreadTransport(Transport):
         return self._load_remote_data(url)
 
     def _load_remote_data(self, url: str) -> bytes:
-        response = self.session.get(url, timeout=self.load_timeout, stream=True)
+        with answer_limit(WSDL_LIMIT):
+            response = self.session.get(url, timeout=self.load_timeout, stream=True)
         if not 200 <= response.status_code < 300:
             read_answer(response, ERROR_BODY_LIMIT)
             raise requests.HTTPError(f"HTTP {response.status_code}", response=response)
