@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .._errors import UserError, WritebackError
-from ._output import err
+from ._output import SafeFormatter, err
 
 if TYPE_CHECKING:
     from .._dispatcher import Dispatcher
@@ -60,7 +60,7 @@ def _configure_logging(verbose: int) -> None:
 
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING

@@ -11,7 +11,7 @@ import typer
 
 from .._errors import UserError
 from ._app import STATE, app
-from ._output import iso, out, print_json, table
+from ._output import iso, one_line, out, print_json, table
 
 deliveries_app = typer.Typer(help="Inspect and replay deliveries.", no_args_is_help=True)
 app.add_typer(deliveries_app, name="deliveries")
@@ -108,10 +108,12 @@ def show(
     if as_json:
         print_json(data)
         return
+    # One line per field, whatever a value holds (an answer's newline could
+    # otherwise print a line that passes for another field).
     for key in ("id", "event_id", "connector", "action", "appointment", "status", "attempts"):
-        out.print(f"{key:12} {data[key]}", markup=False)
+        out.print(f"{key:12} {one_line(str(data[key]))}")
     if data["last_error"]:
-        out.print(f"{'last_error':12} {data['last_error']}", markup=False)
+        out.print(f"{'last_error':12} {one_line(data['last_error'])}")
     if history:
         table(
             "attempts",

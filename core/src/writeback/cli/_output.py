@@ -1,19 +1,95 @@
-"""Printing: rich tables for people, JSON for scripts, messages on stderr."""
+"""Printing: rich tables for people, JSON for scripts, messages on stderr.
+
+Much of what the CLI prints is not its own: connector names and descriptions,
+event ids, and above all what back offices answered (kept as attempt errors).
+So every string prints as the text it is:
+
+- no rich markup and no emoji codes: a name like ``[/x]`` once crashed
+  ``connectors add`` after the row was stored, and every listing after it;
+- control characters (ESC, BEL, CR, C1, bidi overrides) shown escaped
+  (``\\x1b``), never sent: an answer holding ``\\x1b]0;…\\x07`` retitled the
+  user's terminal, ``\\x1b[2J`` cleared it;
+- ``--json`` keeps the data exactly, JSON-escaped (C1 and bidi controls too,
+  which JSON would allow raw).
+
+Log lines get the same treatment (:class:`SafeFormatter`).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-__all__ = ["err", "iso", "out", "print_json", "table"]
+__all__ = [
+    "SafeFormatter",
+    "err",
+    "iso",
+    "markup_console",
+    "one_line",
+    "out",
+    "print_json",
+    "table",
+    "visible",
+]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+#: Beyond C0: DEL, C1, the bidi controls that reorder what follows them on the
+#: line, and the Unicode line and paragraph separators.
+_WIDE = "\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+#: Characters a terminal acts on rather than shows: C0 but tab and newline, and _WIDE.
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f{_WIDE}]")
+#: The same and newline, for text that must stay on its line.
+_CONTROL_OR_NEWLINE = re.compile(f"[\x00-\x08\n\x0b-\x1f{_WIDE}]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character shown as its escape (``\\x1b``);
+    newlines and tabs kept."""
+    return _CONTROL.sub(_escape, text)
+
+
+def one_line(text: str) -> str:
+    """:func:`visible`, newlines escaped too: a value that cannot start a line of
+    its own (and so pass for another field)."""
+    return _CONTROL_OR_NEWLINE.sub(_escape, text)
+
+
+class _TextConsole(Console):
+    """A console that renders every string it is given as text: no markup or emoji
+    unless asked for, control characters escaped (:func:`visible`)."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(visible(text), **options)
+
+
+def _console(*, stderr: bool = False, markup: bool = False) -> Console:
+    return _TextConsole(stderr=stderr, highlight=False, soft_wrap=True, markup=markup, emoji=markup)
+
+
+out = _console()
+err = _console(stderr=True)
+
+
+def markup_console(console: Console) -> Console:
+    """A console on the same stream that renders rich markup: for text the CLI
+    writes itself (the demo's), never for data."""
+    return _console(stderr=console.stderr, markup=True)
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -24,14 +100,29 @@ def iso(timestamp: float | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+_JSON_CONTROL = re.compile(f"[{_WIDE}]")
+
+
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    """``value`` as JSON on stdout, exactly; characters a terminal acts on are
+    ``\\u``-escaped (JSON escapes C0 itself; the rest it would let through)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    sys.stdout.write(_JSON_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table of ``rows``; each cell prints on its own line(s) as text (:func:`one_line`)."""
     grid = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
-        grid.add_row(*["" if v is None else str(v) for v in row])
+        grid.add_row(*[Text("" if v is None else one_line(str(v))) for v in row])
     out.print(grid)
+
+
+class SafeFormatter(logging.Formatter):
+    """A log formatter whose lines show control characters escaped: log messages
+    carry back offices' answers (a dead delivery's error) to a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))

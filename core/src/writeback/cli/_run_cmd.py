@@ -12,7 +12,7 @@ import typer
 
 from .._errors import UserError
 from ._app import STATE, app
-from ._output import err, out, print_json, table
+from ._output import err, markup_console, out, print_json, table
 
 if TYPE_CHECKING:
     from .._dispatcher import Dispatcher
@@ -278,6 +278,7 @@ def demo() -> None:
             "plugins it uses (writeback-webhook, -json, -soap, -bc, -nav, -auth-basic, "
             "-auth-windows, -auth-oauth2, -auth-entra); 'make demo' installs them all."
         ) from None
-    code = run_demo(STATE.db, out=out, err=err)
+    # The demo's own text carries markup; the data it prints is its own rows.
+    code = run_demo(STATE.db, out=markup_console(out), err=markup_console(err))
     if code:
         raise typer.Exit(code)
