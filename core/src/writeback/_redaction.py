@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 MASK = "***"
+_MISSING = object()
 #: What the formats end a shortened text with; a cut secret ends just before it.
 ELLIPSIS = "…"
 
@@ -73,6 +74,8 @@ class Redactor:
     #: The shortest start of a secret removed before a cut: shorter ones are too
     #: likely to be ordinary text, and too short to help anyone guess the rest.
     MIN_CUT = 4
+    #: Seconds between passes that forget expired values.
+    PRUNE_EVERY = 60.0
 
     def __init__(self) -> None:
         # Each form, and until when it is kept (None: for the life of the process).
@@ -80,6 +83,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._ordered: list[str] | None = None
         self._starts: dict[str, list[str]] = {}
+        self._next_prune = 0.0
 
     def add(self, value: str | None, *, until: float | None = None) -> None:
         """Remember ``value`` in every form it travels in (:func:`wire_forms`).
@@ -87,32 +91,38 @@ class Redactor:
         :param until: unix time after which it may be forgotten (an access token
             some time after its expiry); ``None`` keeps it for the life of the process.
         """
-        if value and len(value) >= self.MIN_LENGTH:
+        if value and len(value) >= self.MIN_LENGTH and not self._covers(value, until):
             self._remember(wire_forms(value), until)
 
     def add_basic(self, username: str, password: str | None, *, until: float | None = None) -> None:
         """Remember ``password`` and the Basic header credentials it is sent in."""
         if password and len(password) >= self.MIN_LENGTH:
             self.add(password, until=until)
-            self._remember(basic_forms(username, password), until)
+            forms = basic_forms(username, password)
+            if not all(self._covers(form, until) for form in forms):
+                self._remember(forms, until)
+
+    def _covers(self, value: str, until: float | None) -> bool:
+        # Called for every request sent (secrets are revealed per send): known
+        # values must cost a lookup, not the forms and a pass over the list.
+        kept = self._values.get(value, _MISSING)
+        if kept is _MISSING:
+            return False
+        return kept is None or (until is not None and kept >= until)
 
     def _remember(self, forms: set[str], until: float | None) -> None:
         with self._lock:
             now = time.time()
-            expired = [v for v, end in self._values.items() if end is not None and end < now]
-            for value in expired:
-                del self._values[value]
-            changed = bool(expired)
+            if now >= self._next_prune:
+                self._next_prune = now + self.PRUNE_EVERY
+                for value in [
+                    v for v, end in self._values.items() if end is not None and end < now
+                ]:
+                    del self._values[value]
             for form in forms:
-                if len(form) < self.MIN_LENGTH:
-                    continue
-                old = self._values.get(form, 0.0)
-                kept = None if until is None or old is None else max(until, old)
-                if form not in self._values or kept != old:
-                    self._values[form] = kept
-                    changed = True
-            if changed:
-                self._ordered = None
+                if len(form) >= self.MIN_LENGTH and not self._covers(form, until):
+                    self._values[form] = until
+            self._ordered = None
 
     def _index(self) -> tuple[list[str], dict[str, list[str]]]:
         with self._lock:
