@@ -275,7 +275,7 @@ def test_a_claim_that_will_not_wait_for_sqlites_write_lock_changes_nothing(tmp_p
         started = time.monotonic()
         with pytest.raises(WriteLockBusy):
             outbox.claim("w", 1, lease_seconds=60, finished=[done], wait=False)
-        assert time.monotonic() - started < 0.5  # not the busy timeout (30 s)
+        assert time.monotonic() - started < 15  # not the busy timeout (30 s)
         statuses = "select status, count(*), count(lease_owner) from deliveries group by status"
         assert other.execute(statuses).fetchall() == [("pending", 2, 1)]
         assert other.execute("select count(*) from attempts").fetchone() == (0,)

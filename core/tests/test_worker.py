@@ -107,14 +107,31 @@ def test_an_idle_worker_wakes_when_the_next_delivery_is_due_however_long_it_idle
     assert idle_sleep(None, 100.0, idle=0, poll_interval=0.5) == 0.5
 
 
-def test_concurrency_runs_attempts_in_parallel(wb, script):
+def test_concurrency_runs_attempts_in_parallel(wb, script, monkeypatch):
+    """Each attempt waits until all eight are in flight: only a worker that runs
+    them in parallel gets past that (one that does not sits out the timeout)."""
+    from .conftest import FakeFormat
+
     wb.connectors.add(row())
-    script.delay = 0.2
     for n in range(8):
         wb.submit(event(key=f"K{n}"))
-    started = time.perf_counter()
-    wb.run_worker(until_idle=True, concurrency=8)
-    assert time.perf_counter() - started < 0.2 * 8 / 2
+    in_flight, most = [0], [0]
+    real_send = FakeFormat.send
+
+    async def send(self, message):
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        try:
+            deadline = time.monotonic() + 30  # a sanity timeout, not a timing bound
+            while in_flight[0] < 8 and most[0] < 8 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            return await real_send(self, message)
+        finally:
+            in_flight[0] -= 1
+
+    monkeypatch.setattr(FakeFormat, "send", send)
+    assert wb.run_worker(until_idle=True, concurrency=8).delivered == 8
+    assert most[0] == 8
 
 
 def test_replay_restarts_the_retry_schedule(wb, script):
@@ -142,13 +159,16 @@ async def _until(predicate, timeout=10.0):
 
 def test_a_slow_attempt_keeps_its_lease(wb, script):
     wb.connectors.add(row())
-    script.delay = 2.5
+    script.delay = 5.0
     [delivery_id] = wb.submit(event())
-    worker = Worker(wb.store, wb.registry, lease_seconds=1)
+    worker = Worker(wb.store, wb.registry, lease_seconds=3)
 
     async def scenario():
         task = asyncio.create_task(worker.run(until_idle=True))
-        await asyncio.sleep(1.8)  # well past the first lease, renewed every third of it
+        await _until(lambda: worker._inflight)
+        first_expiry = wb.deliveries.get(delivery_id)[0].lease_expires_at
+        # Past the first lease (renewed every third of it), on the store's clock.
+        await _until(lambda: _store_now(wb) > first_expiry + 0.5)
         stolen = wb.store.outbox.claim("another-worker", 10, lease_seconds=60)
         await task
         return stolen
@@ -156,6 +176,15 @@ def test_a_slow_attempt_keeps_its_lease(wb, script):
     assert asyncio.run(scenario()) == []
     record, history = wb.deliveries.get(delivery_id)
     assert record.status == "delivered" and len(history) == 1
+
+
+def _store_now(wb) -> float:
+    """The clock leases are compared on (the database's)."""
+    from sqlalchemy import select
+    from writeback.store._statements import db_now
+
+    with wb.store.engine.connect() as conn:
+        return conn.execute(select(db_now())).scalar_one()
 
 
 def test_429_pauses_the_whole_connector(wb, script):
@@ -175,14 +204,18 @@ def test_a_failing_endpoint_gets_one_probe_at_a_time(wb, script):
     for n in range(20):
         wb.submit(event(key=f"K{n}"))
     worker = Worker(wb.store, wb.registry, concurrency=1, poll_interval=0.05)
+    [connector] = wb.store.connectors.list()
 
     async def scenario():
         task = asyncio.create_task(worker.run())
-        await asyncio.sleep(1.5)
+        await _until(lambda: len(script.sent) >= 5 or task.done())
+        # The fifth failure opened the circuit: the worker skips the connector.
+        closed = connector.id in worker._connectors.closed()
         worker.stop()
         await task
+        return closed
 
-    asyncio.run(scenario())
+    assert asyncio.run(scenario())
     # Five failures open the circuit; during the 5 s cool-down nothing more is sent.
     assert len(script.sent) == 5
     untouched = [r for r in wb.deliveries.list() if r.attempts == 0]
@@ -358,8 +391,8 @@ def test_an_error_of_the_worker_itself_in_a_slot_stops_the_run(wb, script, monke
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="database gone"):
         # Were the error lost, the worker would wait for K1's lease to run out.
-        wb.run_worker(until_idle=True, concurrency=1, lease_seconds=5)
-    assert time.monotonic() - started < 4
+        wb.run_worker(until_idle=True, concurrency=1, lease_seconds=300)
+    assert time.monotonic() - started < 150  # far less than the lease: not waited out
     # The attempt that ended before is recorded; the other stays pending.
     counts = wb.deliveries.counts()
     assert counts.get("delivered") == 1 and counts.get("pending") == 1
@@ -404,19 +437,24 @@ def test_attempts_go_on_while_another_process_holds_sqlites_write_lock(tmp_path,
     other = sqlite3.connect(tmp_path / "lock.db", isolation_level=None, check_same_thread=False)
     held: list[float] = []
 
-    def hold_the_lock_for_a_second() -> None:
-        deadline = time.monotonic() + 10
+    def hold_the_lock() -> None:
+        """Until four more attempts went out (or a sanity timeout, below the
+        worker's busy timeout): a worker waiting for the lock sends at most the
+        two in flight."""
+        deadline = time.monotonic() + 20
         while len(script.sent) < 2:
             if time.monotonic() > deadline:
                 return  # the worker never got going; the assertions below say so
             time.sleep(0.005)
         other.execute("BEGIN IMMEDIATE")
         held.append(time.monotonic())
-        time.sleep(1.0)
+        target = len(script.sent) + 4
+        while len(script.sent) < target and time.monotonic() < deadline:
+            time.sleep(0.005)
         held.append(time.monotonic())
         other.rollback()
 
-    holder = threading.Thread(target=hold_the_lock_for_a_second)
+    holder = threading.Thread(target=hold_the_lock)
     holder.start()
     try:
         stats = dispatcher.run_worker(until_idle=True, concurrency=2)

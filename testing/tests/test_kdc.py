@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -71,14 +70,12 @@ def test_the_keytab_holds_the_http_service_keys(writeback_kdc: TestKdc) -> None:
     assert "HTTP/localhost@WRITEBACK.TEST" in listed.stdout
 
 
-def test_a_realm_of_its_own_starts_within_a_second_and_cleans_up(tmp_path: Path) -> None:
+def test_a_realm_of_its_own_starts_and_cleans_up(tmp_path: Path) -> None:
     reason = kerberos_missing_reason()
     if reason:
         service_unavailable(reason)
-    started = time.monotonic()
     kdc = TestKdc({"carol": "Carol-Pw-1"}, realm="OTHER.TEST").start()
     try:
-        assert time.monotonic() - started < 3.0  # ~0.1 s here; slack for a busy CI machine
         assert kdc.running
         assert kinit(kdc.env, "carol@OTHER.TEST", "Carol-Pw-1").returncode == 0
         kdc.add_user("dave", "Dave-Pw-2")

@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from writeback_testing import ReceivedRequest, Step, WebhookReceiver
+from writeback_testing import LoopbackHandler, ReceivedRequest, Step, WebhookReceiver
 from writeback_testing.webhook import sign
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -66,7 +66,8 @@ def test_delay_trips_a_client_timeout() -> None:
     ):
         with pytest.raises(httpx.ReadTimeout):
             slow_client.post(rx.url)
-        assert slow_client.post(rx.url).status_code == 200
+        # Its own timeout: a plain answer must not race 0.1 s on a busy machine.
+        assert slow_client.post(rx.url, timeout=30).status_code == 200
         # The delayed answer is still recorded, in arrival order, once it was given.
         first, second = rx.wait_for(2, timeout=2)
     assert first.received_at < second.received_at
@@ -140,7 +141,7 @@ def test_wait_for_timeout_says_what_arrived(client: httpx.Client) -> None:
         started = time.perf_counter()
         with pytest.raises(AssertionError) as info:
             rx.wait_for(1, timeout=0.2)
-    assert 0.2 <= time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started >= 0.2
     message = str(info.value)
     assert "expected 1 deliveries within 0.2s, got 0" in message
     assert "POST /hooks/a -> 503" in message
@@ -151,10 +152,11 @@ def test_wait_for_wakes_up_when_a_delivery_arrives() -> None:
         sender = threading.Thread(target=httpx.post, args=(rx.url,), kwargs={"verify": False})
         started = time.perf_counter()
         sender.start()
-        assert len(rx.wait_for(1, timeout=5)) == 1
+        assert len(rx.wait_for(1, timeout=120)) == 1
         waited = time.perf_counter() - started
         sender.join()
-    assert 0.3 <= waited < 2
+    # Woken by the delivery, long before its own timeout (a sanity bound).
+    assert 0.3 <= waited < 60
 
 
 def test_plan_per_path(client: httpx.Client) -> None:
@@ -222,13 +224,34 @@ def test_step_validation() -> None:
         Step(delay=-1)
 
 
-def test_keep_alive_makes_many_requests_cheap(client: httpx.Client) -> None:
-    with WebhookReceiver() as rx:
-        started = time.perf_counter()
-        for i in range(200):
-            client.post(rx.url + "/hook", json={"i": i})
-        elapsed = time.perf_counter() - started
+class _CountingHandler(LoopbackHandler):
+    """Counts the writes of every answer."""
+
+    writes: list[int] = []
+
+    def setup(self) -> None:
+        super().setup()
+        write = self.wfile.write
+
+        def counted(data: bytes) -> int:
+            _CountingHandler.writes.append(len(data))
+            return write(data)
+
+        self.wfile.write = counted  # type: ignore[method-assign]
+
+
+class _CountingReceiver(WebhookReceiver):
+    handler_class = _CountingHandler
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(client: httpx.Client) -> None:
+    """How fast is for the benchmarks; here, that every answer goes out on the one
+    connection, whole: head and body in one write (in two, Nagle's algorithm and
+    delayed ACKs hold each answer back ~40 ms)."""
+    _CountingHandler.writes.clear()
+    with _CountingReceiver() as rx:
+        answers = [client.post(rx.url + "/hook", json={"i": i}) for i in range(200)]
+    assert [a.json() for a in answers] == [{"ok": True}] * 200
     assert rx.connections_accepted == 1
     assert {r.connection for r in rx.requests} == {1}
-    # Nagle + delayed ACK would cost ~45 ms a request, i.e. ~9 s here.
-    assert elapsed < 2.0, f"200 keep-alive POSTs took {elapsed:.2f}s"
+    assert len(_CountingHandler.writes) == 200

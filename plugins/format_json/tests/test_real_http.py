@@ -75,12 +75,19 @@ def test_a_burst_shares_exactly_size_connections_one_request_each(
     lock = threading.Lock()
     open_now: dict[tuple[str, int], int] = {}
     most_at_once = [0]
+    all_four = threading.Event()
+    deadline = time.monotonic() + 30  # a sanity timeout, not a timing bound
 
     def slow(seen: Any) -> tuple[int, dict[str, str], bytes]:
         with lock:
             open_now[seen.peer] = open_now.get(seen.peer, 0) + 1
             most_at_once[0] = max(most_at_once[0], sum(open_now.values()))
             assert open_now[seen.peer] == 1, "two requests at once on one connection"
+            if most_at_once[0] >= 4:
+                all_four.set()
+        # The first requests wait for each other: four in flight at once, however
+        # the machine schedules the client, so every connection of the pool is open.
+        all_four.wait(max(0.0, deadline - time.monotonic()))
         time.sleep(0.02)
         with lock:
             open_now[seen.peer] -= 1
@@ -120,12 +127,18 @@ def test_without_a_throttle_each_request_in_flight_has_a_connection(
     lock = threading.Lock()
     in_flight = [0]
     most_at_once = [0]
+    all_in = threading.Event()
+    deadline = time.monotonic() + 30  # a sanity timeout, not a timing bound
 
     def slow(seen: Any) -> tuple[int, dict[str, str], bytes]:
         with lock:
             in_flight[0] += 1
             most_at_once[0] = max(most_at_once[0], in_flight[0])
-        time.sleep(0.3)
+            if most_at_once[0] >= 24:
+                all_in.set()
+        # Each answer waits until all 24 are in: only a client that sends them
+        # together gets there (with a cap, the first ones wait out the deadline).
+        all_in.wait(max(0.0, deadline - time.monotonic()))
         with lock:
             in_flight[0] -= 1
         return 200, {}, b"{}"
@@ -135,7 +148,7 @@ def test_without_a_throttle_each_request_in_flight_has_a_connection(
 
     results = send_at_once(make_context(url), url, 24)
     assert [r.outcome for r in results] == [Outcome.DELIVERED] * 24
-    assert most_at_once[0] > 16
+    assert most_at_once[0] == 24
     assert len({s.peer for s in http_server.seen}) == 24
 
 
