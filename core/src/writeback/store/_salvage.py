@@ -53,18 +53,15 @@ def record_one_by_one(
     :raises BaseException: ``failure`` itself, when the database answers nothing
         at all (it is gone, not one result): the worker stops as it did before.
     """
-    log.warning(
-        "recording %d attempt result(s) together failed (%s); recording them one at a time",
-        len(finished),
-        _cause(failure),
-    )
     lost: set[int] = set()
+    refused = 0
     for done in finished:
         try:
             lost |= yield functools.partial(record_finished, [done], owner, time.time())
             continue
         except Exception as exc:
             cause = _cause(exc)
+        refused += 1
         marked = _unrecordable(done, cause)
         try:
             lost |= yield functools.partial(record_finished, [marked], owner, time.time())
@@ -88,6 +85,13 @@ def record_one_by_one(
             done.claim.id,
             done.claim.connector_name,
             marked.attempt.error,
+        )
+    if not refused:
+        # Nothing to blame on one result (a passing fault): say so once.
+        log.warning(
+            "recording %d attempt result(s) together failed (%s); recorded one at a time",
+            len(finished),
+            _cause(failure),
         )
     return lost
 
