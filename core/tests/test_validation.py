@@ -53,7 +53,7 @@ def test_variant_decides_methods_and_warnings(registry):
         ),
         ({"options": {"deployment": 3}}, "options.deployment"),
         ({"throttle": {"rate": "fast"}}, "'6000/300s'"),
-        ({"retry": {"schedule": [-1]}}, "zero or more seconds"),
+        ({"retry": {"schedule": [-1]}}, "seconds from 0 to 86400"),
         ({"auth": {}}, "auth.method is required"),
     ],
 )

@@ -51,6 +51,7 @@ from ._outcome import (
 )
 from ._pipeline import Pipeline
 from ._registry import PluginRegistry
+from ._uri import mask_uri
 from ._validation import ValidatedConnector, validate_connector
 from .hookspecs import hookimpl, hookspec
 
@@ -103,6 +104,7 @@ __all__ = [
     "exception_chain",
     "hookimpl",
     "hookspec",
+    "mask_uri",
     "parse_retry_after",
     "validate_connector",
 ]

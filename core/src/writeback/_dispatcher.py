@@ -36,7 +36,7 @@ from .store import (
     Target,
 )
 
-__all__ = ["Dispatcher", "SubmitResult", "parse_event"]
+__all__ = ["Dispatcher", "SubmitResult", "parse_event", "parse_events"]
 
 log = secret_safe_logger("writeback.dispatch")
 
@@ -57,6 +57,29 @@ def parse_event(raw: Any, *, index: int | None = None) -> AppointmentEvent:
         return AppointmentEvent.model_validate(dict(raw))
     except ValidationError as exc:
         raise InvalidEventError(problems_from(exc, model=AppointmentEvent), index=index) from None
+
+
+def parse_events(raws: Iterable[Any]) -> list[AppointmentEvent]:
+    """Validate a batch of events: each on its own, then their ids together.
+
+    An event id given twice in one batch is refused, naming both positions:
+    the second would be taken for a resubmission of the first and dropped,
+    although it may say something else.
+
+    :raises InvalidEventError: for the first bad event, or the first reused id.
+    """
+    events = [parse_event(raw, index=i) for i, raw in enumerate(raws)]
+    first_at: dict[str, int] = {}
+    for index, event in enumerate(events):
+        earlier = first_at.setdefault(event.id, index)
+        if earlier != index:
+            raise InvalidEventError(
+                [
+                    f"events #{earlier + 1} and #{index + 1} both have id {shown(event.id)}; "
+                    "give each event of a batch its own id, or none to have one made."
+                ]
+            )
+    return events
 
 
 @dataclass(frozen=True)
@@ -203,9 +226,9 @@ class Dispatcher:
         return SubmitResult(parsed.id, tuple(made), created)
 
     def submit_many(self, events: Iterable[Any]) -> list[SubmitResult]:
-        """Validate every event first (none is written if one is bad), then submit each."""
-        parsed = [parse_event(e, index=i) for i, e in enumerate(events)]
-        return [self.submit_detailed(e) for e in parsed]
+        """Validate every event first (none is written if one is bad or an id is given
+        twice), then submit each."""
+        return [self.submit_detailed(e) for e in parse_events(events)]
 
     def _matching(self, event: AppointmentEvent) -> list[StoredConnector]:
         matches = []

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
-from ._models import no_nul
+from ._models import no_nul, refuse_unsendable
 
 __all__ = ["ACTIONS", "AppointmentEvent", "normalise_appointment"]
 
@@ -207,6 +207,9 @@ class AppointmentEvent(BaseModel):
     appointment: Appointment
 
     _id_without_nul = field_validator("id")(no_nul)
+    # Checked before anything else: an event that could not be sent as JSON (NaN,
+    # a lone surrogate, a 5000-digit integer) is refused at submit, not at send.
+    _sendable = model_validator(mode="before")(refuse_unsendable)
 
     @field_validator("appointment", mode="before")
     @classmethod

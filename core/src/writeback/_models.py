@@ -8,11 +8,24 @@ with the plugins' own settings models.
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from ._limits import MAX_SCHEDULE_WAIT, unsendable
+from ._problems import shown
+from ._uri import uri_problem
 
 __all__ = ["CRUD_TYPES", "DEFAULT_RETRY_SCHEDULE", "Connector", "RetryPolicy", "Throttle", "no_nul"]
 
@@ -33,7 +46,42 @@ def no_nul(value: Any) -> Any:
 
 #: Seconds to wait before attempt 2, 3, …; Svix's schedule less its immediate first retry.
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s\s*$")
+_RATE = re.compile(r"^\s*([0-9]{1,20})\s*/\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*s\s*$")
+#: Bounds of a throttle rate: requests per window, and the window in seconds.
+MAX_RATE_REQUESTS = 1_000_000
+MIN_RATE_WINDOW, MAX_RATE_WINDOW = 0.001, 86400.0
+#: Plugin names are short words; a longer one is a mistake, quoted cut short.
+MAX_NAME_LENGTH = 50
+
+_WAIT_ALLOWED = (
+    f"every wait is a finite number of seconds from 0 to {MAX_SCHEDULE_WAIT:g} (one day)"
+)
+
+
+def _wait_number(value: Any) -> Any:
+    # pydantic reads true as 1.0; a wait of "true" is a mistake, not one second.
+    if isinstance(value, bool):
+        raise PydanticCustomError("wait_bounds", _WAIT_ALLOWED)
+    return value
+
+
+def _wait_bounds(value: float) -> float:
+    if not (math.isfinite(value) and 0 <= value <= MAX_SCHEDULE_WAIT):
+        raise PydanticCustomError("wait_bounds", _WAIT_ALLOWED)
+    return value
+
+
+Wait = Annotated[float, BeforeValidator(_wait_number), AfterValidator(_wait_bounds)]
+
+
+def refuse_unsendable(data: Any) -> Any:
+    """A ``model_validator(mode="before")``: refuses what could not be stored and sent
+    as JSON (see :func:`writeback._limits.unsendable`), naming where it is."""
+    problem = unsendable(data)
+    if problem is not None:
+        raise ValueError(problem)
+    return data
+
 
 CrudType = Literal["create", "update", "delete"]
 
@@ -44,14 +92,8 @@ class RetryPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: Seconds to wait before attempt 2, 3, …; its length + 1 is the most attempts.
-    schedule: tuple[float, ...] = Field(default=DEFAULT_RETRY_SCHEDULE, max_length=100)
-
-    @field_validator("schedule")
-    @classmethod
-    def _non_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(v < 0 for v in value):
-            raise ValueError("every wait must be zero or more seconds.")
-        return value
+    #: Each from 0 to a day, the cap an endpoint's ``Retry-After`` has too.
+    schedule: tuple[Wait, ...] = Field(default=DEFAULT_RETRY_SCHEDULE, max_length=100)
 
 
 class Throttle(BaseModel):
@@ -70,9 +112,15 @@ class Throttle(BaseModel):
         if value is None:
             return value
         match = _RATE.match(value)
-        if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
+        if (
+            not match
+            or not 1 <= int(match.group(1)) <= MAX_RATE_REQUESTS
+            or not MIN_RATE_WINDOW <= float(match.group(2)) <= MAX_RATE_WINDOW
+        ):
             raise ValueError(
-                f"{value!r} is not a rate; write requests per window like '6000/300s'."
+                f"{shown(value)} is not a rate; write requests per window like '6000/300s', "
+                f"with 1 to {MAX_RATE_REQUESTS} requests and a window of {MIN_RATE_WINDOW:g} "
+                f"to {MAX_RATE_WINDOW:g} seconds."
             )
         return value
 
@@ -95,13 +143,13 @@ class Connector(BaseModel):
     #: Free text.
     description: str = ""
     #: Connector type plugin name (``bc``, ``nav``, ``webhook``, …).
-    type: str = Field(min_length=1)
+    type: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     #: False: ignored by dispatch.
     enabled: bool = True
     #: The web service endpoint (``http`` or ``https``).
     uri: str
     #: Format plugin name (``json`` or its alias ``rest``, ``soap``).
-    api_type: str = Field(min_length=1)
+    api_type: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     #: Routing key, compared exactly with the appointment's ``sourceApp``.
     source_app: str = Field(min_length=1, max_length=30)
     #: Which changes this connector hears about.
@@ -119,6 +167,7 @@ class Connector(BaseModel):
 
     # The row's own columns; the rest is kept as JSON.
     _columns_without_nul = field_validator("name", "source_app")(no_nul)
+    _sendable = model_validator(mode="before")(refuse_unsendable)
 
     @field_validator("type", "api_type")
     @classmethod
@@ -135,9 +184,10 @@ class Connector(BaseModel):
     @field_validator("uri")
     @classmethod
     def _http_uri(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"uri {value!r} is not an http:// or https:// address with a host.")
+        problem = uri_problem(value)
+        if problem is not None:
+            # shown() masks user-info and secret-looking parameters.
+            raise ValueError(f"uri {shown(value)} {problem}.")
         return value
 
     @field_validator("crud_types")
@@ -151,7 +201,7 @@ class Connector(BaseModel):
     @classmethod
     def _auth_method(cls, value: dict[str, Any]) -> dict[str, Any]:
         method = value.get("method")
-        if not isinstance(method, str) or not method.strip():
+        if not isinstance(method, str) or not method.strip() or len(method) > MAX_NAME_LENGTH:
             raise ValueError(
                 "auth.method is required: one of none, basic, windows, ntlm, entra, oauth2."
             )

@@ -7,12 +7,20 @@ problem with no traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["field_path", "problems_from", "shown"]
+from ._uri import mask_uri
+
+__all__ = ["MAX_PROBLEMS", "field_path", "problems_from", "shown"]
+
+#: Sentences reported for one row or event; the rest are counted, not listed.
+MAX_PROBLEMS = 20
+#: Integers longer than this are described, not written out (Python refuses to
+#: write one of more than 4300 digits at all).
+_INT_BITS_SHOWN = 200
 
 
 def field_path(prefix: str, loc: Iterable[Any]) -> str:
@@ -27,9 +35,64 @@ def field_path(prefix: str, loc: Iterable[Any]) -> str:
 
 
 def shown(value: Any, limit: int = 60) -> str:
-    """A value as quoted in a message, cut short so one bad field cannot flood the screen."""
-    text = repr(value)
+    """A value as quoted in a message, cut short so one bad field cannot flood the screen.
+
+    Only the start of the value is ever written out: a list a YAML alias expands
+    to a billion items costs no more than a short one.  A URI is masked.
+    """
+    parts: list[str] = []
+    _repr_into(value, parts, limit + 1)
+    text = "".join(parts)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _repr_into(value: Any, parts: list[str], budget: int) -> int:
+    """Append the start of ``repr(value)`` to ``parts``, about ``budget`` characters;
+    return what is left of the budget."""
+    if budget <= 0:
+        return budget
+    if isinstance(value, str):
+        text = repr(mask_uri(value)[:budget] if "://" in value[:20] else value[:budget])
+    elif isinstance(value, int) and not isinstance(value, bool):
+        bits = value.bit_length()
+        text = (
+            repr(value) if bits <= _INT_BITS_SHOWN else f"<an integer of {_digits(value)} digits>"
+        )
+    elif isinstance(value, Mapping | list | tuple | set | frozenset):
+        opening, closing = _BRACKETS.get(type(value), ("{", "}"))
+        parts.append(opening)
+        budget -= 1
+        items = value.items() if isinstance(value, Mapping) else value
+        for n, item in enumerate(items):
+            if budget <= 0:
+                return budget
+            if n:
+                parts.append(", ")
+                budget -= 2
+            if isinstance(value, Mapping):
+                budget = _repr_into(item[0], parts, budget)
+                parts.append(": ")
+                budget = _repr_into(item[1], parts, budget - 2)
+            else:
+                budget = _repr_into(item, parts, budget)
+        parts.append(closing)
+        return budget - 1
+    else:
+        try:
+            text = repr(value)[:budget]
+        except Exception:  # a third-party object's __repr__ is no reason to fail a message
+            text = f"<{type(value).__name__}>"
+    parts.append(text[:budget])
+    return budget - len(text)
+
+
+_BRACKETS = {list: ("[", "]"), tuple: ("(", ")")}
+
+
+def _digits(value: int) -> int:
+    """How many decimal digits ``value`` has, without writing it out."""
+    digits = max(1, int(abs(value).bit_length() * 0.30102999566398120))
+    return digits + 1 if abs(value) >= 10**digits else digits
 
 
 def _allowed_fields(model: type[BaseModel] | None) -> str:
@@ -46,8 +109,9 @@ def problems_from(
     secret_fields: Sequence[str] = (),
 ) -> list[str]:
     """One sentence per error in ``exc``; values of ``secret_fields`` are never quoted."""
-    sentences = []
-    for err in exc.errors(include_url=False):
+    sentences: list[str] = []
+    errors = exc.errors(include_url=False)
+    for err in errors[:MAX_PROBLEMS]:
         loc = [p for p in err["loc"] if p not in ("function-after", "function-before")]
         path = field_path(prefix, loc)
         kind = err["type"]
@@ -61,9 +125,12 @@ def problems_from(
             )
         elif kind == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
-            sentences.append(f"{path}: {msg}")
+            # A check of the whole object writes its own sentence, naming the field.
+            sentences.append(msg if not loc and not prefix else f"{path}: {msg}")
         else:
             msg = err["msg"]
             msg = msg[0].lower() + msg[1:] if msg else msg
             sentences.append(f"{path} is {value}: {msg}.")
+    if len(errors) > MAX_PROBLEMS:
+        sentences.append(f"… and {len(errors) - MAX_PROBLEMS} more problem(s) like these.")
     return sentences

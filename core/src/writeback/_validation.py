@@ -8,6 +8,7 @@ transport; auth methods name the transports they can authenticate).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,16 +21,26 @@ from ._interfaces import PipelineContext
 from ._models import Connector, Throttle
 from ._problems import problems_from, shown
 from ._registry import PluginRegistry
-from ._secrets import reveal
+from ._secrets import ENV_PREFIX, REDACTOR, reveal
+from ._uri import uri_secrets
 
 if TYPE_CHECKING:
     from .store._tokens import TokenStore
 
-__all__ = ["ALWAYS_SECRET", "ValidatedConnector", "secret_paths", "validate_connector"]
+__all__ = [
+    "ALWAYS_SECRET",
+    "ENV_NAME",
+    "ValidatedConnector",
+    "env_reference_problems",
+    "secret_paths",
+    "validate_connector",
+]
 
 #: Field names treated as secrets wherever they appear in ``auth`` or ``options``,
 #: even when the plugin that would declare them is not installed (contract §2).
 ALWAYS_SECRET = frozenset({"password", "client_secret", "signing_secret", "secret", "token"})
+#: What may follow ``env:``: a name every shell and ``os.environ`` can hold.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,10 @@ class ValidatedConnector:
 
         :param token_store: the database's token store, shared by worker processes.
         """
+        # A token in the uri's query is as secret as a password: keep it out of
+        # error texts and logs the way revealed secrets are.
+        for part in uri_secrets(self.row.uri):
+            REDACTOR.add(part)
         return PipelineContext(
             connector=self.row,
             options=self.options,
@@ -93,6 +108,34 @@ def secret_paths(row: Mapping[str, Any]) -> tuple[str, ...]:
         if isinstance(value, Mapping):
             paths += [f"{section}.{k}" for k in value if k in ALWAYS_SECRET]
     return tuple(paths)
+
+
+def env_reference_problems(
+    row: Connector, auth_spec: AuthMethodSpec, type_spec: ConnectorTypeSpec
+) -> list[str]:
+    """A sentence for each secret written ``env:…`` that names no environment variable.
+
+    ``env:``, ``env:A B`` or ``env:=x`` would pass until the worker looked the
+    variable up, and fail every attempt; they are refused with the row instead.
+    The value is not quoted: a field that is a secret is never echoed.
+    """
+    problems = []
+    for section, values, declared in (
+        ("auth", row.auth, auth_spec.secret_fields),
+        ("options", row.options, type_spec.secret_fields),
+    ):
+        for key, value in values.items():
+            if key not in declared and key not in ALWAYS_SECRET:
+                continue
+            if not isinstance(value, str) or not value.startswith(ENV_PREFIX):
+                continue
+            if not ENV_NAME.fullmatch(value[len(ENV_PREFIX) :]):
+                problems.append(
+                    f"{section}.{key} is an env: reference without a variable name; write "
+                    "env:NAME, where NAME holds letters, digits and _ and does not start "
+                    "with a digit."
+                )
+    return problems
 
 
 def _parse(
@@ -140,7 +183,7 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
     if format_spec.name not in type_spec.formats:
         raise InvalidConnectorError(
             [
-                f"api_type {row.api_type!r} is not supported by type {type_spec.name!r}; "
+                f"api_type {shown(row.api_type)} is not supported by type {type_spec.name!r}; "
                 f"allowed: {', '.join(type_spec.formats)}."
             ],
             name=row.name,
@@ -162,7 +205,7 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
     if rule is None or method not in allowed:
         raise InvalidConnectorError(
             [
-                f"auth.method {method!r} is not allowed for {where} with api_type "
+                f"auth.method {shown(method)} is not allowed for {where} with api_type "
                 f"{format_spec.name!r}; allowed: {', '.join(allowed) or 'none'}."
             ],
             name=row.name,
@@ -172,6 +215,7 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
     except UserError as exc:
         raise InvalidConnectorError([exc.message], name=row.name) from None
 
+    problems += env_reference_problems(row, auth_spec, type_spec)
     settings = {**type_spec.auth_defaults.get(method, {}), **row.auth_settings()}
     auth_settings, auth_problems = _parse(
         auth_spec.settings_model, settings, "auth", auth_spec.secret_fields

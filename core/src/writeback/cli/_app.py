@@ -57,9 +57,11 @@ STATE = State()
 
 def _configure_logging(verbose: int) -> None:
     from .._secrets import RedactingFilter
+    from .._uri import UriMaskingFilter
 
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
+    handler.addFilter(UriMaskingFilter())
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

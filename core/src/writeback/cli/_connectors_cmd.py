@@ -12,6 +12,7 @@ from ._output import err, out, print_json, table
 
 if TYPE_CHECKING:
     from .._registry import PluginRegistry
+    from ..store import StoredConnector
 
 connectors_app = typer.Typer(help="Manage connector rows.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
@@ -81,6 +82,17 @@ def add(
     out.print(f"added {len(validated)} connector(s): {', '.join(v.name for v in validated)}")
 
 
+def _printable(stored: StoredConnector) -> dict[str, Any]:
+    """The row fit to print: secrets as ``***``, and the uri's user-info and
+    secret-looking parameters masked (rows stored before they were refused)."""
+    from .._uri import mask_uri
+
+    row = stored.masked()
+    if isinstance(row.get("uri"), str):
+        row["uri"] = mask_uri(row["uri"])
+    return row
+
+
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": row["name"],
@@ -97,7 +109,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
 @connectors_app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List connectors (secrets as ***)."""
-    rows = [c.masked() for c in STATE.dispatcher().connectors.list()]
+    rows = [_printable(c) for c in STATE.dispatcher().connectors.list()]
     if as_json:
         print_json(rows)
         return
@@ -123,7 +135,7 @@ def list_(as_json: JsonFlag = False) -> None:
 def show(name: NameArg, as_json: JsonFlag = False) -> None:
     """Show one connector row (secrets as ***), with the throttle and coalescing in effect."""
     dispatcher = STATE.dispatcher()
-    row = dispatcher.connectors.get(name).masked()
+    row = _printable(dispatcher.connectors.get(name))
     _fill_type_defaults(row, dispatcher.registry)
     if as_json:
         print_json(row)

@@ -140,10 +140,10 @@ def dispatch(
     ] = False,
 ) -> None:
     """Submit appointment events; print the deliveries made."""
-    from .._dispatcher import parse_event
+    from .._dispatcher import parse_events
     from .._files import read_events
 
-    events = [parse_event(raw, index=i) for i, raw in enumerate(read_events(source))]
+    events = parse_events(read_events(source))
     dispatcher = STATE.dispatcher()
     results = [dispatcher.submit_detailed(e) for e in events]
     for result in results:

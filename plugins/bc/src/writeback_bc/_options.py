@@ -35,6 +35,7 @@ class StagingOptions(BaseModel):
         default=30.0,
         gt=0,
         le=600,
+        allow_inf_nan=False,
         description="seconds to wait for the back office per request phase (at most 600: BC "
         "ends a request after 10 minutes)",
     )

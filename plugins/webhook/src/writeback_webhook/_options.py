@@ -30,7 +30,11 @@ class WebhookOptions(BaseModel):
         "with an x-writeback-action header",
     )
     timeout: float = Field(
-        default=30.0, gt=0, le=300, description="seconds to wait for the endpoint (at most 300)"
+        default=30.0,
+        gt=0,
+        le=300,
+        allow_inf_nan=False,
+        description="seconds to wait for the endpoint (at most 300)",
     )
 
     @field_validator("signing_secret")
