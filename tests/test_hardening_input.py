@@ -193,3 +193,28 @@ def test_a_known_event_id_in_a_later_batch_is_still_idempotent(cli: Cli, hook: A
     first = cli("dispatch", cli.file([event]), "--json").json()
     again = cli("dispatch", cli.file([event]), "--json").json()
     assert first == again and len(first[0]["deliveries"]) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["connectors", "show", b"\xff"],
+        ["connectors", "remove", b"hook\xff"],
+        ["deliveries", "show", b"\xff"],
+        ["deliveries", "retry", b"\xff"],
+        ["deliveries", "list", "--connector", b"\xff"],
+    ],
+    ids=lambda a: " ".join(x for x in a if isinstance(x, str)),
+)
+def test_a_name_or_id_that_is_not_utf8_is_a_usage_error(cli: Cli, args: list[Any]) -> None:
+    """Bytes that are not UTF-8 reach sys.argv as lone surrogates, which no
+    database driver can send: the lookup failed with a traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "writeback", "--db", cli.db_url, *args],
+        capture_output=True,
+        env=cli.env,
+        timeout=120,
+    )
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert "is not UTF-8 text" in err

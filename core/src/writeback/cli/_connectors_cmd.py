@@ -8,6 +8,7 @@ import typer
 
 from .._errors import InvalidConnectorError, WritebackError
 from ._app import STATE, app
+from ._args import utf8_text
 from ._output import err, out, print_json, table
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ connectors_app = typer.Typer(help="Manage connector rows.", no_args_is_help=True
 app.add_typer(connectors_app, name="connectors")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-NameArg = Annotated[str, typer.Argument(help="The connector's name.")]
+NameArg = Annotated[str, typer.Argument(help="The connector's name.", callback=utf8_text)]
 FileArg = Annotated[str, typer.Argument(help="JSON or YAML file: one connector or a list.")]
 
 

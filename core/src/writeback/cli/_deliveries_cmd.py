@@ -11,6 +11,7 @@ import typer
 
 from .._errors import UserError
 from ._app import STATE, app
+from ._args import utf8_text
 from ._output import iso, one_line, out, print_json, table
 
 deliveries_app = typer.Typer(help="Inspect and replay deliveries.", no_args_is_help=True)
@@ -51,7 +52,9 @@ def list_(
     status: Annotated[
         str | None, typer.Option("--status", help="pending, delivered, dead or superseded.")
     ] = None,
-    connector: Annotated[str | None, typer.Option("--connector", help="Connector name.")] = None,
+    connector: Annotated[
+        str | None, typer.Option("--connector", help="Connector name.", callback=utf8_text)
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List deliveries, oldest first."""
@@ -88,7 +91,9 @@ def list_(
 
 @deliveries_app.command("show")
 def show(
-    delivery_id: Annotated[str, typer.Argument(metavar="ID", help="Delivery id.")],
+    delivery_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Delivery id.", callback=utf8_text)
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """Show one delivery with every attempt."""
@@ -137,12 +142,17 @@ def show(
 @deliveries_app.command("retry")
 def retry(
     delivery_ids: Annotated[
-        list[str] | None, typer.Argument(metavar="ID...", help="Delivery ids to replay.")
+        list[str] | None,
+        typer.Argument(metavar="ID...", help="Delivery ids to replay.", callback=utf8_text),
     ] = None,
     dead: Annotated[bool, typer.Option("--dead", help="Replay every dead delivery.")] = False,
     connector: Annotated[
         str | None,
-        typer.Option("--connector", help="Replay the dead deliveries of this connector."),
+        typer.Option(
+            "--connector",
+            help="Replay the dead deliveries of this connector.",
+            callback=utf8_text,
+        ),
     ] = None,
     since: Annotated[
         str | None,
