@@ -218,3 +218,16 @@ def test_a_name_or_id_that_is_not_utf8_is_a_usage_error(cli: Cli, args: list[Any
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode == 2 and "Traceback" not in err, err
     assert "is not UTF-8 text" in err
+
+
+def test_a_database_path_that_is_not_utf8_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    url = b"sqlite:///" + bytes(tmp_path) + b"/\xff.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "writeback", "--db", url, "connectors", "list"],
+        capture_output=True,
+        env=cli.env,
+        timeout=120,
+    )
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert "'--db' (or WRITEBACK_DB): is not UTF-8 text" in err

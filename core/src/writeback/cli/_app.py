@@ -85,7 +85,11 @@ def _global(
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
     ] = 0,
 ) -> None:
+    from ._args import NOT_UTF8, is_utf8
+
     STATE.db = db or os.environ.get("WRITEBACK_DB") or None
+    if STATE.db is not None and not is_utf8(STATE.db):
+        raise typer.BadParameter(NOT_UTF8, param_hint="'--db' (or WRITEBACK_DB)")
     _configure_logging(verbose)
 
 

@@ -1,4 +1,4 @@
-"""Checks shared by command-line arguments that name stored things."""
+"""Checks shared by command-line arguments that name stored things or a database."""
 
 from __future__ import annotations
 
@@ -7,19 +7,26 @@ from typing import TypeVar
 
 import typer
 
-__all__ = ["utf8_text"]
+__all__ = ["NOT_UTF8", "is_utf8", "utf8_text"]
 
+NOT_UTF8 = "is not UTF-8 text; give it in UTF-8."
 _SURROGATE = re.compile("[\ud800-\udfff]")
 T = TypeVar("T", str, list[str], None)
 
 
-def utf8_text(value: T) -> T:
-    """A typer callback: refuses a name or id that is not UTF-8 text.
+def is_utf8(text: str) -> bool:
+    """False for text that came from bytes that are not UTF-8.
 
-    Bytes that are not UTF-8 reach Python's ``sys.argv`` as lone surrogates,
-    which no database driver can send: the lookup failed with a traceback.
+    Python hands such bytes in ``sys.argv`` and ``os.environ`` over as lone
+    surrogates, which no database driver can send: a lookup failed with a
+    traceback.
     """
+    return _SURROGATE.search(text) is None
+
+
+def utf8_text(value: T) -> T:
+    """A typer callback: refuses a name or id that is not UTF-8 text (exit 2)."""
     for item in [value] if isinstance(value, str) else value or []:
-        if _SURROGATE.search(item):
-            raise typer.BadParameter("is not UTF-8 text; give the name or id as it was printed.")
+        if not is_utf8(item):
+            raise typer.BadParameter(NOT_UTF8)
     return value
