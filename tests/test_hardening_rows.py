@@ -196,6 +196,20 @@ def test_an_env_reference_in_a_plugin_secret_must_name_a_variable(cli: Cli) -> N
     add_refused(cli, data, "auth.password", "env:NAME")
 
 
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("https://login.example:99999/token", "port"),
+        ("https://login.example/token\r\nX: 1", "control character or space"),
+        ("https://wb:pw-s3cret@login.example/token", "user name or password"),
+    ],
+)
+def test_a_token_url_that_cannot_be_used_is_refused(cli: Cli, url: str, needle: str) -> None:
+    auth = {"method": "oauth2", "token_url": url, "client_id": "wb", "client_secret": "env:S"}
+    run = add_refused(cli, row(auth=auth), "auth.token_url", needle)
+    assert "pw-s3cret" not in run.stderr
+
+
 # -- item 9: credentials in the URI ----------------------------------------------
 
 
@@ -252,3 +266,13 @@ def test_masking_keeps_the_rest_of_the_uri(tmp_path: Path) -> None:
     )
     assert mask_uri("https://u:p@h/x") == "https://***@h/x"
     assert mask_uri("not a uri at all") == "not a uri at all"
+
+
+def test_a_secret_in_a_token_url_query_prints_masked(cli: Cli) -> None:
+    url = "https://login.example/token?api_key=key-s3cret&tenant=t1"
+    auth = {"method": "oauth2", "token_url": url, "client_id": "wb", "client_secret": "env:S"}
+    cli("connectors", "add", cli.file(row(auth=auth)))
+    shown = cli("connectors", "show", "hook", "--json").json()
+    assert shown["auth"]["token_url"] == "https://login.example/token?api_key=***&tenant=t1"
+    cli("connectors", "show", "hook")
+    assert not [o for o in cli.outputs if "key-s3cret" in o]

@@ -134,7 +134,7 @@ def uri_problem(uri: str) -> str | None:
         return "is not an http:// or https:// address with a host"
     if "@" in parts.netloc:
         return (
-            "holds a user name or password; remove it from the uri and give the "
+            "holds a user name or password; remove them from it and give the "
             "credentials in auth (for example method basic)"
         )
     host_problem = _host_problem(parts.hostname)

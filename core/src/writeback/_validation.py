@@ -22,7 +22,7 @@ from ._models import Connector, Throttle
 from ._problems import problems_from, shown
 from ._registry import PluginRegistry
 from ._secrets import ENV_PREFIX, REDACTOR, reveal
-from ._uri import uri_secrets
+from ._uri import uri_problem, uri_secrets
 
 if TYPE_CHECKING:
     from .store._tokens import TokenStore
@@ -33,6 +33,8 @@ __all__ = [
     "ValidatedConnector",
     "env_reference_problems",
     "secret_paths",
+    "url_setting_problems",
+    "url_settings",
     "validate_connector",
 ]
 
@@ -80,8 +82,9 @@ class ValidatedConnector:
         """
         # A token in the uri's query is as secret as a password: keep it out of
         # error texts and logs the way revealed secrets are.
-        for part in uri_secrets(self.row.uri):
-            REDACTOR.add(part)
+        for url in (self.row.uri, *url_settings(self.row).values()):
+            for part in uri_secrets(url):
+                REDACTOR.add(part)
         return PipelineContext(
             connector=self.row,
             options=self.options,
@@ -108,6 +111,34 @@ def secret_paths(row: Mapping[str, Any]) -> tuple[str, ...]:
         if isinstance(value, Mapping):
             paths += [f"{section}.{k}" for k in value if k in ALWAYS_SECRET]
     return tuple(paths)
+
+
+def url_settings(row: Connector) -> dict[str, str]:
+    """The URLs among ``auth`` and ``options`` (``auth.token_url``, ``auth.authority``, …):
+    keys ending in ``url`` or ``uri``, or named ``authority``, holding a string."""
+    found = {}
+    for section, values in (("auth", row.auth), ("options", row.options)):
+        for key, value in values.items():
+            lowered = str(key).lower()
+            if isinstance(value, str) and (
+                lowered.endswith(("url", "uri")) or lowered == "authority"
+            ):
+                found[f"{section}.{key}"] = value
+    return found
+
+
+def url_setting_problems(row: Connector) -> list[str]:
+    """A sentence for each URL setting that could not be sent (as for ``uri``): a
+    token endpoint on port 99999 or with a line break failed only when fetching."""
+    problems = []
+    for path, value in url_settings(row).items():
+        # Anything else is not a URL at all, which the plugin's own model says.
+        if not value.lower().startswith(("http://", "https://")):
+            continue
+        problem = uri_problem(value)
+        if problem is not None:
+            problems.append(f"{path} {shown(value)} {problem}.")
+    return problems
 
 
 def env_reference_problems(
@@ -216,6 +247,7 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
         raise InvalidConnectorError([exc.message], name=row.name) from None
 
     problems += env_reference_problems(row, auth_spec, type_spec)
+    problems += url_setting_problems(row)
     settings = {**type_spec.auth_defaults.get(method, {}), **row.auth_settings()}
     auth_settings, auth_problems = _parse(
         auth_spec.settings_model, settings, "auth", auth_spec.secret_fields

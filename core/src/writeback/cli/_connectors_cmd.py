@@ -84,13 +84,20 @@ def add(
 
 
 def _printable(stored: StoredConnector) -> dict[str, Any]:
-    """The row fit to print: secrets as ``***``, and the uri's user-info and
-    secret-looking parameters masked (rows stored before they were refused)."""
+    """The row fit to print: secrets as ``***``, and the user-info and secret-looking
+    parameters of its URIs masked (rows stored before they were refused, a token
+    endpoint's query)."""
     from .._uri import mask_uri
 
     row = stored.masked()
     if isinstance(row.get("uri"), str):
         row["uri"] = mask_uri(row["uri"])
+    for section in ("auth", "options"):
+        values = row.get(section)
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if isinstance(value, str) and "://" in value:
+                    values[key] = mask_uri(value)
     return row
 
 
