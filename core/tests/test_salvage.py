@@ -204,3 +204,18 @@ def test_a_failed_renewal_is_tried_again(wb, monkeypatch):
         return alive
 
     assert asyncio.run(scenario()) and len(calls) >= 2
+
+
+def test_an_unreadable_stored_event_fails_its_delivery_only(wb, script):
+    """Its text is not JSON (written behind writeback's back): parsing it in the
+    claim once failed every claim, and no delivery went out at all."""
+    ids = [wb.submit(event(key=f"K{n}"))[0] for n in range(3)]
+    with wb.store.engine.begin() as conn:
+        event_id = conn.execute(
+            text("SELECT event_id FROM deliveries WHERE id = :i"), {"i": ids[1]}
+        ).scalar_one()
+        conn.execute(text("UPDATE events SET payload = '{not json' WHERE id = :e"), {"e": event_id})
+    assert wb.run_worker(until_idle=True).delivered == 2
+    statuses = [wb.deliveries.get(i)[0] for i in ids]
+    assert [r.status for r in statuses] == ["delivered", "dead", "delivered"]
+    assert "the stored event cannot be read" in statuses[1].last_error

@@ -120,6 +120,8 @@ def _settle(
 
 def _delivery(claim: Claim, n: int) -> Delivery:
     event = claim.event
+    if not isinstance(event.get("appointment"), dict):
+        raise ValueError("the stored event cannot be read: it is not an appointment event")
     occurred = event.get("occurred_at")
     return Delivery(
         id=claim.id,

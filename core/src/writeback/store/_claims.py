@@ -90,7 +90,7 @@ def claim_due(
             action=action,
             attempts=attempts_made,
             replayed_after=replayed_after,
-            event=json.loads(payload),
+            event=_payload(payload),
         )
         for (
             seq,
@@ -105,6 +105,17 @@ def claim_due(
         ) in rows
         if seq in claimed
     ]
+
+
+def _payload(text: str) -> dict[str, Any]:
+    """A claimed delivery's event; ``{}`` when its stored text is not an event's
+    JSON (written by something else): that delivery's attempt then fails, where
+    a parse error here failed every claim, and the whole outbox stood still."""
+    try:
+        event = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return event if isinstance(event, dict) else {}
 
 
 #: What a status code may be: PostgreSQL's ``integer``.
