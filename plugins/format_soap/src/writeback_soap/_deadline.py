@@ -54,7 +54,9 @@ class Deadline:
         """Count from now; with ``loop``, its timer cuts the attempt's connections."""
         self.at = time.monotonic() + self.seconds
         if loop is not None:
-            loop.call_soon_threadsafe(self._arm, loop)
+            # A loop closed meanwhile (a worker shutting down) leaves the clock checks.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._arm, loop)
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._done:
