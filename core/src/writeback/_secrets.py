@@ -4,10 +4,15 @@
   sent and never stored as a value.
 - Literal secrets are stored Fernet-encrypted (``fernet:<token>``) with a key
   from ``WRITEBACK_SECRET_KEY`` or a key file created with mode 0600 beside the
-  database.
+  database.  Every literal is encrypted, one that starts with ``fernet:`` too,
+  so that a stored value never depends on what the given one looks like.
+- The key file is made by exactly one process, whole; once secrets are sealed
+  with it, a missing key file is an error, never a reason to make a new key.
 - Every printed form shows ``***`` for a literal secret.
-- Every revealed value is remembered by :data:`REDACTOR`, which removes it from
-  error texts before they are stored and from log records before they are written.
+- Every value revealed or decrypted is remembered by :data:`REDACTOR`
+  (:mod:`writeback._redaction`), which removes it, in every form it travels in,
+  from error texts before they are stored and from log records before they are
+  written.
 """
 
 from __future__ import annotations
