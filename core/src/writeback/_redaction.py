@@ -83,6 +83,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._ordered: list[str] | None = None
         self._starts: dict[str, list[str]] = {}
+        self._longest = 0
         self._next_prune = 0.0
 
     def add(self, value: str | None, *, until: float | None = None) -> None:
@@ -124,7 +125,7 @@ class Redactor:
                     self._values[form] = until
             self._ordered = None
 
-    def _index(self) -> tuple[list[str], dict[str, list[str]]]:
+    def _index(self) -> tuple[list[str], dict[str, list[str]], int]:
         with self._lock:
             if self._ordered is None:
                 # Longest first, so that a secret containing another is removed whole.
@@ -134,23 +135,23 @@ class Redactor:
                     if len(value) > self.MIN_CUT:
                         starts.setdefault(value[: self.MIN_CUT], []).append(value)
                 self._starts = starts
-            return self._ordered, self._starts
+                self._longest = len(self._ordered[0]) if self._ordered else 0
+            return self._ordered, self._starts, self._longest
 
     def redact(self, text: str | None) -> str | None:
         """``text`` with every known secret, and any start of one before a cut, as ``***``."""
         if not text:
             return text
-        ordered, starts = self._index()
+        ordered, starts, longest = self._index()
         for value in ordered:
             if value in text:
                 text = text.replace(value, MASK)
         if starts:
-            text = self._redact_cuts(text, starts)
+            text = self._redact_cuts(text, starts, longest)
         return text
 
-    def _redact_cuts(self, text: str, starts: dict[str, list[str]]) -> str:
+    def _redact_cuts(self, text: str, starts: dict[str, list[str]], longest: int) -> str:
         """Remove the start of a secret that a cut (the end, or an ellipsis) left behind."""
-        longest = max(len(v) for values in starts.values() for v in values)
         cuts = [i for i, ch in enumerate(text) if ch == ELLIPSIS] + [len(text)]
         for cut in reversed(cuts):  # from the end, so that earlier positions stay valid
             for begin in range(max(0, cut - longest), cut - self.MIN_CUT + 1):
