@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 from writeback import AttemptError
+from writeback._secrets import REDACTOR
 from writeback.tokens import (
     Token,
     TokenAuthMechanismBase,
@@ -146,7 +147,11 @@ class EntraMechanism(TokenAuthMechanismBase):
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    # Redacted before it is cut: a secret cut in two inside a sentence would
+    # keep its start, which the redactor can no longer tell from text.
+    line = REDACTOR.redact(line) or ""
+    return line if len(line) <= 200 else line[:199] + "…"
 
 
 # msal logs a non-JSON token answer with its full text at ERROR; the attempt
