@@ -125,7 +125,7 @@ def test_a_yaml_alias_bomb_is_refused(cli: Cli, levels: int) -> None:
 
 
 def test_a_self_referring_yaml_alias_is_refused(cli: Cli) -> None:
-    add_refused(cli, "name: &a [*a]\ntype: webhook\n", "refers to itself", suffix=".yaml")
+    add_refused(cli, "name: &a [*a]\ntype: webhook\n", "inside its own anchor", suffix=".yaml")
 
 
 def test_yaml_aliases_that_expand_a_little_are_fine(cli: Cli) -> None:

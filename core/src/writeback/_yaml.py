@@ -60,7 +60,9 @@ def _check_expansion(root: Node) -> None:
             sizes[key] = total
         elif key in entered:
             # Only a node's own descendants run between entering and finishing it.
-            raise _Refused("a YAML alias refers to itself (a value inside its own anchor)", node)
+            raise _Refused(
+                "a YAML alias is used inside its own anchor, which makes it endless", node
+            )
         elif key not in sizes:
             entered.add(key)
             stack.append((node, True))
