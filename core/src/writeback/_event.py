@@ -8,7 +8,7 @@ camelCase appointment; fields we do not know are kept as they came.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
@@ -114,6 +114,24 @@ def _drop_empty(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _jsonable(value: Any) -> Any:
+    """``value`` with every date-time as a UTC ``Z`` string and every date in ISO form.
+
+    A Python caller may hand over ``datetime`` objects in fields we do not know
+    too; JSON has no such type, and storing the event failed with a TypeError.
+    Nesting is bounded by the event's own check, so recursion is safe here.
+    """
+    if isinstance(value, datetime):
+        return _utc_z(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _utc_z(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -186,10 +204,7 @@ class Appointment(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         """The appointment as given (explicit nulls kept), date-times as UTC ``Z`` strings."""
         data = self.model_dump(mode="python", exclude_unset=True)
-        for key in ("start", "end"):
-            if isinstance(data.get(key), datetime):
-                data[key] = _utc_z(data[key])
-        return data
+        return {key: _jsonable(value) for key, value in data.items()}
 
 
 class AppointmentEvent(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from ._problems import field_path, shown
@@ -58,7 +59,19 @@ def _where(prefix: str, loc: tuple[Any, ...]) -> str:
     return field_path(prefix, loc)
 
 
+#: What a parsed value may hold besides lists and objects: JSON's scalars, and the
+#: dates and date-times a Python caller hands over for ``start`` or ``occurred_at``.
+_SCALARS = (str, int, float, bool, type(None), date)
+#: Keys ``json.dumps`` can write.
+_KEYS = (str, int, float, bool, type(None))
+
+
 def _scalar_problem(value: Any, where: str) -> str | None:
+    if not isinstance(value, _SCALARS):
+        return (
+            f"{where} is {shown(value)} (Python {type(value).__name__}), which JSON cannot "
+            "hold; give text, a number, true or false, null, a list or an object."
+        )
     if isinstance(value, str):
         found = _SURROGATE.search(value)
         if found is not None:
@@ -84,7 +97,8 @@ def unsendable(value: Any, prefix: str = "") -> str | None:
     sent as JSON, as one sentence naming where it is; ``None`` when there is none.
 
     Refused: lone surrogates in strings and keys, NaN and infinity, integers
-    beyond 64 bits, and nesting deeper than :data:`MAX_DEPTH`.  Walked without
+    beyond 64 bits, nesting deeper than :data:`MAX_DEPTH`, and values JSON has
+    no form for (a set, bytes, any other object; dates are allowed).  Walked without
     recursion, so a value nested arbitrarily deep costs one pass to its limit.
     """
     stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
@@ -96,6 +110,11 @@ def unsendable(value: Any, prefix: str = "") -> str | None:
             if isinstance(node, Mapping):
                 children = []
                 for key, child in node.items():
+                    if not isinstance(key, _KEYS):
+                        return (
+                            f"{_where(prefix, loc)} has the key {shown(key)} (Python "
+                            f"{type(key).__name__}), which JSON cannot hold; give keys as text."
+                        )
                     if isinstance(key, str) and _SURROGATE.search(key):
                         return (
                             f"{_where(prefix, loc)} has a key holding a lone surrogate, which "
