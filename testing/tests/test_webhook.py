@@ -255,3 +255,21 @@ def test_keep_alive_serves_many_requests_on_one_connection(client: httpx.Client)
     assert rx.connections_accepted == 1
     assert {r.connection for r in rx.requests} == {1}
     assert len(_CountingHandler.writes) == 200
+
+
+def test_echo_quotes_the_authorization_header_and_body_back(client: httpx.Client) -> None:
+    from writeback_testing.webhook import echo
+
+    with WebhookReceiver(plan=echo(401, error="invalid_client")) as rx:
+        answer = client.post(
+            rx.url + "/token",
+            content=b"client_secret=s%2Fx",
+            headers={"Authorization": "Basic YTpi"},
+        )
+        head = client.head(rx.url + "/token")
+    assert answer.status_code == 401
+    assert answer.json() == {
+        "error": "invalid_client",
+        "error_description": "you sent Authorization: Basic YTpi with the body client_secret=s%2Fx",
+    }
+    assert head.status_code == 200  # like every plan, it answers POSTs only
