@@ -325,6 +325,13 @@ def test_a_deleted_key_file_without_stored_secrets_is_made_anew(cli):
     assert key_file.exists() and key_file.read_text().strip() != key
 
 
+def test_an_unreadable_database_without_its_key_file_gets_no_new_key(cli):
+    (cli.tmp_path / "writeback.db").write_bytes(b"not a database, " * 256)
+    refused = cli("connectors", "list", check=2)
+    assert "WB-401" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (cli.tmp_path / "writeback.db.key").exists()
+
+
 # -- a literal that looks sealed -------------------------------------------------------
 
 

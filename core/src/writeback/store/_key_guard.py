@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import Engine, inspect, select
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
+from .._errors import DatabaseError
 from .._secrets import SEALED_PREFIX
 from ._schema import connectors
 
@@ -19,11 +21,18 @@ __all__ = ["holds_sealed_secrets"]
 
 
 def holds_sealed_secrets(engine: Engine) -> bool:
-    """True when a stored connector row has a secret sealed with a key (``fernet:…``)."""
-    with engine.connect() as conn:
-        if not inspect(conn).has_table(connectors.name):
-            return False  # a new database
-        rows = conn.execute(select(connectors.c.row, connectors.c.secret_paths)).all()
+    """True when a stored connector row has a secret sealed with a key (``fernet:…``).
+
+    :raises DatabaseError: when the database cannot be read (as opening it would
+        say), so that no key is made for a database that may hold secrets.
+    """
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(connectors.name):
+                return False  # a new database
+            rows = conn.execute(select(connectors.c.row, connectors.c.secret_paths)).all()
+    except SQLAlchemyDatabaseError as exc:
+        raise DatabaseError(f"the database cannot be opened: {exc.orig}") from None
     for row, paths in rows:
         data = json.loads(row)
         for path in json.loads(paths):
