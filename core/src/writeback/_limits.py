@@ -25,12 +25,13 @@ __all__ = [
     "MAX_SCHEDULE_WAIT",
     "MAX_YAML_VALUES",
     "depth_sentence",
+    "int_sentence",
     "unsendable",
 ]
 
 #: The most ``dispatch`` reads from a file or stdin.
 MAX_EVENTS_BYTES = 32 * 1024 * 1024
-#: The most ``connectors add``/``validate`` read: a thousand rows fit many times over.
+#: The most ``connectors add``/``validate`` read: a thousand rows of a few hundred bytes fit.
 MAX_ROWS_BYTES = 1024 * 1024
 #: Objects and lists nested deeper than this are refused (an event is four levels deep).
 MAX_DEPTH = 64
@@ -45,10 +46,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def depth_sentence(where: str) -> str:
+    """The refusal of a value nested past :data:`MAX_DEPTH`, ``where`` naming it."""
     return f"{where} is nested more than {MAX_DEPTH} levels deep; flatten it."
 
 
 def int_sentence(where: str) -> str:
+    """The refusal of an integer beyond 64 bits, ``where`` naming it and its value."""
     return f"{where}: integers must fit in 64 bits ({INT_MIN} to {INT_MAX})."
 
 
