@@ -5,6 +5,7 @@ is bounded."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -231,3 +232,17 @@ def test_a_database_path_that_is_not_utf8_is_a_usage_error(cli: Cli, tmp_path: P
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode == 2 and "Traceback" not in err, err
     assert "'--db' (or WRITEBACK_DB): is not UTF-8 text" in err
+
+
+def test_dispatch_from_a_closed_stdin_is_one_sentence(cli: Cli) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "writeback", "--db", cli.db_url, "dispatch", "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=cli.env,
+        timeout=120,
+        preexec_fn=lambda: os.close(0),
+    )
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert "stdin: is closed" in err

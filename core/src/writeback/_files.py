@@ -39,6 +39,8 @@ def _read_text(source: str, limit: int) -> str:
     label = _label(source)
     try:
         if source == "-":
+            if sys.stdin is None:
+                raise InputFileError("stdin: is closed; give the input on stdin or as a file.")
             data = sys.stdin.buffer.read(limit + 1)
         else:
             with Path(source).open("rb") as handle:
