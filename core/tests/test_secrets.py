@@ -61,3 +61,12 @@ def test_logs_are_redacted(caplog):
     with caplog.at_level(logging.INFO, logger="writeback.test"):
         logger.info("token is %s", "log-secret-42")
     assert "log-secret-42" not in caplog.text and "***" in caplog.text
+
+
+def test_a_stored_rows_printed_form_masks_a_query_token(tmp_path, registry, monkeypatch):
+    monkeypatch.delenv("WRITEBACK_SECRET_KEY", raising=False)
+    with Dispatcher(Store.open(f"sqlite:///{tmp_path}/wb.db"), registry) as wb:
+        wb.connectors.add(row(uri="https://bo.example.com/hook?access_token=t0ps3cret&x=1"))
+        printed = wb.connectors.get("f1").masked()["uri"]
+    assert "t0ps3cret" not in printed
+    assert printed.startswith("https://bo.example.com/hook?") and "x=1" in printed

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, select, update
 
 from .._errors import ConnectorExistsError, ConnectorNotFoundError
 from .._secrets import SecretBox, mask_row
+from .._uri import mask_uri
 from .._validation import ValidatedConnector
 from ._schema import connectors, deliveries
 
@@ -30,8 +31,9 @@ class StoredConnector:
     updated_at: float
 
     def masked(self) -> dict[str, Any]:
-        """The row fit to print: literal secrets as ``***``."""
+        """The row fit to print: literal secrets as ``***``, the URI masked."""
         row = mask_row(self.sealed_row, self.secret_paths)
+        row["uri"] = mask_uri(row["uri"])
         row["enabled"] = self.enabled
         return row
 

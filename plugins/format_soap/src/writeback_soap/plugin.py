@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from writeback import ApiFormatSpec, hookimpl
+from writeback import ApiFormatSpec, hookimpl, mask_uri
 
 if TYPE_CHECKING:
     from writeback import ApiFormat, AuthMethodSpec, Connector, PipelineContext
@@ -34,7 +34,7 @@ def check_connector(connector: Connector, auth: AuthMethodSpec) -> list[str]:
     if connector.options.get(INSECURE_HTTP_OPTION) is True:
         return []
     return [
-        f"uri {connector.uri!r}: api_type 'soap' with auth.method {auth.name!r} would send "
+        f"uri {mask_uri(connector.uri)!r}: api_type 'soap' with auth.method {auth.name!r} would send "
         "the credentials in clear over http://; use an https:// uri, or set "
         f"options.{INSECURE_HTTP_OPTION}: true if the network between is trusted."
     ]
