@@ -124,3 +124,17 @@ def test_shown_quotes_only_the_start_of_any_value() -> None:
 )
 def test_mask_uri(uri: str, masked: str) -> None:
     assert mask_uri(uri) == masked
+
+
+def test_a_python_caller_may_hand_over_parsed_parts():
+    from writeback import Connector, Throttle
+
+    row = Connector(
+        name="t",
+        type="webhook",
+        uri="https://example.test/h",
+        api_type="json",
+        source_app="APP",
+        throttle=Throttle(max_concurrency=2),
+    )
+    assert row.throttle == Throttle(max_concurrency=2)

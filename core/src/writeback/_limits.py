@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel
+
 from ._problems import field_path, shown
 from ._schedule import MAX_RETRY_AFTER
 
@@ -107,6 +109,9 @@ def unsendable(value: Any, prefix: str = "") -> str | None:
     stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while stack:
         node, loc = stack.pop()
+        if isinstance(node, BaseModel):
+            # A Python caller may hand over a part already parsed (``Throttle(...)``).
+            node = node.model_dump(mode="python")
         if isinstance(node, Mapping | list | tuple):
             if len(loc) >= MAX_DEPTH:
                 return depth_sentence(_where(prefix, loc))
