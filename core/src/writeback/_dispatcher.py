@@ -136,11 +136,12 @@ class Connectors:
 
         async def probe() -> ProbeReport:
             from ._errors import AttemptError
+            from ._secrets import REDACTOR
 
             try:
                 pipeline = Pipeline.build(connector, token_store=self._store.tokens)
             except AttemptError as exc:
-                return ProbeReport(False, str(exc))
+                return ProbeReport(False, REDACTOR.redact(str(exc)) or "")
             try:
                 return await pipeline.probe()
             finally:
