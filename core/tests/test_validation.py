@@ -45,7 +45,7 @@ def test_variant_decides_methods_and_warnings(registry):
         ({"source_app": "X" * 31}, "source_app"),
         ({"colour": "red"}, "colour is not a known field"),
         ({"type": "sap"}, "type 'sap' is not a known connector type"),
-        ({"api_type": "soap"}, "pip install writeback-soap"),
+        ({"api_type": "soap"}, "api_type 'soap' is not a known API format"),
         ({"auth": {"method": "key"}}, "auth.password is required"),
         (
             {"auth": {"method": "key", "password": "p", "user": "u"}},

@@ -110,6 +110,9 @@ class ConnectorTypeSpec:
     auth_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Extra row checks; returns one sentence per problem (empty when fine).
     check: Callable[[Connector, BaseModel], Sequence[str]] | None = None
+    #: Where the formats and auth methods it accepts come from: name -> distribution,
+    #: for install hints (the core knows no plugin by name).
+    provided_by: Mapping[str, str] = field(default_factory=dict)
     #: Distribution and version, filled in by the registry (plugins leave them empty).
     distribution: str = ""
     version: str = ""
@@ -172,6 +175,8 @@ class AuthMethodSpec:
     factory: Callable[[PipelineContext], AuthMechanism]
     #: True when credentials travel readable by anyone on the path over plain http.
     sends_credentials: bool = True
+    #: Warnings about a valid row's parsed settings (printed, exit 0); one sentence each.
+    warn: Callable[[BaseModel], Sequence[str]] | None = None
     distribution: str = ""
     version: str = ""
 

@@ -9,7 +9,7 @@ turned into attempt results, and secrets removed from every error text.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._errors import AttemptError
 from ._interfaces import (
@@ -18,7 +18,9 @@ from ._interfaces import (
     AuthMechanism,
     ConnectorType,
     Delivery,
+    OutboundMessage,
     Outcome,
+    PipelineContext,
     ProbeReport,
 )
 from ._secrets import REDACTOR, secret_safe_logger
@@ -60,17 +62,9 @@ class Pipeline:
         :raises AttemptError: when a secret cannot be revealed or a factory fails.
         """
         context = connector.context(token_store=token_store)
-        try:
-            auth = connector.auth_spec.factory(context)
-            connector_type = connector.type_spec.factory(context)
-            api_format = connector.format_spec.factory(replace(context, auth=auth))
-        except AttemptError:
-            raise
-        except Exception as exc:
-            raise AttemptError(
-                f"the plugins for connector {connector.name!r} could not be set up: {exc!r}",
-                code="WB-398",
-            ) from exc
+        auth = _set_up("auth method", connector.auth_spec, context)
+        connector_type = _set_up("connector type", connector.type_spec, context)
+        api_format = _set_up("API format", connector.format_spec, replace(context, auth=auth))
         return cls(connector, connector_type, api_format, auth)
 
     async def send(self, delivery: Delivery) -> AttemptResult:
@@ -79,6 +73,11 @@ class Pipeline:
         tracking = track_tokens()
         try:
             message = self.connector_type.build_message(delivery)
+            if not isinstance(message, OutboundMessage):
+                raise TypeError(
+                    f"connector type {self.connector.type_spec.name!r}: build_message returned "
+                    f"{type(message).__name__}, not OutboundMessage"
+                )
             result = await self.api_format.send(message)
             if result.status_code == 401 and await self.auth.unauthorized():
                 log.info(
@@ -114,6 +113,21 @@ class Pipeline:
 
     async def aclose(self) -> None:
         await self.api_format.aclose()
+
+
+def _set_up(kind: str, spec: Any, context: PipelineContext) -> Any:
+    """Call one factory; a failure names the plugin (which of the three, and its distribution)."""
+    try:
+        return spec.factory(context)
+    except AttemptError:
+        raise
+    except Exception as exc:
+        raise AttemptError(
+            f"connector {context.connector.name!r}: the {kind} {spec.name!r} "
+            f"({spec.distribution or 'registered without a distribution'}) could not be set "
+            f"up: {exc!r}",
+            code="WB-398",
+        ) from exc
 
 
 def attempt_error_result(exc: AttemptError) -> AttemptResult:

@@ -22,8 +22,9 @@ import pluggy
 from . import hookspecs
 from ._descriptors import ApiFormatSpec, AuthMethodSpec, ConnectorTypeSpec
 from ._errors import DuplicatePluginError, PluginLoadError, PluginMissingError
+from .conformance import conformance_problems
 
-__all__ = ["DISABLE_ENV", "KNOWN_DISTRIBUTIONS", "LoadError", "PluginRegistry"]
+__all__ = ["DISABLE_ENV", "LoadError", "PluginRegistry"]
 
 DISABLE_ENV = "WRITEBACK_DISABLE_PLUGINS"
 ENTRY_POINT_GROUP = "writeback"
@@ -33,23 +34,6 @@ KINDS = {
     "connector_types": ("writeback_connector_types", "connector type", "type"),
     "api_formats": ("writeback_api_formats", "API format", "api_type"),
     "auth_methods": ("writeback_auth_methods", "auth method", "auth.method"),
-}
-
-#: Where the plugins this project ships come from, for ``pip install`` hints.
-KNOWN_DISTRIBUTIONS = {
-    "connector_types": {
-        "bc": "writeback-bc",
-        "nav": "writeback-nav",
-        "webhook": "writeback-webhook",
-    },
-    "api_formats": {"json": "writeback-json", "rest": "writeback-json", "soap": "writeback-soap"},
-    "auth_methods": {
-        "basic": "writeback-auth-basic",
-        "windows": "writeback-auth-windows",
-        "ntlm": "writeback-auth-windows",
-        "entra": "writeback-auth-entra",
-        "oauth2": "writeback-auth-oauth2",
-    },
 }
 
 Spec = TypeVar("Spec", ConnectorTypeSpec, ApiFormatSpec, AuthMethodSpec)
@@ -81,7 +65,11 @@ class PluginRegistry:
         self.load_errors: list[LoadError] = []
         #: kind -> name -> the plugin (entry point) that failed or was refused for it.
         self._broken: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
+        #: distribution -> why it registered nothing (import, declaration, conformance).
+        self._failed: dict[str, str] = {}
         self.disabled: set[str] = set()
+        #: Entry points not loaded because of ``disabled``: name -> distribution.
+        self._skipped: dict[str, str] = {}
 
     # -- loading -------------------------------------------------------------
 
@@ -110,6 +98,7 @@ class PluginRegistry:
         dist = ep.dist.name if ep.dist is not None else "?"
         version = ep.dist.version if ep.dist is not None else "?"
         if ep.name in self.disabled or dist in self.disabled:
+            self._skipped[ep.name] = dist
             return
         try:
             module = ep.load()
@@ -118,15 +107,18 @@ class PluginRegistry:
             return
         self.register(module, name=ep.name, distribution=dist, version=version)
 
-    def _record_broken(self, name: str, dist: str, version: str, error: str) -> None:
+    def _record_broken(
+        self, name: str, dist: str, version: str, error: str, *, declared: Iterable[Any] = ()
+    ) -> None:
         self.load_errors.append(LoadError(name, dist, version, error))
+        self._failed.setdefault(dist, error)
         # By convention the entry-point name is the plugin's short name.
         for kind in KINDS:
             self._broken[kind].setdefault(name, f"{dist} ({error})")
-        for kind, table in KNOWN_DISTRIBUTIONS.items():
-            for plugin_name, known_dist in table.items():
-                if known_dist == dist or plugin_name == name:
-                    self._broken[kind].setdefault(plugin_name, f"{dist} ({error})")
+        for spec in declared:
+            kind = _kind_of(spec)
+            if kind is not None and isinstance(getattr(spec, "name", None), str):
+                self._broken[kind].setdefault(spec.name, f"{dist} ({error})")
 
     def register(
         self,
@@ -164,6 +156,18 @@ class PluginRegistry:
             self._pm.unregister(plugin)
             self._record_broken(name, distribution or name, version, f"declaration failed: {exc!r}")
             return
+        problems = _nonconformance(distribution or name, name, collected)
+        if not self._pm.get_hookcallers(plugin):
+            problems.append(
+                f"{distribution or name} was not loaded: its module {name!r} implements no "
+                "writeback hook; mark the hook functions with @writeback.hookimpl."
+            )
+        if problems:
+            self._pm.unregister(plugin)
+            declared = [spec for specs in collected.values() for spec in specs]
+            for problem in problems:
+                self._record_broken(name, distribution or name, version, problem, declared=declared)
+            return
         for kind, specs in collected.items():
             for spec in specs:
                 stamped = dataclasses.replace(spec, distribution=distribution, version=version)
@@ -171,6 +175,8 @@ class PluginRegistry:
 
     def _add(self, kind: str, spec: Any) -> None:
         table: dict[str, Any] = getattr(self, kind)
+        if kind == "api_formats":
+            spec = self._settle_aliases(spec)
         names = [spec.name, *getattr(spec, "aliases", ())]
         for name in names:
             owner = (
@@ -190,6 +196,39 @@ class PluginRegistry:
         if kind == "api_formats":
             for alias in spec.aliases:
                 self._aliases[alias] = spec.name
+
+    def _settle_aliases(self, spec: ApiFormatSpec) -> ApiFormatSpec:
+        """A format's name beats another format's alias, whichever came first.
+
+        The alias claim is the error: it is dropped and reported against the
+        distribution that declared it, and the named format stays usable.
+        """
+        kept = []
+        for alias in spec.aliases:
+            owner = self.api_formats.get(alias)
+            if owner is None:
+                kept.append(alias)
+            else:
+                self._alias_error(spec, alias, owner)
+        claimant_name = self._aliases.pop(spec.name, None)
+        if claimant_name is not None:
+            claimant = self.api_formats[claimant_name]
+            self._alias_error(claimant, spec.name, spec)
+            self.api_formats[claimant_name] = dataclasses.replace(
+                claimant, aliases=tuple(a for a in claimant.aliases if a != spec.name)
+            )
+        if len(kept) == len(spec.aliases):
+            return spec
+        return dataclasses.replace(spec, aliases=tuple(kept))
+
+    def _alias_error(self, claimant: ApiFormatSpec, alias: str, owner: ApiFormatSpec) -> None:
+        message = (
+            f"API format {claimant.name!r} of {claimant.distribution} declares the alias "
+            f"{alias!r}, which is the name of the format from {owner.distribution}; the name "
+            f"wins and the alias is ignored: remove {alias!r} from the aliases in "
+            f"{claimant.distribution}."
+        )
+        self.load_errors.append(LoadError(alias, claimant.distribution, claimant.version, message))
 
     # -- lookup --------------------------------------------------------------
 
@@ -219,9 +258,14 @@ class PluginRegistry:
                 f"{field} {name!r}: the plugin that provides it failed to load: {reason}; "
                 "reinstall it or run 'writeback plugins' for details."
             )
-        available = ", ".join(sorted(table)) or "none installed"
-        dist = KNOWN_DISTRIBUTIONS[kind].get(name)
-        if (dist and dist in self.disabled) or name in self.disabled:
+        available = ", ".join(sorted(n for n in table if self.usable(kind, n))) or "none installed"
+        dist = self.provider_of(kind, name)
+        if dist in self._failed:
+            raise PluginLoadError(
+                f"{field} {name!r}: the plugin that provides it failed to load: {dist} "
+                f"({self._failed[dist]}); reinstall it or run 'writeback plugins' for details."
+            )
+        if name in self.disabled or name in self._skipped or (dist and dist in self.disabled):
             raise PluginMissingError(
                 f"{field} {name!r}: the {human} is disabled by {DISABLE_ENV}; "
                 f"installed: {available}."
@@ -235,12 +279,37 @@ class PluginRegistry:
             f"{field} {name!r} is not a known {human}; installed: {available}."
         )
 
-    def summary(self) -> dict[str, Any]:
-        """What ``writeback plugins --json`` prints."""
+    def usable(self, kind: str, name: str) -> bool:
+        """Whether ``name`` of ``kind`` (``auth_methods``, …) is installed and not clashed."""
+        return name in getattr(self, kind) and name not in self._broken[kind]
 
-        def rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+    def provider_of(self, kind: str, name: str) -> str | None:
+        """The distribution an installed connector type says provides a format or auth
+        method (its ``provided_by``); ``None`` when none says."""
+        if kind == "connector_types":
+            return None
+        for spec in sorted(self.connector_types.values(), key=lambda s: s.name):
+            if spec.provided_by.get(name):
+                return spec.provided_by[name]
+        return None
+
+    def missing_auth(self, spec: ConnectorTypeSpec) -> dict[str, str | None]:
+        """Auth methods ``spec`` accepts that are not installed: name -> distribution."""
+        accepted = dict.fromkeys(m for rule in spec.auth_rules for m in rule.methods)
+        return {
+            m: spec.provided_by.get(m) or self.provider_of("auth_methods", m)
+            for m in accepted
+            if not self.usable("auth_methods", m)
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """What ``writeback plugins --json`` prints; a name two plugins claim is left
+        out (it is under ``load_errors``)."""
+
+        def rows(kind: str, table: dict[str, Any]) -> list[dict[str, Any]]:
             out = []
-            for spec in sorted(table.values(), key=lambda s: s.name):
+            active = [s for s in table.values() if self.usable(kind, s.name)]
+            for spec in sorted(active, key=lambda s: s.name):
                 row = {
                     "name": spec.name,
                     "summary": spec.summary,
@@ -251,9 +320,12 @@ class PluginRegistry:
                     row["formats"] = list(spec.formats)
                     row["auth"] = {spec.label(rule.variant): {} for rule in spec.auth_rules}
                     for rule in spec.auth_rules:
-                        row["auth"][spec.label(rule.variant)][rule.api_format] = list(
-                            self.effective_methods(spec, rule.variant, rule.api_format)
-                        )
+                        row["auth"][spec.label(rule.variant)][rule.api_format] = [
+                            m
+                            for m in self.effective_methods(spec, rule.variant, rule.api_format)
+                            if self.usable("auth_methods", m)
+                        ]
+                    row["missing_auth"] = self.missing_auth(spec)
                     row["coalesce"] = spec.coalesce_default
                 elif isinstance(spec, ApiFormatSpec):
                     row["transport"] = spec.transport
@@ -265,9 +337,9 @@ class PluginRegistry:
             return out
 
         return {
-            "connector_types": rows(self.connector_types),
-            "api_formats": rows(self.api_formats),
-            "auth_methods": rows(self.auth_methods),
+            "connector_types": rows("connector_types", self.connector_types),
+            "api_formats": rows("api_formats", self.api_formats),
+            "auth_methods": rows("auth_methods", self.auth_methods),
             "load_errors": [e.as_dict() for e in self.load_errors],
         }
 
@@ -290,3 +362,41 @@ class PluginRegistry:
                 continue
             methods.append(method)
         return tuple(methods)
+
+
+def _kind_of(spec: Any) -> str | None:
+    for kind, cls in (
+        ("connector_types", ConnectorTypeSpec),
+        ("api_formats", ApiFormatSpec),
+        ("auth_methods", AuthMethodSpec),
+    ):
+        if isinstance(spec, cls):
+            return kind
+    return None
+
+
+def _nonconformance(dist: str, name: str, collected: dict[str, list[Any]]) -> list[str]:
+    """One sentence per conformance problem of a plugin's declarations, naming ``dist``."""
+    problems = []
+    for kind, specs in collected.items():
+        for spec in specs:
+            if _kind_of(spec) != kind:
+                found = type(spec).__name__
+                problems.append(
+                    f"{dist} was not loaded: {KINDS[kind][0]} returned a {found}; return "
+                    f"{_SPEC_CLASSES[kind]} descriptors from it."
+                )
+                continue
+            for problem in conformance_problems(spec):
+                problems.append(
+                    f"{dist} was not loaded: {problem.rstrip('.')}; fix the declaration in "
+                    f"{dist} (docs/hooks.md lists the rules) or uninstall it."
+                )
+    return problems
+
+
+_SPEC_CLASSES = {
+    "connector_types": "ConnectorTypeSpec",
+    "api_formats": "ApiFormatSpec",
+    "auth_methods": "AuthMethodSpec",
+}

@@ -261,9 +261,10 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
     if problems or auth_settings is None:
         raise InvalidConnectorError(problems, name=row.name)
 
-    warnings = tuple(
-        f"connector {row.name!r}: {rule.warnings[method]}" for _ in (0,) if method in rule.warnings
-    )
+    notes = [rule.warnings[method]] if method in rule.warnings else []
+    if auth_spec.warn is not None:
+        notes += auth_spec.warn(auth_settings)
+    warnings = tuple(f"connector {row.name!r}: {note}" for note in notes)
     return ValidatedConnector(
         row=row,
         type_spec=type_spec,

@@ -60,6 +60,15 @@ def conformance_problems(spec: Any) -> list[str]:
         for fmt in spec.formats:
             if not any(rule.api_format == fmt for rule in spec.auth_rules):
                 problems.append(f"{owner}: no auth rule for format {fmt!r}.")
+        accepted = {*spec.formats, *(m for rule in spec.auth_rules for m in rule.methods)}
+        for provided, dist in spec.provided_by.items():
+            if provided not in accepted:
+                problems.append(
+                    f"{owner}: provided_by names {provided!r}, which is neither a format "
+                    "it lists nor an auth method it accepts."
+                )
+            if not isinstance(dist, str) or not dist.strip():
+                problems.append(f"{owner}: provided_by[{provided!r}] is not a distribution name.")
         if len(spec.variants) > 1 and spec.variant_of is None:
             problems.append(f"{owner}: several variants but no variant_of to choose one.")
     elif isinstance(spec, ApiFormatSpec):

@@ -1,4 +1,4 @@
-"""``writeback dispatch``, ``worker``, ``plugins`` and ``demo``."""
+"""``writeback dispatch``, ``worker``, ``plugins`` (and ``plugins check``) and ``demo``."""
 
 from __future__ import annotations
 
@@ -226,23 +226,53 @@ def worker(
     _report(stats)
 
 
-@app.command("plugins")
-def plugins(as_json: JsonFlag = False) -> None:
+plugins_app = typer.Typer(
+    help="Installed plugins and the support matrix they declare.",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+app.add_typer(plugins_app, name="plugins")
+
+
+@plugins_app.callback(invoke_without_command=True)
+def plugins(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Installed plugins and the support matrix they declare."""
+    if ctx.invoked_subcommand is not None:
+        return
     from .._registry import PluginRegistry
 
-    summary = PluginRegistry.load().summary()
+    registry = PluginRegistry.load()
+    summary = registry.summary()
     if as_json:
         print_json(summary)
         return
     matrix = []
     for t in summary["connector_types"]:
-        for variant, per_format in t["auth"].items():
-            for fmt, methods in per_format.items():
-                label = t["name"] if variant == "default" else f"{t['name']} ({variant})"
-                matrix.append([label, fmt, ", ".join(methods), t["distribution"], t["version"]])
+        spec = registry.connector_types[t["name"]]
+        for rule in spec.auth_rules:
+            variant, fmt = spec.label(rule.variant), rule.api_format
+            label = t["name"] if variant == "default" else f"{t['name']} ({variant})"
+            installed = t["auth"][variant][fmt]
+            accepted = registry.effective_methods(spec, rule.variant, fmt)
+            missing = [
+                f"{m} ({t['missing_auth'][m]})" if t["missing_auth"].get(m) else m
+                for m in accepted
+                if m not in installed
+            ]
+            matrix.append(
+                [
+                    label,
+                    fmt,
+                    ", ".join(installed),
+                    ", ".join(missing),
+                    t["distribution"],
+                    t["version"],
+                ]
+            )
     table(
-        "connector types", ["type", "api_type", "auth methods", "distribution", "version"], matrix
+        "connector types",
+        ["type", "api_type", "auth methods", "not installed", "distribution", "version"],
+        matrix,
     )
     table(
         "API formats",
@@ -265,6 +295,26 @@ def plugins(as_json: JsonFlag = False) -> None:
             f"load error: {problem['name']} ({problem['distribution']}): {problem['error']}",
             markup=False,
         )
+
+
+@plugins_app.command("check")
+def plugins_check() -> None:
+    """Exit 0 when every installed plugin loads and passes the conformance checks, else 1."""
+    from .._registry import PluginRegistry
+
+    registry = PluginRegistry.load()
+    for problem in registry.load_errors:
+        out.print(f"{problem.distribution}: {problem.error}", markup=False)
+    if registry.load_errors:
+        raise typer.Exit(1)
+    dists = sorted(
+        {
+            spec.distribution
+            for table_ in (registry.connector_types, registry.api_formats, registry.auth_methods)
+            for spec in table_.values()
+        }
+    )
+    out.print(f"ok: {len(dists)} distribution(s) pass: {', '.join(dists)}", markup=False)
 
 
 @app.command("demo")

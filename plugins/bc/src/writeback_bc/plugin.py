@@ -103,6 +103,15 @@ def writeback_connector_types() -> list[ConnectorTypeSpec]:
             throttle_default=STAGING_THROTTLE,
             auth_defaults={"entra": {"scope": BC_ENTRA_SCOPE}},
             check=check_staging_row,
+            provided_by={
+                "json": "writeback-json",
+                "soap": "writeback-soap",
+                "basic": "writeback-auth-basic",
+                "windows": "writeback-auth-windows",
+                "ntlm": "writeback-auth-windows",
+                "entra": "writeback-auth-entra",
+                "oauth2": "writeback-auth-oauth2",
+            },
             factory=_bc,
         )
     ]

@@ -41,6 +41,12 @@ def writeback_connector_types() -> list[ConnectorTypeSpec]:
             coalesce_default=True,
             throttle_default=STAGING_THROTTLE,
             check=check_staging_row,
+            provided_by={
+                "soap": "writeback-soap",
+                "basic": "writeback-auth-basic",
+                "windows": "writeback-auth-windows",
+                "ntlm": "writeback-auth-windows",
+            },
             factory=_nav,
         )
     ]

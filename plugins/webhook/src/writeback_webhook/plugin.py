@@ -35,6 +35,12 @@ def writeback_connector_types() -> list[ConnectorTypeSpec]:
             options_model=WebhookOptions,
             # Receivers see every change, in order; nothing is merged away.
             coalesce_default=False,
+            provided_by={
+                "json": "writeback-json",
+                "basic": "writeback-auth-basic",
+                "entra": "writeback-auth-entra",
+                "oauth2": "writeback-auth-oauth2",
+            },
             factory=_webhook,
         )
     ]
