@@ -173,4 +173,6 @@ def test_windows_without_the_kerberos_extra_uses_ntlm(
         context(make_connector, "windows", username="alice@WRITEBACK.TEST", password="p")
     )
     assert mechanism.kerberos is None
-    assert asyncio.run(mechanism.describe()) == "Windows Negotiate (NTLM) as alice@WRITEBACK.TEST"
+    assert asyncio.run(mechanism.describe()) == (
+        "Windows Negotiate (NTLM; Kerberos support is not installed) as alice@WRITEBACK.TEST"
+    )

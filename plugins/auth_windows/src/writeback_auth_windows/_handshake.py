@@ -27,10 +27,12 @@ __all__ = [
     "KDC_REFUSED_USER",
     "KDC_UNREACHABLE",
     "KERBEROS_ERROR",
+    "KERBEROS_MISSING",
     "LOGIN_REFUSED",
     "HandshakeCounter",
     "challenge_token",
     "discard",
+    "kerberos_missing",
     "login_refused",
     "offers",
     "remember_sent",
@@ -50,6 +52,8 @@ LOGIN_REFUSED = "WB-343"
 HANDSHAKE_BROKEN = "WB-344"
 #: Any other Kerberos error while getting a ticket (clock skew, bad configuration).
 KERBEROS_ERROR = "WB-345"
+#: A 401 for ``user@REALM`` that got NTLM only because Kerberos support is not installed.
+KERBEROS_MISSING = "WB-346"
 
 
 #: How long a handshake token sent is removed from texts: it is good for one
@@ -130,6 +134,18 @@ def login_refused(scheme: str, username: str) -> AttemptError:
         f"HTTP 401: the server refused the {scheme} login of {username} after a complete "
         "handshake; check the user name, its domain and the password.",
         code=LOGIN_REFUSED,
+    )
+
+
+def kerberos_missing(username: str, install: str) -> AttemptError:
+    """The sentence for a 401 to ``user@REALM`` when only NTLM could be offered: the
+    likely cause is not the password but the missing Kerberos support."""
+    return AttemptError(
+        f"HTTP 401: the server refused the Negotiate login of {username}, which got NTLM "
+        "only because Kerberos support is not installed here; the server probably accepts "
+        f"Kerberos only: run {install}, then retry (if it does take NTLM, check the user "
+        "name, its domain and the password).",
+        code=KERBEROS_MISSING,
     )
 
 

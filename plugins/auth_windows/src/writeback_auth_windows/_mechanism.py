@@ -9,12 +9,13 @@ handshake counter and, for ``windows``, the Kerberos ticket.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from writeback import AuthMechanismBase
 
 from ._handshake import HandshakeCounter
-from .plugin import WindowsSettings, split_user
+from .plugin import INSTALL_KERBEROS, WindowsSettings, split_user
 
 __all__ = ["NtlmMechanism", "WindowsMechanism"]
 
@@ -76,19 +77,31 @@ class WindowsMechanism(_WindowsMechanismBase):
     Kerberos is tried when the user name carries a realm and the ``kerberos``
     extra is installed; the ticket is fetched once and shared by every Session.
     Without a realm (``DOMAIN\\user``), without the extra, or when the realm
-    has no KDC configured, only NTLM is offered inside Negotiate.
+    has no KDC configured, only NTLM is offered inside Negotiate.  For
+    ``user@REALM`` without the extra that is rarely what was meant, so it is
+    logged, and a 401 says Kerberos is missing (WB-346) rather than blaming the
+    password.
     """
 
     method = "windows"
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
-        from ._kerberos import KerberosLogin, kerberos_installed
+        from ._kerberos import KerberosLogin, kerberos_installed, log
 
         _, _, realm = split_user(self.settings.username)
         self.kerberos: KerberosLogin | None = None
-        if realm and kerberos_installed():
+        #: ``user@REALM`` without Kerberos support here: NTLM only, and a 401 says why.
+        self.kerberos_missing = bool(realm) and not kerberos_installed()
+        if realm and not self.kerberos_missing:
             self.kerberos = KerberosLogin(self.settings.username)
+        elif self.kerberos_missing:
+            log.warning(
+                "windows auth for %s: Kerberos support is not installed, offering NTLM only; "
+                "to add it run %s",
+                self.settings.username,
+                INSTALL_KERBEROS,
+            )
 
     def _requests_auth(self) -> Any:
         from ._negotiate import HttpNegotiateAuth
@@ -99,7 +112,12 @@ class WindowsMechanism(_WindowsMechanismBase):
         def credentials() -> list[Any]:
             return self._credentials(username, password)
 
-        return HttpNegotiateAuth(username, credentials, counter=self.handshakes)
+        refused = None
+        if self.kerberos_missing:
+            from ._handshake import kerberos_missing
+
+            refused = partial(kerberos_missing, username, INSTALL_KERBEROS)
+        return HttpNegotiateAuth(username, credentials, counter=self.handshakes, refused=refused)
 
     def _credentials(self, username: str, password: str) -> list[Any]:
         import spnego
@@ -117,6 +135,8 @@ class WindowsMechanism(_WindowsMechanismBase):
 
     async def describe(self) -> str | None:
         how = "Kerberos, NTLM fallback" if self.kerberos is not None else "NTLM"
+        if self.kerberos_missing:
+            how = "NTLM; Kerberos support is not installed"
         return f"Windows Negotiate ({how}) as {self.settings.username}"
 
 

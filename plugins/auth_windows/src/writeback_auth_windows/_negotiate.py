@@ -59,6 +59,8 @@ class HttpNegotiateAuth(AuthBase):
     pyspnego credentials to offer (a Kerberos ticket cache and/or an NT hash);
     it may raise :class:`~writeback.AttemptError` (the KDC refused, or is
     down). ``username`` is only for messages. ``counter`` counts handshakes.
+    ``refused`` makes the error for a 401 after a complete handshake (default:
+    :func:`login_refused`), so the mechanism can say why it offered NTLM only.
     """
 
     scheme = "Negotiate"
@@ -70,8 +72,10 @@ class HttpNegotiateAuth(AuthBase):
         *,
         counter: HandshakeCounter | None = None,
         service: str = "HTTP",
+        refused: Callable[[], AttemptError] | None = None,
     ) -> None:
         self.username = username
+        self.refused = refused or (lambda: login_refused("Negotiate", username))
         self.credentials = credentials
         self.counter = counter if counter is not None else HandshakeCounter()
         self.service = service
@@ -132,7 +136,7 @@ class HttpNegotiateAuth(AuthBase):
         if answer.status_code == 401:
             self.counter.fail()
             discard(answer)
-            raise login_refused("Negotiate", self.username)
+            raise self.refused()
         if in_token is not None and not context.complete:
             # The final answer's token: Kerberos mutual authentication (the server
             # proves it holds the service key) or SPNEGO's closing mechListMIC.

@@ -21,7 +21,19 @@ from writeback import AuthMethodSpec, hookimpl
 if TYPE_CHECKING:
     from writeback import AuthMechanism, PipelineContext
 
-__all__ = ["WindowsSettings", "split_user", "writeback_auth_methods"]
+__all__ = [
+    "INSTALL_KERBEROS",
+    "WindowsSettings",
+    "kerberos_warnings",
+    "split_user",
+    "writeback_auth_methods",
+]
+
+#: How Kerberos support is added (the ``kerberos`` extra builds gssapi and krb5).
+INSTALL_KERBEROS = (
+    "pip install 'writeback-auth-windows[kerberos]' (gssapi and krb5 build against the MIT "
+    "Kerberos headers: apt-get install libkrb5-dev on Debian/Ubuntu, krb5-devel on Fedora)"
+)
 
 # Characters Windows does not allow in account names (plus '@' and '\', which
 # separate the realm and the domain here).
@@ -74,6 +86,24 @@ class WindowsSettings(BaseModel):
         return value
 
 
+def kerberos_warnings(settings: BaseModel) -> list[str]:
+    """``windows`` with ``user@REALM`` where Kerberos support is not installed: only NTLM
+    would be offered, which a server that accepts only Kerberos refuses."""
+    username = getattr(settings, "username", "")
+    _, _, realm = split_user(username)
+    if not realm:
+        return []
+    from ._kerberos import kerberos_installed
+
+    if kerberos_installed():
+        return []
+    return [
+        f"auth.username '{username}' is a Kerberos name, but Kerberos support is not "
+        "installed, so 'windows' will offer NTLM only (a server that accepts only Kerberos "
+        f"refuses it); to add Kerberos run {INSTALL_KERBEROS}."
+    ]
+
+
 def _ntlm(context: PipelineContext) -> AuthMechanism:
     from ._mechanism import NtlmMechanism
 
@@ -107,5 +137,6 @@ def writeback_auth_methods() -> list[AuthMethodSpec]:
             settings_model=WindowsSettings,
             factory=_windows,
             sends_credentials=False,
+            warn=kerberos_warnings,
         ),
     ]
