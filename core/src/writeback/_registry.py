@@ -156,7 +156,7 @@ class PluginRegistry:
             self._pm.unregister(plugin)
             self._record_broken(name, distribution or name, version, f"declaration failed: {exc!r}")
             return
-        problems = _nonconformance(distribution or name, name, collected)
+        problems = _nonconformance(distribution or name, collected)
         if not self._pm.get_hookcallers(plugin):
             problems.append(
                 f"{distribution or name} was not loaded: its module {name!r} implements no "
@@ -364,27 +364,28 @@ class PluginRegistry:
         return tuple(methods)
 
 
+#: Kind key -> the descriptor class its hook returns.
+_SPEC_CLASSES: dict[str, type] = {
+    "connector_types": ConnectorTypeSpec,
+    "api_formats": ApiFormatSpec,
+    "auth_methods": AuthMethodSpec,
+}
+
+
 def _kind_of(spec: Any) -> str | None:
-    for kind, cls in (
-        ("connector_types", ConnectorTypeSpec),
-        ("api_formats", ApiFormatSpec),
-        ("auth_methods", AuthMethodSpec),
-    ):
-        if isinstance(spec, cls):
-            return kind
-    return None
+    return next((kind for kind, cls in _SPEC_CLASSES.items() if isinstance(spec, cls)), None)
 
 
-def _nonconformance(dist: str, name: str, collected: dict[str, list[Any]]) -> list[str]:
+def _nonconformance(dist: str, collected: dict[str, list[Any]]) -> list[str]:
     """One sentence per conformance problem of a plugin's declarations, naming ``dist``."""
     problems = []
     for kind, specs in collected.items():
         for spec in specs:
             if _kind_of(spec) != kind:
-                found = type(spec).__name__
                 problems.append(
-                    f"{dist} was not loaded: {KINDS[kind][0]} returned a {found}; return "
-                    f"{_SPEC_CLASSES[kind]} descriptors from it."
+                    f"{dist} was not loaded: {KINDS[kind][0]} returned a "
+                    f"{type(spec).__name__}; return {_SPEC_CLASSES[kind].__name__} "
+                    "descriptors from it."
                 )
                 continue
             for problem in conformance_problems(spec):
@@ -393,10 +394,3 @@ def _nonconformance(dist: str, name: str, collected: dict[str, list[Any]]) -> li
                     f"{dist} (docs/hooks.md lists the rules) or uninstall it."
                 )
     return problems
-
-
-_SPEC_CLASSES = {
-    "connector_types": "ConnectorTypeSpec",
-    "api_formats": "ApiFormatSpec",
-    "auth_methods": "AuthMethodSpec",
-}
