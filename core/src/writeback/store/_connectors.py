@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from .._errors import ConnectorExistsError, ConnectorNotFoundError
 from .._secrets import SecretBox, mask_row
@@ -142,7 +142,9 @@ class ConnectorStore:
                 select(connectors.c.id).where(connectors.c.name == name)
             ).scalar()
             if connector_id is None:
-                raise ConnectorNotFoundError(self._not_found(name))
+                # Named from this transaction: a second one would wait for the
+                # write lock this one holds (SQLite's BEGIN IMMEDIATE).
+                raise ConnectorNotFoundError(self._not_found(name, conn))
             result = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.connector_id == connector_id, deliveries.c.status == "pending")
@@ -162,7 +164,11 @@ class ConnectorStore:
             conn.execute(delete(connectors).where(connectors.c.id == connector_id))
         return result.rowcount
 
-    def _not_found(self, name: str) -> str:
-        names = [c.name for c in self.list()]
+    def _not_found(self, name: str, conn: Connection | None = None) -> str:
+        if conn is None:
+            names = [c.name for c in self.list()]
+        else:
+            query = select(connectors.c.name).order_by(connectors.c.name).limit(10)
+            names = list(conn.execute(query).scalars())
         known = ", ".join(repr(n) for n in names[:10]) or "none yet"
         return f"no connector named {name!r}; known connectors: {known}."
