@@ -15,10 +15,13 @@ from writeback.tokens import (
     DEFAULT_LIFETIME,
     bad_token_answer,
     leeway_for,
+    token_answer_too_long,
     token_connection_error,
+    token_deadline,
     token_error_from_cause,
     token_http_error,
     token_oauth_error,
+    token_redirected,
     token_timeout,
     token_tls_error,
 )
@@ -299,6 +302,10 @@ def test_from_response():
         (lambda: token_connection_error("https://h/t", "refused"), "WB-315", True),
         (lambda: token_tls_error("https://h/t", "unknown CA"), "WB-316", True),
         (lambda: bad_token_answer("https://h/t", "no access_token"), "WB-317", False),
+        (lambda: token_redirected("https://h/t", 307, "https://x/t"), "WB-312", False),
+        (lambda: token_answer_too_long("https://h/t", 200), "WB-317", False),
+        (lambda: token_answer_too_long("https://h/t", 400), "WB-312", False),
+        (lambda: token_answer_too_long("https://h/t", 503), "WB-313", True),
     ],
 )
 def test_error_codes(make: Callable[[], AttemptError], code: str, retryable: bool):
@@ -351,3 +358,57 @@ def test_no_root_cause_is_none_even_in_a_cycle():
     first.__context__, second.__context__ = second, first
     assert token_error_from_cause("https://h/t", first) is None
     assert token_error_from_cause("https://h/t", OSError("no errno")) is None
+
+
+def test_a_redirect_names_where_it_pointed_without_user_info_or_query():
+    error = token_redirected(
+        "https://login.example.com/tenant/token", 307, "http://eve:pw@evil.example:8080/t?code=1"
+    )
+    assert str(error) == (
+        "WB-312: the token endpoint login.example.com:443 answered HTTP 307: redirected to "
+        "http://evil.example:8080/t?… (redirects are not followed); check auth.token_url "
+        "(or auth.authority and auth.tenant_id)."
+    )
+    relative = token_redirected("https://login.example.com/a/token", 308, "/b/token")
+    assert "redirected to https://login.example.com/b/token (" in relative.message
+
+
+def test_a_long_answer_says_so_and_is_judged_by_its_status():
+    error = token_answer_too_long("https://h/t", 503)
+    assert "HTTP 503: the answer is longer than 1 MiB, not read further" in error.message
+
+
+def test_the_deadline_cuts_every_wait_to_the_time_left():
+    with token_deadline(5.0) as deadline:
+        assert not deadline.over()
+        assert 0 < deadline.bound(30.0) <= 5.0
+        assert deadline.bound(0.5) == 0.5
+        assert deadline.bound(None) <= 5.0
+        connect, read = deadline.bound((10.0, 30.0))
+        assert connect <= 5.0 and read <= 5.0
+        deadline.expire()
+        assert deadline.over()
+
+
+def test_a_token_fetch_has_the_connectors_timeout_as_its_deadline():
+    from dataclasses import dataclass, field
+    from types import SimpleNamespace
+
+    from writeback.tokens import TokenAuthMechanismBase
+
+    class Mechanism(TokenAuthMechanismBase):
+        def token_identity(self) -> dict[str, str]:
+            return {}
+
+    @dataclass
+    class Context:
+        options: object
+        connector: object = field(
+            default_factory=lambda: SimpleNamespace(name="c", auth_method="m")
+        )
+        token_store: None = None
+
+    timed = Mechanism(Context(options=SimpleNamespace(timeout=2.5)))  # type: ignore[arg-type]
+    assert timed.request_timeout == 2.5 and timed.source.request_timeout == 2.5
+    untimed = Mechanism(Context(options=SimpleNamespace()))  # type: ignore[arg-type]
+    assert untimed.request_timeout == TokenAuthMechanismBase.request_timeout

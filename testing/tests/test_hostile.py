@@ -14,6 +14,7 @@ from writeback_testing.hostile import (
     Answer,
     Flood,
     HostileServer,
+    OpenIdConfiguration,
     PageWsdl,
     Redirect,
     Trickle,
@@ -31,6 +32,16 @@ def test_behaviours_per_method_and_in_order(writeback_hostile_factory: Hostile) 
     moved = requests.get(server.url + "/a", allow_redirects=False, timeout=5)
     assert (moved.status_code, moved.headers["Location"]) == (308, "/there")
     assert [r.method for r in server.requests] == ["POST", "POST", "POST", "GET"]
+
+
+def test_openid_configuration_names_the_servers_token_endpoint_for_the_tenant(
+    writeback_hostile_factory: Hostile,
+) -> None:
+    server = writeback_hostile_factory({"GET": OpenIdConfiguration()})
+    url = server.url + "/fabrikam/v2.0/.well-known/openid-configuration"
+    document = requests.get(url, timeout=5).json()
+    assert document["token_endpoint"] == f"{server.url}/fabrikam/oauth2/v2.0/token"
+    assert document["issuer"] == f"{server.url}/fabrikam/v2.0"
 
 
 def test_page_wsdl_addresses_the_server(writeback_hostile_factory: Hostile) -> None:

@@ -43,11 +43,16 @@ def token_key(context: PipelineContext, identity: Mapping[str, Any]) -> str:
 class TokenAuthMechanismBase(AuthMechanismBase):
     """An auth mechanism that sends a bearer token from a single-flight token source."""
 
-    #: Longest a token request may take, in seconds.
+    #: Longest a token fetch may take, in seconds, when the connector type has no
+    #: ``timeout`` option.  With one, that option (the deadline of a whole attempt)
+    #: is the token fetch's deadline too: a fetch is part of the attempt.
     request_timeout: float = 30.0
 
     def __init__(self, context: PipelineContext) -> None:
         super().__init__(context)
+        self.request_timeout = float(
+            getattr(context.options, "timeout", None) or self.request_timeout
+        )
         self.source = TokenSource(
             self.fetch_token,
             key=token_key(context, self.token_identity()),
@@ -59,6 +64,12 @@ class TokenAuthMechanismBase(AuthMechanismBase):
 
     def fetch_token(self) -> Token:
         """Make one token request and return the token (blocking; runs in a thread).
+
+        Within :attr:`request_timeout` in all, following no redirect, reading at
+        most 1 MiB of an answer: :func:`writeback.tokens.token_adapter` and
+        :func:`~writeback.tokens.token_deadline` (requests), or
+        :func:`~writeback.tokens.token_event_hooks` and
+        :func:`~writeback.tokens.run_with_deadline` (httpx) do it.
 
         :raises AttemptError: for every failure, built with the helpers of
             :mod:`writeback.token_errors` so that the codes agree across plugins.

@@ -3,27 +3,31 @@
 Shared by every token-based auth method so that ``oauth2`` and ``entra`` fail
 alike (docs/tokens.md): the credentials, the scope or the request refused → the
 delivery fails and goes dead (asking again cannot help); 5xx, timeouts and
-connection errors → retry.  The sentences name the endpoint's host and the
-client id, never the secret (and the pipeline removes any revealed secret that
-a server echoes back).
+connection errors → retry; a redirect fails, naming where it pointed (no token
+request follows one: the secret would go along).  The sentences name the
+endpoint's host and the client id, never the secret (and the pipeline removes
+any revealed secret that a server echoes back).
 """
 
 from __future__ import annotations
 
+import os
 import ssl
 
 from ._errors import AttemptError
+from ._outcome import ANSWER_LIMIT, exception_chain, redirect_target
 from ._outcome import endpoint_of as _endpoint_of
-from ._outcome import exception_chain
 from ._redaction import ELLIPSIS, REDACTOR
 
 __all__ = [
     "bad_token_answer",
     "endpoint_of",
+    "token_answer_too_long",
     "token_connection_error",
     "token_error_from_cause",
     "token_http_error",
     "token_oauth_error",
+    "token_redirected",
     "token_timeout",
     "token_tls_error",
 ]
@@ -95,10 +99,34 @@ def token_http_error(status: int, *, url: str, detail: str | None = None) -> Att
     )
 
 
-def token_timeout(url: str, seconds: float) -> AttemptError:
-    """No answer from the token endpoint in time: retry."""
+def token_redirected(url: str, status: int, location: str | None) -> AttemptError:
+    """A redirect from the token endpoint: not followed, failed (a misconfiguration).
+
+    Followed, it would send the client secret again to wherever ``location``
+    points: another host, or plain ``http://``.  The sentence names where,
+    without user-info or query (:func:`writeback._outcome.redirect_target`).
+    """
     return AttemptError(
-        f"the token endpoint {endpoint_of(url)} did not answer within {seconds:g} s; "
+        f"the token endpoint {endpoint_of(url)} answered HTTP {status}: redirected to "
+        f"{redirect_target(location, url)} (redirects are not followed); check "
+        "auth.token_url (or auth.authority and auth.tenant_id).",
+        code="WB-312",
+    )
+
+
+def token_answer_too_long(url: str, status: int) -> AttemptError:
+    """An answer longer than :data:`~writeback._outcome.ANSWER_LIMIT`, left unread
+    after it: judged by its status (a 2xx holds no usable token, 5xx retry)."""
+    why = f"the answer is longer than {ANSWER_LIMIT // (1024 * 1024)} MiB, not read further"
+    if 200 <= status < 300:
+        return bad_token_answer(url, why)
+    return token_http_error(status, url=url, detail=why)
+
+
+def token_timeout(url: str, seconds: float) -> AttemptError:
+    """No complete answer from the token endpoint within the fetch's deadline: retry."""
+    return AttemptError(
+        f"the token endpoint {endpoint_of(url)} gave no complete answer within {seconds:g} s; "
         "will try again.",
         code="WB-314",
         retryable=True,
@@ -143,7 +171,10 @@ def token_error_from_cause(url: str, exc: BaseException) -> AttemptError | None:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return token_tls_error(url, cause.verify_message or str(cause))
         if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
-            return token_connection_error(url, f"[Errno {cause.errno}] {cause.strerror}")
+            # The platform's wording for a positive errno: asyncio's is "Connect call
+            # failed ('host', port)"; getaddrinfo's negative codes only have strerror.
+            reason = os.strerror(cause.errno) if cause.errno > 0 else cause.strerror
+            return token_connection_error(url, f"[Errno {cause.errno}] {reason}")
     return None
 
 

@@ -27,7 +27,7 @@ from writeback_testing.oauth2_server import OAuth2Server
 if TYPE_CHECKING:
     import trustme
 
-__all__ = ["EntraAuthority", "TestCA"]
+__all__ = ["EntraAuthority", "TestCA", "openid_configuration"]
 
 
 class TestCA:
@@ -150,16 +150,7 @@ class EntraAuthority(OAuth2Server):
 
     def openid_configuration(self) -> dict[str, Any]:
         """The discovery document msal reads (the fields msal needs, as Entra names them)."""
-        base = f"{self.url}/{self.tenant}"
-        return {
-            "issuer": f"{base}/v2.0",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-            "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "response_types_supported": ["code", "id_token", "token"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "tenant_region_scope": "EU",
-        }
+        return openid_configuration(self.url, self.tenant)
 
     @staticmethod
     def _discovery_error(handler: LoopbackHandler, tenant: str) -> None:
@@ -171,3 +162,18 @@ class EntraAuthority(OAuth2Server):
 
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+
+def openid_configuration(url: str, tenant: str) -> dict[str, Any]:
+    """The OpenID discovery document of ``tenant`` at the authority ``url``, as Entra
+    serves it: its token endpoint is ``{url}/{tenant}/oauth2/v2.0/token``."""
+    base = f"{url}/{tenant}"
+    return {
+        "issuer": f"{base}/v2.0",
+        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+        "token_endpoint": f"{base}/oauth2/v2.0/token",
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "response_types_supported": ["code", "id_token", "token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "tenant_region_scope": "EU",
+    }

@@ -1,14 +1,16 @@
 """Endpoints that misbehave on purpose: redirect, trickle, flood.
 
 A :class:`HostileServer` answers each request by its method's
-:data:`Behaviour`; it stands for a compromised or broken back office in tests
-that check what writeback refuses to do (follow a redirect, wait forever for an
-answer, read an endless body).  :class:`HostileTLSServer` is the same over
-HTTPS, with a certificate from the test CA.
+:data:`Behaviour`; it stands for a compromised or broken back office, token
+endpoint or Entra authority in tests that check what writeback refuses to do
+(follow a redirect, wait forever for an answer, read an endless body).
+:class:`HostileTLSServer` is the same over HTTPS, with a certificate from the
+test CA.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -20,7 +22,7 @@ from writeback_testing._soap_xml import PAGE_FIELDS, page_wsdl, result_envelope
 
 # The Entra authority's handler wraps each accepted connection in TLS; the
 # hostile server needs exactly that.
-from writeback_testing.entra import _TLSHandler
+from writeback_testing.entra import _TLSHandler, openid_configuration
 
 if TYPE_CHECKING:
     import ssl
@@ -32,6 +34,7 @@ __all__ = [
     "Flood",
     "HostileServer",
     "HostileTLSServer",
+    "OpenIdConfiguration",
     "PageWsdl",
     "Redirect",
     "Trickle",
@@ -98,7 +101,14 @@ class PageWsdl:
     address: str | None = None
 
 
-Behaviour: TypeAlias = Answer | Redirect | Trickle | Flood | PageWsdl
+@dataclass(frozen=True)
+class OpenIdConfiguration:
+    """An Entra authority's OpenID discovery document for the tenant the request's
+    path names, its token endpoint on this server: msal, given the server's URL as
+    ``authority``, then posts its token request here (to the ``POST`` behaviour)."""
+
+
+Behaviour: TypeAlias = Answer | Redirect | Trickle | Flood | PageWsdl | OpenIdConfiguration
 
 
 def soap_create_result(record: Mapping[str, object] | None = None) -> bytes:
@@ -168,6 +178,10 @@ class HostileServer(LoopbackServer):
             address = behaviour.address or self.url + handler.path.split("?", 1)[0]
             wsdl = page_wsdl("Appointment", PAGE_FIELDS, address)
             handler.respond(200, wsdl, {"Content-Type": "text/xml; charset=utf-8"})
+        elif isinstance(behaviour, OpenIdConfiguration):
+            tenant = handler.path.split("?", 1)[0].strip("/").split("/", 1)[0]
+            document = json.dumps(openid_configuration(self.url, tenant)).encode()
+            handler.respond(200, document, {"Content-Type": "application/json"})
         elif isinstance(behaviour, Trickle):
             self._trickle(handler, behaviour)
         else:

@@ -6,6 +6,12 @@ TLS is verified against the bundle named by ``SSL_CERT_FILE`` or
 settings are merged over the session's), so the choice is passed with every
 request instead.  The session also applies the timeout and remembers the last
 status, which msal does not expose when it raises on a 5xx.
+
+requests follows redirects, a 307 with the form (and the client secret in it)
+to wherever ``Location`` points; the session's transport adapter
+(:func:`writeback.tokens.token_adapter`) refuses every redirect before that,
+reads at most 1 MiB of an answer, and has its connections cut when the fetch's
+:func:`~writeback.tokens.token_deadline` passes.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import requests
 from writeback import AttemptError
 from writeback.tls import CA_BUNDLE_VARIABLES, ca_bundle
 from writeback.tokens import (
+    token_adapter,
     token_connection_error,
     token_error_from_cause,
     token_timeout,
@@ -35,12 +42,18 @@ def verify_setting() -> str | bool:
 
 
 class MsalSession(requests.Session):
-    """What msal gets as ``http_client``: verify and timeout on every request."""
+    """What msal gets as ``http_client``: verify and timeout on every request, no
+    redirect followed, bounded answers."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
         self.timeout = timeout
         self.last_status: int | None = None
+        # The adapter refuses a redirect before requests sees it; were it to, it stops here.
+        self.max_redirects = 0
+        adapter = token_adapter()
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.timeout)

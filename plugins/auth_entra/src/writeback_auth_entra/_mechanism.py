@@ -16,6 +16,7 @@ from writeback.tokens import (
     Token,
     TokenAuthMechanismBase,
     bad_token_answer,
+    token_deadline,
     token_http_error,
     token_oauth_error,
 )
@@ -33,7 +34,10 @@ class EntraMechanism(TokenAuthMechanismBase):
     does HTTP: OpenID discovery), then kept for the connector; it is rebuilt only
     when an ``env:`` secret changes value.  Every token request goes to the
     authority: the core token source caches, and msal's own caches are emptied
-    first, so that after a 401 a new token really is fetched.
+    first, so that after a 401 a new token really is fetched.  Discovery and
+    token request together end within :attr:`request_timeout` (the connector's
+    ``timeout``), follow no redirect and read at most 1 MiB of each answer
+    (:mod:`._http`).
     """
 
     def __init__(self, context: Any) -> None:
@@ -108,6 +112,11 @@ class EntraMechanism(TokenAuthMechanismBase):
         return app
 
     def fetch_token(self) -> Token:
+        # One deadline for the discovery (on the first request) and the token request.
+        with token_deadline(self.request_timeout):
+            return self._fetch_token()
+
+    def _fetch_token(self) -> Token:
         import msal
 
         s = self.settings

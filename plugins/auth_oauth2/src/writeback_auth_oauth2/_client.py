@@ -1,5 +1,13 @@
 """One client credentials token request with authlib, over httpx or requests.
 
+Either way the request follows no redirect (one fails it, WB-312, naming where
+it pointed: followed, it would send the secret along), reads at most 1 MiB of
+the answer, and ends at its deadline, the connector's ``timeout``: over httpx
+authlib's async client runs under ``asyncio.timeout``
+(:func:`writeback.tokens.run_with_deadline`), as the json format runs an
+attempt; over requests the session's connections are cut at the deadline
+(:func:`writeback.tokens.token_deadline`), as the soap format's are.
+
 authlib's ``client_secret_basic`` puts ``id:secret`` in the Basic header as
 they are; RFC 6749 §2.3.1 says to form-url-encode each first, and a strict
 server then fails a secret holding ``+``, ``/``, ``=``, ``%`` or a space.
@@ -20,8 +28,12 @@ from writeback._secrets import REDACTOR
 from writeback.tokens import (
     Token,
     bad_token_answer,
+    run_with_deadline,
+    token_adapter,
     token_connection_error,
+    token_deadline,
     token_error_from_cause,
+    token_event_hooks,
     token_http_error,
     token_oauth_error,
     token_timeout,
@@ -47,7 +59,7 @@ def encode_client_secret_basic(
 
 
 def _authlib_httpx_client() -> type:
-    """authlib's sync httpx client class, its httpx deprecation warning handled.
+    """authlib's async httpx client class, its httpx deprecation warning handled.
 
     authlib 1.9 warns once, on import, that plain httpx is deprecated in favour of
     its fork ``httpx2`` (and uses httpx2 instead when installed).  writeback sends
@@ -58,9 +70,9 @@ def _authlib_httpx_client() -> type:
         warnings.filterwarnings(
             "ignore", message=r"The httpx module is deprecated", category=DeprecationWarning
         )
-        from authlib.integrations.httpx_client import OAuth2Client
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-    return OAuth2Client
+    return AsyncOAuth2Client
 
 
 def fetch_with_httpx(
@@ -72,25 +84,32 @@ def fetch_with_httpx(
     client_auth: str,
     timeout: float,
 ) -> Token:
-    """Ask ``token_url`` for a token with authlib's httpx client."""
+    """Ask ``token_url`` for a token with authlib's httpx client, within ``timeout`` in all."""
     import httpx
     from authlib.integrations.base_client import OAuthError
 
     client_class = _authlib_httpx_client()
     statuses: list[int] = []
-    try:
-        with client_class(
+    verify = ssl_context()
+
+    async def fetch() -> Any:
+        async with client_class(
             client_id=client_id,
             client_secret=client_secret,
             token_endpoint_auth_method=client_auth,
             scope=scope,
             timeout=timeout,
-            verify=ssl_context(),
+            verify=verify,
             follow_redirects=False,
+            headers={"Accept-Encoding": "identity"},
+            event_hooks=token_event_hooks(),
         ) as client:
             client.register_client_auth_method(("client_secret_basic", encode_client_secret_basic))
             client.register_compliance_hook("access_token_response", _noting(statuses))
-            answer = client.fetch_token(token_url, grant_type="client_credentials")
+            return await client.fetch_token(token_url, grant_type="client_credentials")
+
+    try:
+        answer = run_with_deadline(fetch, timeout, token_url)
     except OAuthError as exc:
         raise _refused(exc, token_url, client_id, statuses) from None
     except httpx.HTTPStatusError as exc:
@@ -113,7 +132,7 @@ def fetch_with_requests(
     client_auth: str,
     timeout: float,
 ) -> Token:
-    """Ask ``token_url`` for a token with authlib's requests session."""
+    """Ask ``token_url`` for a token with authlib's requests session, within ``timeout`` in all."""
     try:
         import requests
     except ImportError:  # pragma: no cover - the requests transport's format brings it
@@ -127,12 +146,18 @@ def fetch_with_requests(
 
     statuses: list[int] = []
     try:
-        with OAuth2Session(
-            client_id=client_id,
-            client_secret=client_secret,
-            token_endpoint_auth_method=client_auth,
-            scope=scope,
-        ) as session:
+        with (
+            token_deadline(timeout),
+            OAuth2Session(
+                client_id=client_id,
+                client_secret=client_secret,
+                token_endpoint_auth_method=client_auth,
+                scope=scope,
+            ) as session,
+        ):
+            adapter = token_adapter()
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
             session.register_client_auth_method(("client_secret_basic", encode_client_secret_basic))
             session.register_compliance_hook("access_token_response", _noting(statuses))
             answer = session.fetch_token(
