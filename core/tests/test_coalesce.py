@@ -1,4 +1,4 @@
-"""Coalescing (contract §4) on both engines, with the scripted fake plugin."""
+"""Coalescing (docs/delivery.md, "Coalescing") on both engines, with the scripted fake plugin."""
 
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ def test_replay_restarts_the_retry_schedule(wb, script):
     assert [h.n for h in history] == [1, 2, 3, 4, 5, 6]
 
 
-# -- leases, throttling, shutdown (issue 3) ---------------------------------------
+# -- leases, throttling, shutdown -------------------------------------------------
 
 
 async def _until(predicate, timeout=10.0):

@@ -1,8 +1,9 @@
-"""The appointment event (contract §3) and its normalisation.
+"""The appointment event and its normalisation.
 
 Two shapes arrive: the flat camelCase one and the nested PascalCase one the
 planning application publishes to Power Platform.  Both become one flat
-camelCase appointment; fields we do not know are kept as they came.
+camelCase appointment; fields we do not know are kept as they came.  Users
+read about both in docs/architecture.md, "The appointment event".
 """
 
 from __future__ import annotations

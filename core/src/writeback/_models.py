@@ -1,4 +1,6 @@
-"""The connector row (contract §2), as written in JSON or YAML files and stored.
+"""The connector row, as written in JSON or YAML files and stored.
+
+Every key is described in docs/connectors.md, "Row keys".
 
 This model checks the row on its own.  Whether its ``type``, ``api_type`` and
 ``auth`` agree with the installed plugins is checked by

@@ -1,9 +1,10 @@
 """Validating a connector row against the installed plugins' declarations.
 
-Nothing about particular back offices lives here: the support matrix of
-contract §2 falls out of what each connector type, format and auth method
-declares (types list auth methods per variant and format; formats name their
-transport; auth methods name the transports they can authenticate).
+Nothing about particular back offices lives here: the support matrix
+(docs/connectors.md, "The support matrix") falls out of what each connector
+type, format and auth method declares (types list auth methods per variant and
+format; formats name their transport; auth methods name the transports they
+can authenticate).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ __all__ = [
 ]
 
 #: Field names treated as secrets wherever they appear in ``auth`` or ``options``,
-#: even when the plugin that would declare them is not installed (contract §2).
+#: even when the plugin that would declare them is not installed
+#: (docs/architecture.md, "Secrets").
 ALWAYS_SECRET = frozenset({"password", "client_secret", "signing_secret", "secret", "token"})
 #: What may follow ``env:``: a name every shell and ``os.environ`` can hold.
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

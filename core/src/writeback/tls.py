@@ -1,11 +1,12 @@
 """Which CAs an HTTP path trusts: ``from writeback.tls import …``.
 
-Contract §2: TLS is always verified, and the standard CA bundle variables are
-honoured by every HTTP path, ``SSL_CERT_FILE`` then ``REQUESTS_CA_BUNDLE``, the
-first one set winning.  httpx reads only the first and requests only the second
-(which it also lets override a session's ``verify``), so a plugin asks here and
-hands its library the answer; one setting then covers every format, token
-endpoint and back office whatever the transport.
+TLS is always verified, and the standard CA bundle variables are honoured by
+every HTTP path, ``SSL_CERT_FILE`` then ``REQUESTS_CA_BUNDLE``, the first one
+set winning.  httpx reads only the first and requests only the second (which it
+also lets override a session's ``verify``), so a plugin asks here and hands its
+library the answer; one setting then covers every format, token endpoint and
+back office whatever the transport.  Plugin authors read about it in
+docs/plugin-authoring.md, "TLS: honouring the CA bundle variables".
 
 A named bundle is loaded once before it is used: a missing or unreadable bundle
 becomes one clear sentence (an :class:`~writeback.AttemptError`) instead of an

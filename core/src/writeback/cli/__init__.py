@@ -1,4 +1,4 @@
-"""The ``writeback`` command line (contract §5)."""
+"""The ``writeback`` command line; every command is described in docs/cli.md."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The ``writeback`` command: global options, error handling, exit codes.
 
-Exit codes (contract §5): 0 success, 1 the work ran but something failed, 2 bad
-input or usage (nothing written).  User errors print one sentence, never a
-traceback.  Heavy imports (SQLAlchemy, plugins) happen inside commands, so
-``writeback --help`` stays fast.
+Exit codes (docs/cli.md, "Exit codes"): 0 success, 1 the work ran but
+something failed, 2 bad input or usage (nothing written).  User errors print
+one sentence, never a traceback.  Heavy imports (SQLAlchemy, plugins) happen
+inside commands, so ``writeback --help`` stays fast.
 """
 
 from __future__ import annotations

@@ -20,13 +20,14 @@ app.add_typer(deliveries_app, name="deliveries")
 if TYPE_CHECKING:
     from ..store import ConnectorStats
 
-# The contract's statuses; kept here so that --help does not import the store.
+# The statuses a delivery can have (docs/cli.md, "deliveries list"); the store's
+# STATUSES, repeated so that --help does not import the store.
 STATUSES = ("pending", "delivered", "dead", "superseded")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def delivery_dict(row: Any) -> dict[str, Any]:
-    """A delivery as ``deliveries list --json`` prints it (contract §5)."""
+    """A delivery as ``deliveries list --json`` prints it (docs/cli.md has the shape)."""
     return {
         "id": row.id,
         "event_id": row.event_id,

@@ -55,7 +55,8 @@ class Store:
     engine: Engine
     connectors: ConnectorStore
     outbox: Outbox
-    #: Access tokens shared by the processes using this database (issue 4).
+    #: Access tokens shared by the processes using this database
+    #: (docs/tokens.md, "TokenSource").
     tokens: TokenStore
     #: The worker's bookkeeping engine: commits that need not wait for the disk.
     work_engine: Engine | None = None

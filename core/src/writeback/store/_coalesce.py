@@ -1,7 +1,7 @@
 """Coalescing: a later change to an appointment replaces earlier ones not yet sent.
 
 Run inside the transaction that inserts the new delivery, for connectors whose
-``coalesce`` is on (contract §4):
+``coalesce`` is on (docs/delivery.md, "Coalescing", has the table):
 
 - every earlier pending **update** of the same (connector, appointment) that is
   not in flight is ``superseded`` by a later update or delete: the later one

@@ -62,7 +62,8 @@ class Target:
 
     connector_id: int
     name: str
-    #: Replace still-pending earlier changes to the same appointment (contract §4).
+    #: Replace still-pending earlier changes to the same appointment
+    #: (docs/delivery.md, "Coalescing").
     coalesce: bool = False
 
 
