@@ -175,7 +175,7 @@ def test_recording_a_batch_finds_its_deliveries_by_key(pg):
     _bulk_pending(pg.store, 5000)
     seqs = [5, 6, 7]
     finished = json.dumps(
-        [[seq, "delivered", 0.0, 1, 0.0, 1.0, 200, "delivered", None] for seq in seqs]
+        [[seq, "delivered", 0.0, 1, 0.0, 1.0, 200, "delivered", None, None] for seq in seqs]
     )
     assert len(json.loads(finished)[0]) == len(FINISHED_FIELDS)
     sql, params = pg.store.outbox._hot.expand(

@@ -165,7 +165,7 @@ def test_a_nul_in_an_error_is_recorded_as_a_replacement_character(wb):
 
 _FINISHED = {
     "seq": 1, "status": "delivered", "wait": 0.0, "n": 1, "started": 0.0,
-    "duration": 1.0, "code": 200, "outcome": "delivered", "error": None,
+    "duration": 1.0, "status_code": 200, "outcome": "delivered", "error": None, "code": None,
 }  # fmt: skip
 FINISHED_ROWS = json.dumps([[_FINISHED[field] for field in FINISHED_FIELDS]])
 #: Values to run each of the worker's hot statements with (seq 1 exists where

@@ -15,17 +15,20 @@ from datetime import datetime
 
 from ._connector_states import ConnectorState
 from ._interfaces import AttemptResult, Delivery, Outcome
+from ._outcome import with_code
+from ._pipeline import CODE_PLUGIN_BUG
 from ._schedule import next_delay
 from ._secrets import REDACTOR, secret_safe_logger
 from .store import AttemptRecord, Claim, Finished
 
-__all__ = ["INTERRUPTED", "WorkerStats", "attempt"]
+__all__ = ["CODE_INTERRUPTED", "INTERRUPTED", "WorkerStats", "attempt"]
 
 log = secret_safe_logger("writeback.worker")
 
-#: The error recorded for an attempt cut short by shutdown.
+#: The code and error recorded for an attempt cut short by shutdown.
+CODE_INTERRUPTED = "WB-350"
 INTERRUPTED = (
-    "WB-350: interrupted by the worker's shutdown; the request may have reached the "
+    f"{CODE_INTERRUPTED}: interrupted by the worker's shutdown; the request may have reached the "
     "endpoint, so it is sent again (same webhook-id)"
 )
 
@@ -82,11 +85,13 @@ async def attempt(claim: Claim, state: ConnectorState | AttemptResult) -> Finish
     except asyncio.CancelledError:
         # Shutting down mid-attempt: the request may have reached the endpoint, so
         # it counts as an attempt, and the delivery goes back to the queue at once.
-        result = AttemptResult(Outcome.RETRY, error=INTERRUPTED)
+        result = AttemptResult(Outcome.RETRY, error=INTERRUPTED, code=CODE_INTERRUPTED)
         schedule = (0.0,) * n
     except Exception as exc:  # the worker must record, whatever went wrong
         log.exception("delivery %s: unexpected error", claim.id)
-        result = AttemptResult(Outcome.FAILED, error=f"WB-399: {exc!r}")
+        result = AttemptResult(
+            Outcome.FAILED, error=f"{CODE_PLUGIN_BUG}: {exc!r}", code=CODE_PLUGIN_BUG
+        )
     finally:
         if isinstance(state, ConnectorState):
             state.gate.release(result)
@@ -114,7 +119,10 @@ def _settle(
             status, next_at = "pending", time.time() + wait
     elif result.outcome is Outcome.FAILED:
         status = "dead"
-    record = AttemptRecord(n, started, duration_ms, result.status_code, result.outcome.value, error)
+    code = with_code(result).code
+    record = AttemptRecord(
+        n, started, duration_ms, result.status_code, result.outcome.value, error, code
+    )
     return Finished(claim, record, status, next_at)
 
 

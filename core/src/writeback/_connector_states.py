@@ -25,7 +25,9 @@ __all__ = ["CONNECTOR_REMOVED", "ROW_CHECK_INTERVAL", "ConnectorState", "Connect
 #: How often a worker looks whether a connector's row changed (edited, disabled).
 ROW_CHECK_INTERVAL = 1.0
 #: What an attempt comes to when its connector's row is gone.
-CONNECTOR_REMOVED = AttemptResult(Outcome.FAILED, error="WB-106: the connector was removed.")
+CONNECTOR_REMOVED = AttemptResult(
+    Outcome.FAILED, error="WB-106: the connector was removed.", code="WB-106"
+)
 
 
 @dataclass
@@ -89,7 +91,7 @@ class ConnectorStates:
         try:
             connector = validate_connector(self.store.connectors.opened_row(stored), self.registry)
         except UserError as exc:
-            return AttemptResult(Outcome.FAILED, error=str(exc))
+            return AttemptResult(Outcome.FAILED, error=str(exc), code=exc.code)
         try:
             pipeline = Pipeline.build(connector, token_store=self.store.tokens)
         except AttemptError as exc:

@@ -37,7 +37,7 @@ __all__ = [
 
 
 class Outcome(enum.StrEnum):
-    """How one attempt ended (contract: attempt outcomes)."""
+    """How one attempt ended (docs/hooks.md, "Outcome")."""
 
     DELIVERED = "delivered"
     RETRY = "retry"
@@ -94,6 +94,9 @@ class AttemptResult:
     retry_after: float | None = None
     #: Response headers (lower-case names), for types that check them.
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: The stable ``WB-…`` code of why it did not succeed (docs/errors.md);
+    #: ``None`` when delivered.  The field, never the error text, is the code.
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,11 +186,12 @@ class ConnectorTypeBase:
         return OutboundMessage(url=self.context.connector.uri, method="HEAD")
 
     def judge_probe(self, result: AttemptResult) -> ProbeReport:
-        """Reachable and authenticated: a 2xx, or a 4xx other than 401/403 (contract §5).
+        """Reachable and authenticated: a 2xx, or a 4xx other than 401/403.
 
         A receiver that does not serve the probe's ``HEAD`` answers 404/405 and
         is still reachable.  A redirect is not ok (deliveries do not follow one,
         and credentials may not have reached where it points), nor is a 5xx.
+        The rule as users read it: docs/cli.md, "connectors test NAME".
         """
         status = result.status_code
         if status is None:

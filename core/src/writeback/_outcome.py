@@ -1,9 +1,10 @@
-"""Classifying answers: shared by every format so that all agree (contract §4).
+"""Classifying answers: shared by every format so that all agree.
 
 2xx delivered; connection errors, timeouts, 408, 429 and 5xx retry (with
 ``Retry-After`` honoured, up to a day); a redirect failed, naming where it
 pointed (no format follows one); every other status failed with the answer's
 error text kept.  Formats call these; connector types may refine the verdict.
+The table is in docs/architecture.md, "Classification and retries".
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 from ._interfaces import AttemptResult, Outcome
@@ -23,6 +25,12 @@ from ._schedule import MAX_RETRY_AFTER
 
 __all__ = [
     "ANSWER_LIMIT",
+    "CODE_CONNECTION",
+    "CODE_HTTP_FAILED",
+    "CODE_HTTP_RETRY",
+    "CODE_REDIRECT",
+    "CODE_TIMEOUT",
+    "CODE_UNSPECIFIED",
     "ERROR_TEXT_LIMIT",
     "RETRY_STATUSES",
     "classify_status",
@@ -34,6 +42,7 @@ __all__ = [
     "exception_chain",
     "parse_retry_after",
     "redirect_target",
+    "with_code",
 ]
 
 #: The most bytes of an answer's body any format reads; the answer is
@@ -108,6 +117,20 @@ def connection_cause(exc: BaseException) -> str | None:
 
 
 RETRY_STATUSES = frozenset({408, 429})
+
+#: An HTTP error answer that is not worth a retry (a 4xx other than 408 and 429).
+CODE_HTTP_FAILED = "WB-360"
+#: An HTTP error answer worth a retry (408, 429, 5xx).
+CODE_HTTP_RETRY = "WB-361"
+#: A redirect, not followed.
+CODE_REDIRECT = "WB-362"
+#: The endpoint could not be reached, or closed the connection without answering.
+CODE_CONNECTION = "WB-363"
+#: No (complete) answer in time.
+CODE_TIMEOUT = "WB-364"
+#: What a result that did not succeed and carries no code of its own records.
+CODE_UNSPECIFIED = "WB-300"
+
 #: Longest error text kept from an answer body.
 ERROR_TEXT_LIMIT = 500
 
@@ -184,7 +207,7 @@ def classify_status(
     *,
     url: str | None = None,
 ) -> AttemptResult:
-    """Classify an HTTP answer by its status code (contract §4).
+    """Classify an HTTP answer by its status code, as the module docstring says.
 
     :param url: the request's URL, against which a relative redirect is resolved.
     """
@@ -196,7 +219,9 @@ def classify_status(
         # NTLM handshake would complete, or from https to http, in clear.
         where = redirect_target(lowered.get("location"), url)
         error = f"HTTP {status}: redirected to {where} (redirects are not followed)"
-        return AttemptResult(Outcome.FAILED, status_code=status, error=error, headers=lowered)
+        return AttemptResult(
+            Outcome.FAILED, status_code=status, error=error, headers=lowered, code=CODE_REDIRECT
+        )
     detail = error_text(body)
     error = f"HTTP {status}" + (f": {detail}" if detail else "")
     if status in RETRY_STATUSES or status >= 500:
@@ -210,14 +235,24 @@ def classify_status(
             error=error,
             retry_after=retry_after,
             headers=lowered,
+            code=CODE_HTTP_RETRY,
         )
-    return AttemptResult(Outcome.FAILED, status_code=status, error=error, headers=lowered)
+    return AttemptResult(
+        Outcome.FAILED, status_code=status, error=error, headers=lowered, code=CODE_HTTP_FAILED
+    )
+
+
+def with_code(result: AttemptResult) -> AttemptResult:
+    """``result`` with the code its record carries: none when delivered, else its
+    own, or ``WB-300`` when a plugin gave none."""
+    code = None if result.outcome is Outcome.DELIVERED else result.code or CODE_UNSPECIFIED
+    return result if code == result.code else replace(result, code=code)
 
 
 def connection_failure(description: str, *, timeout: bool = False) -> AttemptResult:
     """A connection error or timeout: always worth a retry."""
-    kind = "timed out" if timeout else "connection failed"
-    return AttemptResult(Outcome.RETRY, error=f"{kind}: {description}")
+    kind, code = ("timed out", CODE_TIMEOUT) if timeout else ("connection failed", CODE_CONNECTION)
+    return AttemptResult(Outcome.RETRY, error=f"{kind}: {description}", code=code)
 
 
 def deadline_passed(seconds: float, url: str, *, prefix: str = "") -> AttemptResult:

@@ -23,6 +23,7 @@ from ._interfaces import (
     PipelineContext,
     ProbeReport,
 )
+from ._outcome import with_code
 from ._secrets import REDACTOR, secret_safe_logger
 from ._tokens import track_tokens, untrack_tokens
 from ._validation import ValidatedConnector
@@ -30,7 +31,12 @@ from ._validation import ValidatedConnector
 if TYPE_CHECKING:
     from .store._tokens import TokenStore
 
-__all__ = ["Pipeline"]
+__all__ = ["CODE_PLUGIN_BUG", "CODE_PLUGIN_SETUP", "Pipeline"]
+
+#: A plugin's factory raised: the pipeline could not be set up.
+CODE_PLUGIN_SETUP = "WB-398"
+#: A plugin (or the worker around it) raised something unexpected while sending.
+CODE_PLUGIN_BUG = "WB-399"
 
 log = secret_safe_logger("writeback.pipeline")
 
@@ -90,13 +96,15 @@ class Pipeline:
         except Exception as exc:  # a plugin bug must end up in the record, not kill the worker
             log.exception("connector %s: plugin error", self.connector.name)
             result = AttemptResult(
-                Outcome.FAILED, error=f"WB-399: internal error in a plugin: {exc!r}"
+                Outcome.FAILED,
+                error=f"{CODE_PLUGIN_BUG}: internal error in a plugin: {exc!r}",
+                code=CODE_PLUGIN_BUG,
             )
         finally:
             untrack_tokens(tracking)
         if result.error:
             result = replace(result, error=REDACTOR.redact(result.error))
-        return result
+        return with_code(result)
 
     async def probe(self) -> ProbeReport:
         """``connectors test``: the type's side-effect-free request, judged by the type."""
@@ -126,11 +134,11 @@ def _set_up(kind: str, spec: Any, context: PipelineContext) -> Any:
             f"connector {context.connector.name!r}: the {kind} {spec.name!r} "
             f"({spec.distribution or 'registered without a distribution'}) could not be set "
             f"up: {exc!r}",
-            code="WB-398",
+            code=CODE_PLUGIN_SETUP,
         ) from exc
 
 
 def attempt_error_result(exc: AttemptError) -> AttemptResult:
     """An :class:`AttemptError` as the attempt result it stands for."""
     outcome = Outcome.RETRY if exc.retryable else Outcome.FAILED
-    return AttemptResult(outcome, error=REDACTOR.redact(str(exc)))
+    return AttemptResult(outcome, error=REDACTOR.redact(str(exc)), code=exc.code)

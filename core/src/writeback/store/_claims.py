@@ -138,6 +138,12 @@ def _storable(text: str | None) -> str | None:
     return _SURROGATE.sub("\ufffd", str(text).replace("\x00", "\ufffd"))
 
 
+def _code(code: str | None) -> str | None:
+    """A code the column holds; a plugin's longer or odd one is cut, never refused
+    (one such value would fail the whole batch)."""
+    return None if code is None else str(_storable(str(code)))[:12]
+
+
 def _finite(value: float, default: float) -> float:
     return value if isinstance(value, int | float) and math.isfinite(value) else default
 
@@ -147,7 +153,7 @@ def _row(done: Finished, now: float) -> list[Any]:
     databases take: a single value they refuse (an infinite time, a status code
     beyond their integers) once failed the whole batch with it."""
     attempt = done.attempt
-    code = attempt.status_code
+    status_code = attempt.status_code
     wait = 0.0 if done.next_attempt_at is None else done.next_attempt_at - now
     return [
         done.claim.seq,
@@ -156,9 +162,10 @@ def _row(done: Finished, now: float) -> list[Any]:
         attempt.n,
         _finite(attempt.started_at, now),
         _finite(attempt.duration_ms, 0.0),
-        code if isinstance(code, int) and 0 <= code <= _MAX_CODE else None,
+        status_code if isinstance(status_code, int) and 0 <= status_code <= _MAX_CODE else None,
         attempt.outcome,
         _storable(attempt.error),
+        _code(attempt.code),
     ]
 
 

@@ -15,7 +15,8 @@ from ._statements import db_now
 
 __all__ = ["STATUSES", "AttemptRecord", "ConnectorStats", "DeliveryLedger", "DeliveryStats"]
 
-#: Every status a delivery can have (contract §1); the ledger balances over these.
+#: Every status a delivery can have; the ledger balances over these (docs/delivery.md,
+#: "Nothing is lost").
 STATUSES = ("pending", "delivered", "dead", "superseded")
 
 
@@ -29,6 +30,9 @@ class AttemptRecord:
     status_code: int | None
     outcome: str
     error: str | None
+    #: The attempt's stable ``WB-…`` code; ``None`` when delivered (and for
+    #: attempts recorded before codes were, whose error text had none).
+    code: str | None = None
 
 
 @dataclass
@@ -108,7 +112,9 @@ class DeliveryLedger:
                 select(attempts).where(attempts.c.delivery_seq == row.seq).order_by(attempts.c.n)
             ).all()
         return row, [
-            AttemptRecord(h.n, h.started_at, h.duration_ms, h.status_code, h.outcome, h.error)
+            AttemptRecord(
+                h.n, h.started_at, h.duration_ms, h.status_code, h.outcome, h.error, h.code
+            )
             for h in history
         ]
 

@@ -138,7 +138,7 @@ def _unrecordable(done: Finished, cause: str) -> Finished:
     )
     started = attempt.started_at
     started = started if isinstance(started, float) and math.isfinite(started) else time.time()
-    record = AttemptRecord(attempt.n, started, 0.0, None, outcome, error)
+    record = AttemptRecord(attempt.n, started, 0.0, None, outcome, error, UNRECORDABLE)
     return Finished(claim, record, "dead", None, done.ended)
 
 

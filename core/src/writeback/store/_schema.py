@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: The Alembic head this release expects; ``Store.open`` migrates up to it.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 metadata = MetaData()
 
@@ -128,6 +128,8 @@ attempts = Table(
     Column("status_code", Integer, nullable=True),
     Column("outcome", String(10), nullable=False),
     Column("error", Text, nullable=True),
+    # The stable ``WB-…`` code of an attempt that did not succeed (migration 0004).
+    Column("code", String(12), nullable=True),
 )
 
 tokens = Table(

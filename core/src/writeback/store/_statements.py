@@ -239,7 +239,9 @@ _finished = json_elements(bindparam("finished")).table_valued("value").alias("fi
 #: The items of each row of the ``finished`` parameter, in order: arrays, not
 #: objects, which SQLite's JSON functions read in half the time.  ``wait`` is
 #: the seconds until the next attempt, counted on the database's clock.
-FINISHED_FIELDS = ("seq", "status", "wait", "n", "started", "duration", "code", "outcome", "error")
+FINISHED_FIELDS = (
+    "seq", "status", "wait", "n", "started", "duration", "status_code", "outcome", "error", "code"
+)  # fmt: skip
 
 
 def _field(name: str, type_: Any) -> Any:
@@ -268,21 +270,22 @@ RECORD_STATE = (
         lease_owner=None,
         lease_expires_at=None,
         last_error=_field("error", Text),
-        last_status_code=_field("code", Integer),
+        last_status_code=_field("status_code", Integer),
         updated_at=db_now(),
     )
     .returning(deliveries.c.seq)
 )
 INSERT_ATTEMPTS = insert(attempts).from_select(
-    ["delivery_seq", "n", "started_at", "duration_ms", "status_code", "outcome", "error"],
+    ["delivery_seq", "n", "started_at", "duration_ms", "status_code", "outcome", "error", "code"],
     select(
         _f_seq,
         _field("n", Integer),
         _field("started", Float),
         _field("duration", Float),
-        _field("code", Integer),
+        _field("status_code", Integer),
         _field("outcome", String),
         _field("error", Text),
+        _field("code", String),
     ).select_from(_finished),
 )
 #: The earliest due time of a pending delivery, as seconds from now (may be
