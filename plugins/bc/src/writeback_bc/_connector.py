@@ -102,6 +102,7 @@ class StagingConnector(ConnectorTypeBase):
                     "REST API missing Location header); check that the uri is the API page's "
                     "entity set and that no proxy strips headers."
                 ),
+                code="WB-330",
             )
         hint = _HINTS.get(result.status_code or 0)
         if result.outcome is Outcome.FAILED and hint is not None:
@@ -109,7 +110,7 @@ class StagingConnector(ConnectorTypeBase):
             error = result.error or f"HTTP {result.status_code}"
             check = _CREDENTIALS.get(self.context.connector.auth_method, "check auth")
             text = text.format(product=self.product, error=error, check=check)
-            return replace(result, error=f"{code}: {text}")
+            return replace(result, error=f"{code}: {text}", code=code)
         return result
 
     def probe_message(self) -> OutboundMessage:

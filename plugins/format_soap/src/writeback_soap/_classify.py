@@ -73,7 +73,12 @@ def fault_result(
             error=f"{CODE_FAULT_RETRY}: {text}",
             retry_after=parse_retry_after(lowered.get("retry-after")),
             headers=lowered,
+            code=CODE_FAULT_RETRY,
         )
     return AttemptResult(
-        Outcome.FAILED, status_code=status, error=f"{CODE_FAULT}: {text}", headers=lowered
+        Outcome.FAILED,
+        status_code=status,
+        error=f"{CODE_FAULT}: {text}",
+        headers=lowered,
+        code=CODE_FAULT,
     )

@@ -216,7 +216,7 @@ class SoapFormat:
             error = (
                 f"{CODE_WSDL_FETCH}: the WSDL could not be fetched from {where}: {verdict.error}"
             )
-            raise _Unusable(_with_error(verdict, error)) from None
+            raise _Unusable(_with_error(verdict, error, CODE_WSDL_FETCH)) from None
         except requests.RequestException as exc:
             raise _Unusable(self._failure(exc, self.uri, "fetching the WSDL: ")) from None
         except (zeep.exceptions.Error, ValueError, LookupError) as exc:
@@ -229,6 +229,7 @@ class SoapFormat:
                     error=f"{CODE_WSDL_INVALID}: {where} did not answer with a usable WSDL "
                     f"({short(str(exc), 200)}); check that the uri is the page's "
                     "web service URL.",
+                    code=CODE_WSDL_INVALID,
                 )
             ) from None
 
@@ -239,7 +240,7 @@ class SoapFormat:
             arguments = operation.arguments(message.payload)
         except PageError as exc:
             code = CODE_NO_OPERATION if exc.missing_operation else CODE_RECORD
-            return AttemptResult(Outcome.FAILED, error=f"{code}: {exc}")
+            return AttemptResult(Outcome.FAILED, error=f"{code}: {exc}", code=code)
         if log.isEnabledFor(logging.DEBUG) and (
             dropped := operation.dropped_fields(message.payload)
         ):
@@ -258,6 +259,7 @@ class SoapFormat:
                 Outcome.FAILED,
                 error=f"{CODE_RECORD}: the record cannot be encoded for operation "
                 f"{operation.name!r}: {short(str(exc), 200)}",
+                code=CODE_RECORD,
             )
         return self._judge(operation, response)
 
@@ -287,6 +289,7 @@ class SoapFormat:
                 error=f"{CODE_NOT_SOAP}: the answer to {operation.name!r} is not a SOAP "
                 f"response the page's WSDL describes ({short(str(exc), 200)}).",
                 headers=_lower(headers),
+                code=CODE_NOT_SOAP,
             )
         if status != 200:  # a 500 with an envelope but no Fault element
             return classify_status(status, headers, answer_text(response), url=url)
@@ -316,11 +319,12 @@ def _lower(headers: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
-def _with_error(result: AttemptResult, error: str) -> AttemptResult:
+def _with_error(result: AttemptResult, error: str, code: str) -> AttemptResult:
     return AttemptResult(
         result.outcome,
         status_code=result.status_code,
         error=error,
         retry_after=result.retry_after,
         headers=result.headers,
+        code=code,
     )
