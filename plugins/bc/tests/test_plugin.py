@@ -1,4 +1,4 @@
-"""The bc type is found through its entry point and declares contract §2 as data."""
+"""The bc type is found through its entry point and declares its support matrix as data."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_registry_loads_bc(registry: PluginRegistry) -> None:
     assert [e for e in registry.load_errors if e.distribution == "writeback-bc"] == []
 
 
-def test_auth_rules_are_the_contract_matrix(registry: PluginRegistry) -> None:
+def test_auth_rules_are_the_support_matrix(registry: PluginRegistry) -> None:
     spec = registry.connector_type("bc")
     rules = {(r.variant, r.api_format): (r.methods, dict(r.warnings)) for r in spec.auth_rules}
     assert set(rules) == {

@@ -1,4 +1,4 @@
-"""The staging row (contract §4): field for field, for JSON and for the SOAP page."""
+"""The staging row (docs/connectors.md, "What BC receives"): field for field, JSON and SOAP."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_every_field_maps_absent_and_null_left_out(appointment: dict[str, Any]) 
     }
 
 
-def test_keys_follow_the_contract_order(appointment: dict[str, Any]) -> None:
+def test_keys_follow_the_staging_row_order(appointment: dict[str, Any]) -> None:
     row = staging_row("create", appointment)
     assert list(row) == [f for f in ROW_FIELDS if f in row]
 

@@ -22,7 +22,7 @@ def test_entry_point_names_the_plugin_module() -> None:
     assert found["nav"].dist is not None and found["nav"].dist.name == "writeback-nav"
 
 
-def test_registry_loads_nav_with_the_contract_matrix(registry: PluginRegistry) -> None:
+def test_registry_loads_nav_with_the_support_matrix(registry: PluginRegistry) -> None:
     spec = registry.connector_type("nav")
     assert spec.distribution == "writeback-nav"
     assert spec.formats == ("soap",)

@@ -1,4 +1,7 @@
-"""What the webhook type builds for one delivery (contract §4, webhook / json)."""
+"""What the webhook type builds for one delivery.
+
+docs/connectors.md, "What a webhook receiver gets", is the promise tested here.
+"""
 
 from __future__ import annotations
 

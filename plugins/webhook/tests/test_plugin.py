@@ -27,7 +27,7 @@ def test_registry_loads_webhook(registry: PluginRegistry) -> None:
     assert [e for e in registry.load_errors if e.distribution == "writeback-webhook"] == []
 
 
-def test_auth_matrix_matches_the_contract(registry: PluginRegistry) -> None:
+def test_auth_matrix_matches_the_support_matrix(registry: PluginRegistry) -> None:
     spec = registry.connector_type("webhook")
     assert spec.rule_for("default", "json") is not None
     assert registry.effective_methods(spec, "default", "json") == (

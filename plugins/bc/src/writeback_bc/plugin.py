@@ -2,7 +2,8 @@
 
 Loaded for ``writeback plugins`` and row validation, so it holds only data and
 the options model; the working type is built by the factory.  The support
-matrix of contract §2 is written here as auth rules per deployment and format.
+matrix (docs/connectors.md, "The support matrix") is written here as auth rules
+per deployment and format.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ __all__ = [
 #: The Entra scope of Business Central's APIs (online and on-premises with Entra).
 BC_ENTRA_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 
-#: Business Central online's published limits (domain.md): about 6,000 requests per
-#: 5-minute window per user, ~100 concurrent. Eight in flight per connector keeps
-#: a dozen connectors of one tenant under the concurrency cap, and is where the
-#: json format's httpx pool is fastest (lab notes: bigger pools got slower).
+#: Business Central online's published limits (Microsoft's; they change, and 429
+#: with Retry-After decides): about 6,000 requests per 5-minute window per user,
+#: ~100 concurrent. Eight in flight per connector keeps a dozen connectors of one
+#: tenant under the concurrency cap, and bigger httpx pools got slower
+#: (docs/benchmarks.md, "Lasting advice from these measurements").
 STAGING_THROTTLE = ThrottleDefaults(max_concurrency=8, rate="6000/300s")
 
 _BASIC_ONLINE = (
@@ -42,7 +44,8 @@ _BASIC_ONLINE = (
     "access keys) online in 2022, so expect 401; use auth.method 'entra'."
 )
 
-#: contract §2. Windows and NTLM exist on SOAP only (the REST API has no Windows auth).
+#: docs/connectors.md, "The bc type". Windows and NTLM exist on SOAP only (the REST
+#: API has no Windows auth).
 BC_AUTH_RULES = (
     AuthRule(
         variant="onprem",

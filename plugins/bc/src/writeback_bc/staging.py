@@ -2,7 +2,7 @@
 
 Every appointment change becomes one *create* of a staging row, whose
 ``databaseAction`` says insert, modify or delete; the back office processes the
-row afterwards (domain.md).  The JSON API page takes the row with camelCase
+row afterwards (docs/connectors.md, "The bc type").  The JSON API page takes the row with camelCase
 keys; the SOAP page ``Appointment`` takes the same fields in page style
 (``Source_App``) with the resources joined into one text field.
 
@@ -32,7 +32,8 @@ __all__ = [
 #: Appointment event action -> the staging row's ``databaseAction``.
 DATABASE_ACTIONS: Mapping[str, str] = {"create": "I", "update": "U", "delete": "D"}
 
-#: Row field (camelCase, the JSON key) -> SOAP page field, in contract §4 order.
+#: Row field (camelCase, the JSON key) -> SOAP page field, in the order of
+#: docs/connectors.md, "What BC receives".
 PAGE_FIELDS: Mapping[str, str] = {
     "databaseAction": "Database_Action",
     "sourceApp": "Source_App",

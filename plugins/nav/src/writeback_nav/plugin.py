@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NAV_AUTH_RULES", "writeback_connector_types"]
 
-#: contract §2: NAV speaks SOAP; NavUserPassword is Basic, the Windows credential type
-#: answers Negotiate (``windows``) or NTLM (``ntlm``).
+#: docs/connectors.md, "The nav type": NAV speaks SOAP; NavUserPassword is Basic, the
+#: Windows credential type answers Negotiate (``windows``) or NTLM (``ntlm``).
 NAV_AUTH_RULES = (AuthRule(api_format="soap", methods=("basic", "windows", "ntlm")),)
 
 

@@ -1,4 +1,7 @@
-"""The working ``webhook`` type: one signed JSON event per appointment change (contract §4)."""
+"""The working ``webhook`` type: one signed JSON event per appointment change.
+
+What a receiver gets is described in docs/connectors.md, "What a webhook receiver gets".
+"""
 
 from __future__ import annotations
 
