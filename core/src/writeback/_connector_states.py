@@ -54,9 +54,10 @@ class ConnectorStates:
         """Build every enabled connector's pipeline before the first claim.
 
         The first build of each kind imports its plugins' libraries (the json
-        format's httpx: 60-150 ms of CPU here); done at start, the first
-        deliveries after a (re)start do not wait behind it.  A row that cannot be
-        built is left to its deliveries, which record why.
+        format's httpx, the costliest; docs/benchmarks.md, "The worker's loop");
+        done at start, the first deliveries after a (re)start do not wait behind
+        it.  A row that cannot be built is left to its deliveries, which record
+        why.
         """
         for stored in self.store.connectors.list():
             if stored.enabled:

@@ -40,9 +40,8 @@ log = secret_safe_logger("writeback.worker")
 #: The longest an ended attempt waits to be recorded (with the next claim).  Its
 #: lease is no longer renewed, so this must stay far below any lease; and the
 #: next delivery of its appointment waits for the record, so it stays short.
-#: Against a 20 ms endpoint, 50 ms instead of 20 halved the claims and cut the
-#: PostgreSQL worker's CPU per delivery by 15% (three workers: 0.77-0.84 of raw
-#: httpx -> 0.84-0.89, in alternating runs).
+#: Long enough, though, to make claims fewer, which costs less CPU per delivery
+#: (docs/benchmarks.md, "The worker's loop").
 FLUSH_AFTER = 0.05
 #: Claimed deliveries a worker keeps waiting for a slot, in multiples of its
 #: concurrency, so that a slot that frees up goes on at once.
@@ -50,9 +49,8 @@ QUEUE_DEPTH = 3
 #: A claim is made once this many multiples of the concurrency are wanted (or an
 #: ended attempt has waited ``FLUSH_AFTER``): while every slot is busy the queue
 #: is then down to one concurrency's worth, which it keeps in hand while the
-#: claim runs.  Fewer, larger claims cost less per delivery: a claim per 8
-#: deliveries instead of per 4 cut the worker's CPU by a tenth, per 16 instead
-#: of per 8 by another 6-9% against an instant receiver (measured).
+#: claim runs.  Fewer, larger claims cost less CPU per delivery (docs/benchmarks.md,
+#: "The worker's loop").
 CLAIM_BATCH = 2
 
 
@@ -264,8 +262,8 @@ class Worker:
         the other, until the queue is empty or the next one's connector is closed.
 
         A slot going on by itself, rather than ending and waiting for the run loop
-        to start a new task, keeps its connection busy: at 20 ms per request the
-        run-loop round trip left 8% of the slots idle (measured).
+        to start a new task, keeps its connection busy: the run loop's round trip
+        left slots idle (docs/benchmarks.md, "The worker's loop").
         """
         task = asyncio.current_task()
         assert task is not None
@@ -277,7 +275,8 @@ class Worker:
             if len(self._finished) == 1 or self._claim_due():
                 # The first result starts the run loop's flush timer, and a batch
                 # wanted calls for a claim; waking it for every other result cost
-                # it a turn per delivery: 6-10% of the worker's CPU (measured).
+                # it a turn per delivery, a share of the CPU worth saving
+                # (docs/benchmarks.md, "The worker's loop").
                 self._wakeup.set()
             if self._stopping.is_set() or not self._ready or task.cancelling():
                 # Cancelled (the attempt records it as interrupted): go no further.

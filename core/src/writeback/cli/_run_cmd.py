@@ -97,8 +97,8 @@ def freeze_what_start_made() -> None:
     out of every later garbage collection: the worker's ``on_ready``.
 
     It lives as long as the process, yet each full collection went over all of
-    it: in a fresh worker the first came a third of a second into the work and
-    took 46-88 ms of CPU (docs/benchmarks.md).  Collected first, so that no
+    it, early in the work and at a cost worth avoiding (docs/benchmarks.md,
+    "The worker's loop").  Collected first, so that no
     garbage is frozen with it.  The command owns its process; a host that runs a
     worker in its own process decides this for itself.
     """

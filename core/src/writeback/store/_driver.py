@@ -1,14 +1,12 @@
 """The worker's hot statements, run on the database driver's own connection.
 
 A busy worker claims and records a batch every few deliveries.  Through
-``Connection.execute`` each of those statements cost 100-250 µs of
-SQLAlchemy's bookkeeping on top of 30-230 µs in the database (measured on
-SQLite): a claim of 8 (recording 8) took 1.6 ms of CPU, 2.2 ms with a 20 ms
-endpoint; on the driver 0.9 and 1.3 ms.  Here the same Core
-statements are compiled once for the engine's dialect, SQLAlchemy expands
-their parameters (``construct_expanded_state``, public since 2.0), and the
-driver runs the SQL; there is still one set of statements for SQLite and
-PostgreSQL.
+``Connection.execute`` SQLAlchemy's bookkeeping cost more than the database's
+work on each of those statements (docs/benchmarks.md, "The store's hot
+statements").  Here the same Core statements are compiled once for the
+engine's dialect, SQLAlchemy expands their parameters
+(``construct_expanded_state``, public since 2.0), and the driver runs the SQL;
+there is still one set of statements for SQLite and PostgreSQL.
 
 Only statements whose parameters need no type processing belong here (ints,
 floats, strings): the driver gets the values as they are.

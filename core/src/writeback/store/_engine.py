@@ -50,10 +50,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, worker: bool = False
 #:   quiet spell) the planner estimates one due row, and then a bitmap scan or
 #:   an unordered scan, followed by a sort, costs about the same on paper; both
 #:   read and sort every due row.  In the three-worker benchmark one worker's
-#:   claims did: 3,500 rows read for 16 claimed, 20-60 ms a claim instead of
-#:   under 1, just when a backlog built up.  Without the sort only the walk is
-#:   left.  The worker's other statements look rows up by key, or group (which
-#:   hashing does as well).
+#:   claims did, just when a backlog built up, at many times the cost of a
+#:   walk (docs/benchmarks.md, "The store's hot statements").  Without the sort
+#:   only the walk is left.  The worker's other statements look rows up by key,
+#:   or group (which hashing does as well).
 WORKER_OPTIONS = "-c synchronous_commit=off -c enable_sort=off"
 
 
@@ -64,7 +64,7 @@ def _query_value(url: URL, name: str) -> str:
 
 def _sqlite_begin(connection: Any) -> None:
     # Straight to the driver: through exec_driver_sql this one statement cost a
-    # busy worker as much as two of its claim's queries (measured).
+    # busy worker as much as two of its claim's queries (docs/benchmarks.md).
     connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 

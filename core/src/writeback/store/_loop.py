@@ -2,20 +2,19 @@
 
 A worker claims (and records what ended) every few deliveries, while its
 attempts are in flight on the same loop.  How that is cheapest differs by
-database, and was measured in-process against an instant receiver:
+database; the figures are in docs/benchmarks.md, "The store's hot statements":
 
-- SQLite waits on no server, so a claim runs on the loop's own thread: 0.06-0.08
-  ms of CPU per delivery, against 0.12-0.14 in a thread, where the GIL changes
-  hands at every statement.  Only while another process holds the file's write
-  lock does the claim wait for it in a thread, so the attempts go on meanwhile.
+- SQLite waits on no server, so a claim runs on the loop's own thread: in a
+  thread it cost twice the CPU, since the GIL changes hands at every
+  statement.  Only while another process holds the file's write lock does the
+  claim wait for it in a thread, so the attempts go on meanwhile.
   The price: a commit that checkpoints the WAL (every few MB) holds the loop
   while it flushes.
 - PostgreSQL claims wait for the server at every statement.  On the loop's
   thread those waits stop the attempts in flight; in a thread, each answer waits
-  for the GIL from a busy loop, and a claim of 12 took 11 ms instead of 3, so
-  the worker's local queue ran dry (one worker: 767-838 deliveries/s, 1.1-1.2
-  ms of CPU each).  On psycopg's asyncio connection the loop goes on while the
-  server works and nothing changes threads: 1,091-1,296/s, 0.73-0.87 ms each.
+  for the GIL from a busy loop, claims took several times longer, and the
+  worker's local queue ran dry.  On psycopg's asyncio connection the loop goes
+  on while the server works and nothing changes threads.
 """
 
 from __future__ import annotations

@@ -41,8 +41,9 @@ metadata = MetaData()
 #: ``'pending'`` written into the SQL, for ``status == PENDING``.  Compared with a
 #: bound parameter instead, whether the partial index ``ix_deliveries_pending_queue``
 #: (``WHERE status = 'pending'``) applies depends on the value bound: SQLite then
-#: prepares the statement again each time it is run (the claim's due query took
-#: 156 µs instead of 46), and a generic plan of PostgreSQL's cannot use the index.
+#: prepares the statement again each time it is run (docs/benchmarks.md, "The
+#: store's hot statements"), and a generic plan of PostgreSQL's cannot use the
+#: index.
 PENDING = literal_column("'pending'")
 
 connectors = Table(

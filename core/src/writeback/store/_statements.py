@@ -153,8 +153,8 @@ class json_elements(GenericFunction[Any]):
 
     ``jsonb`` on PostgreSQL, not ``json``: ``json`` is kept as text, and each
     ``->>`` parses its element again, nine times a row here; ``jsonb`` is parsed
-    once.  Reading a batch of 16 took 100-107 µs of the server's CPU instead of
-    163-190 (measured)."""
+    once, for about two thirds of the server's CPU (docs/benchmarks.md, "The
+    store's hot statements")."""
 
     name = "json_elements"
     inherit_cache = True
@@ -227,12 +227,11 @@ def _on_postgresql(element: postgresql_only, compiler: SQLCompiler, **kw: Any) -
 
 # The attempts that ended, as one JSON array (one row per ``Finished``, made by
 # ``_claims.record_finished``), read by both statements that record them.  One
-# statement each for the whole batch, where psycopg's executemany spent ~15 µs
-# of client CPU per row (pipeline mode) and a third statement asked which leases
-# were still held: a PostgreSQL claim of 16 with its record went from 1.6-2.4 to
-# 1.3-1.4 ms of the worker's CPU, the server's about the same (measured).  One
-# parameter, not a multi-row VALUES: psycopg parses a statement of more than 50
-# parameters anew at every run.
+# statement each for the whole batch, where psycopg's executemany paid client CPU
+# per row and a third statement asked which leases were still held: this costs
+# the worker less CPU per claim (docs/benchmarks.md, "The store's hot
+# statements").  One parameter, not a multi-row VALUES: psycopg parses a
+# statement of more than 50 parameters anew at every run.
 _finished = json_elements(bindparam("finished")).table_valued("value").alias("finished")
 
 
@@ -255,8 +254,8 @@ RECORD_STATE = (
         # The seqs themselves as well as the join: PostgreSQL guesses 100 rows of
         # any JSON array, and then may rather scan the table than probe its key.
         # Not on SQLite, which then probes the key for each seq and reads the
-        # whole array for each (a claim of 16 with its record: 43-46 µs of CPU
-        # per delivery instead of 34-36).
+        # whole array for each, at about a quarter more CPU per delivery
+        # (docs/benchmarks.md, "The store's hot statements").
         postgresql_only(deliveries.c.seq.in_(bindparam("seqs", expanding=True))),
         deliveries.c.seq == _f_seq,
         # Only the leases this worker still holds (returned): a lease that passed
