@@ -66,6 +66,7 @@ def test_webhook_id_is_stable_across_retries_and_retry_after_is_waited_out(cli, 
         "duration_ms",
         "status_code",
         "outcome",
+        "code",
         "error",
     }
 

@@ -107,6 +107,7 @@ def show(
             "duration_ms": round(h.duration_ms, 1),
             "status_code": h.status_code,
             "outcome": h.outcome,
+            "code": h.code,
             "error": h.error,
         }
         for h in history
@@ -123,7 +124,7 @@ def show(
     if history:
         table(
             "attempts",
-            ["n", "started_at", "ms", "status", "outcome", "error"],
+            ["n", "started_at", "ms", "status", "outcome", "code", "error"],
             [
                 [
                     h["n"],
@@ -131,6 +132,7 @@ def show(
                     h["duration_ms"],
                     h["status_code"],
                     h["outcome"],
+                    h["code"],
                     h["error"],
                 ]
                 for h in data["history"]
