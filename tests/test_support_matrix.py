@@ -1,9 +1,10 @@
-"""contract §2's support matrix, the whole table, through ``writeback connectors validate``.
+"""The support matrix, the whole table, through ``writeback connectors validate``.
 
 Every (type and deployment, api_type, auth method) is validated by the
 real CLI (in process, for speed) with every plugin installed: allowed rows exit
 0 (basic on BC online with its warning), refused rows exit 2 with exactly the
-sentence that names the field, the value and what is allowed.
+sentence that names the field, the value and what is allowed.  The table is
+docs/connectors.md, "The support matrix".
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ TARGETS: dict[str, tuple[str, str, dict[str, str]]] = {
     ),
 }
 
-#: contract §2, written out: (target, api_type) -> allowed methods in the order printed;
-#: a missing pair means the type does not speak that format.
+#: docs/connectors.md's support matrix, written out: (target, api_type) -> allowed
+#: methods in the order printed; a missing pair means the type does not speak that
+#: format.
 ALLOWED: dict[tuple[str, str], tuple[str, ...]] = {
     ("bc-onprem", "soap"): ("basic", "windows", "ntlm", "entra", "oauth2"),
     ("bc-onprem", "json"): ("basic", "entra", "oauth2"),

@@ -15,7 +15,7 @@ __all__ = ["DEFAULTS", "ERROR_CODES", "SCHEMA", "ODataError", "parse_properties"
 EMPTY_DATE = "0001-01-01T00:00:00Z"
 
 #: The staging page's properties: name -> (Edm kind, max length for texts). Lengths from
-#: the import side's limits (domain.md) where known, generous otherwise.
+#: the planning application's documented import limits where known, generous otherwise.
 SCHEMA: Mapping[str, tuple[str, int | None]] = {
     "databaseAction": ("enum", None),
     "sourceApp": ("string", 30),

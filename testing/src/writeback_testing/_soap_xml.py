@@ -1,6 +1,6 @@
 """The XML of a Business Central / NAV page web service: its WSDL and envelopes.
 
-Modelled on what BC and NAV publish for a page (domain.md): SOAP 1.1,
+Modelled on what BC and NAV publish for a page, as Microsoft documents it: SOAP 1.1,
 document/literal, namespace ``urn:microsoft-dynamics-schemas/page/{service in
 lower case}``, ``SOAPAction`` ``{namespace}:{Operation}``, the record type named
 after the service with a ``Key``, and result elements ``{Operation}_Result``.
@@ -27,7 +27,8 @@ __all__ = [
 
 ENVELOPE_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
-#: The staging record's page fields (contract §4) and their XSD types, in page order.
+#: The staging record's page fields (docs/connectors.md, "What BC receives") and their
+#: XSD types, in page order.
 #: ``Key`` and ``Entry_No`` (the staging table's primary key) are always published.
 PAGE_FIELD_TYPES: dict[str, str] = {
     "Key": "string",

@@ -1,6 +1,6 @@
 """A Business Central API page for tests: the vendor extension's staging entity set.
 
-OData v4 over JSON, as BC serves it (domain.md): ``POST`` creates a staging row
+OData v4 over JSON, as Microsoft documents BC's API pages: ``POST`` creates a staging row
 and answers ``201`` with the entity, its ``@odata.etag`` and a ``Location``
 header; properties the page does not define, values of the wrong type and
 over-long texts are refused with BC's error shape ``{"error": {"code",

@@ -5,9 +5,10 @@ freed connection to every request that starts before the first of them has put
 it to use; the others fail with ``ConnectionNotAvailable`` and go round again
 (encode/httpcore#822 and #1110, open in httpcore 1.0.9), and each round checks
 every idle connection with a system call.  A worker starts requests in bursts
-(after each claim), and measured 1.3 such retries per delivery.  A client that
-owns exactly one connection, lent to one request at a time, has nothing to
-contest and one connection to check.
+(after each claim), and paid more than one such retry per delivery
+(docs/benchmarks.md, "The json format").  A client that owns exactly one
+connection, lent to one request at a time, has nothing to contest and one
+connection to check.
 """
 
 from __future__ import annotations

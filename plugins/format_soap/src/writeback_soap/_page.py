@@ -3,8 +3,9 @@
 A Business Central / NAV page operation (``Create``, ``Update``) takes one
 element named after the page whose type is the page's record; ``Read`` and
 ``Delete`` take the key fields directly.  Fields the record type does not
-define are left out (contract §4: a page published without some fields must
-still receive the others), and so are absent and ``None`` values.
+define are left out (a page published without some fields must still receive
+the others; docs/connectors.md, "The soap format"), and so are absent and
+``None`` values.
 """
 
 from __future__ import annotations
