@@ -19,7 +19,7 @@ OLD_ATTEMPTS = [
     ("retry", 503, 'HTTP 503: {"ok": false}', "WB-361"),
     ("retry", 429, "HTTP 429 (Retry-After 31536000 s, honoured as 86400 s)", "WB-361"),
     ("failed", 400, "HTTP 400: BadRequest: no such job (gave up after 3 attempts)", "WB-360"),
-    ("failed", 307, "HTTP 307: redirected to https://o.test/ (redirects are not followed)", "WB-362"),
+    ("failed", 307, "HTTP 307: redirected to https://o.test/ (not followed)", "WB-362"),
     ("retry", None, "connection failed: [Errno 111] Connection refused (h:443)", "WB-363"),
     ("retry", None, "timed out: no complete answer within 30 s (h:443)", "WB-364"),
     ("failed", 401, "WB-331: Business Central refused the credentials (HTTP 401)", "WB-331"),
