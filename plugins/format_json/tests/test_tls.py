@@ -1,4 +1,4 @@
-"""Which CA bundle the json format trusts (contract §2: the standard variables)."""
+"""Which CA bundle the json format trusts: the one the standard variables name."""
 
 from __future__ import annotations
 

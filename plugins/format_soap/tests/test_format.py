@@ -178,7 +178,7 @@ def test_a_fault_for_a_value_the_page_cannot_read_is_failed(
     ],
     ids=lambda v: str(v.status) if isinstance(v, SoapStep) else None,
 )
-def test_http_statuses_follow_the_contract(
+def test_http_statuses_follow_the_shared_classification(
     make_context: MakeContext,
     writeback_soap_page: SoapPageServer,
     step: SoapStep,

@@ -17,9 +17,9 @@ import json
 import ssl
 from typing import TYPE_CHECKING
 
-# httpx imports httpcore only when it makes its first client (27 ms here), which a
-# fresh worker paid on its first send; imported with the format, it is paid when
-# the worker builds its pipelines, before its first claim.
+# httpx imports httpcore only when it makes its first client, which a fresh worker
+# paid on its first send (docs/benchmarks.md, "The json format"); imported with the
+# format, it is paid when the worker builds its pipelines, before its first claim.
 import httpcore  # noqa: F401
 import httpx
 import writeback
@@ -66,10 +66,10 @@ def pool_size(throttle: Throttle | None) -> int:
 
     Each request has a connection to itself (``Lanes``), so this is also the most
     requests in flight to the endpoint; connections are opened as needed.  (It
-    was 8 when unset and at most 16, after the lab notes' "keep httpx pools
-    small"; that was httpcore's pool bookkeeping, which a lane's one-connection
-    pool does not have, and it held a worker with ``--concurrency 24`` to a
-    third of its rate against a 20 ms endpoint.)
+    was 8 when unset and at most 16, to keep httpx's pools small; but what made
+    big pools slow was httpcore's pool bookkeeping, which a lane's one-connection
+    pool does not have, and the cap held a worker with a higher ``--concurrency``
+    to a fraction of its rate: docs/benchmarks.md, "The json format".)
     """
     wanted = throttle.max_concurrency if throttle is not None else None
     return wanted or UNTHROTTLED_LANES
@@ -106,9 +106,10 @@ class JsonFormat:
         self._transport = transport
         self._lanes: Lanes | None = None
         # Loaded here, when the worker builds its pipelines before its first claim,
-        # not by the first send: loading the CA bundle is 40 ms of CPU, which held
-        # up a fresh worker's first deliveries.  A bundle that cannot be loaded is
-        # left to the sends, which report it (WB-300) until it can be.
+        # not by the first send: loading the CA bundle costs enough CPU to hold up
+        # a fresh worker's first deliveries (docs/benchmarks.md, "The json format").
+        # A bundle that cannot be loaded is left to the sends, which report it
+        # (WB-300) until it can be.
         self._ssl_context: ssl.SSLContext | None = None
         with contextlib.suppress(AttemptError):
             self._ssl_context = _ssl_context()
@@ -131,7 +132,7 @@ class JsonFormat:
         return mechanism.for_transport("httpx") if mechanism is not None else None
 
     async def send(self, message: OutboundMessage) -> AttemptResult:
-        """Send ``message`` once and classify the answer (contract §4)."""
+        """Send ``message`` once and classify the answer with ``classify_status``."""
         lanes = self._lanes or self._open_lanes()
         auth = self._auth()
         content = encode_body(message)

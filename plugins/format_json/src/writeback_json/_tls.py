@@ -1,7 +1,7 @@
 """Which CAs the json format trusts.
 
-Contract §2: TLS is verified, and the standard CA bundle variables are honoured
-by every HTTP path.  httpx 0.28 reads ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` but
+TLS is verified, and the standard CA bundle variables are honoured by every
+HTTP path.  httpx 0.28 reads ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` but
 not ``REQUESTS_CA_BUNDLE``, which the requests-based formats honour; asking
 :mod:`writeback.tls` makes one setting work for every format.  httpx 0.28
 deprecates a path string for ``verify``, so a bundle becomes an

@@ -1,4 +1,4 @@
-"""Turning SOAP answers into attempt results (contract §4).
+"""Turning SOAP answers into attempt results (docs/connectors.md, "The soap format").
 
 A SOAP fault is ``failed``, or ``retry`` when its faultstring says the server
 is busy, timed out, or has too many requests; HTTP statuses follow the shared

@@ -68,8 +68,9 @@ def pool_size(throttle: Throttle | None) -> int:
     concurrency, 8 when unset, 1 to 16.
 
     Each thread holds one kept-alive, possibly NTLM-authenticated connection;
-    more than 16 buys nothing from a single page endpoint on a Python client
-    (lab notes: requests tops out near 8 threads).
+    more than 16 buys nothing from a single page endpoint on a Python client:
+    requests' throughput stopped growing near 8 threads (docs/benchmarks.md,
+    "The soap format").
     """
     wanted = throttle.max_concurrency if throttle is not None else None
     return min(max(wanted or 8, 1), 16)
@@ -124,7 +125,7 @@ class SoapFormat:
         return self._executor
 
     async def send(self, message: OutboundMessage) -> AttemptResult:
-        """Send ``message`` once in a worker thread and classify the answer (contract §4).
+        """Send ``message`` once in a worker thread and classify the answer.
 
         With an ``operation`` the page operation is called with ``payload`` as
         the record; without one, a plain authenticated HTTP request is made

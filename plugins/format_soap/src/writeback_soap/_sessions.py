@@ -1,8 +1,8 @@
 """One requests Session per worker thread, under one shared zeep Transport.
 
 NTLM and Negotiate authenticate a TCP connection, not a request: a Session
-shared by 8 threads failed 17 of 80 NTLM calls in the lab, one Session per
-thread none (lab notes).  The zeep ``Client`` (the parsed WSDL) is shared by
+shared by threads failed NTLM calls, one Session per thread none
+(docs/architecture.md, "Transports").  The zeep ``Client`` (the parsed WSDL) is shared by
 every thread of a connector, so its single :class:`PerThreadTransport` looks
 the Session up per thread instead of holding one.
 

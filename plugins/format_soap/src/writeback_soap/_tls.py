@@ -1,11 +1,13 @@
 """Which CAs the soap format trusts, and making requests obey that choice.
 
-Contract §2: TLS is verified, and ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE``
-are honoured, the first one set winning (:mod:`writeback.tls`, so one setting
+TLS is verified, and ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE`` are
+honoured, the first one set winning (:mod:`writeback.tls`, so one setting
 works for every format).  requests on its own reads only
-``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, and lets them override
-``Session.verify`` (lab notes); and it re-reads the whole environment for
-proxies on every request (a third of a call's client time in a profile).  So
+``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, and with ``trust_env`` on lets them
+override ``Session.verify`` (a request that passes no ``verify`` of its own
+gets the variable's bundle, not the Session's); and it re-reads the whole
+environment for proxies on every request, a large share of a call's client
+time (docs/benchmarks.md, "The soap format").  So
 the format's Sessions run with ``trust_env`` off and get what the environment
 says from here, read once per connector.
 """
