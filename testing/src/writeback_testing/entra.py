@@ -2,9 +2,10 @@
 
 msal refuses an ``http://`` authority and needs, per tenant, the OpenID
 discovery document ``/{tenant}/v2.0/.well-known/openid-configuration`` naming
-``token_endpoint``, ``authorization_endpoint`` and ``issuer`` (lab notes); the
-token endpoint ``/{tenant}/oauth2/v2.0/token`` grants client credentials exactly
-like :class:`~writeback_testing.oauth2_server.OAuth2Server`, whose rules, counters
+``token_endpoint``, ``authorization_endpoint`` and ``issuer`` (msal requires the
+first two and reads the third); the token endpoint
+``/{tenant}/oauth2/v2.0/token`` grants client credentials exactly like
+:class:`~writeback_testing.oauth2_server.OAuth2Server`, whose rules, counters
 and failure controls it inherits.  Clients register as ``client_secret_post``
 by default, which is what msal sends.
 

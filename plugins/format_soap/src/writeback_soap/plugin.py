@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["INSECURE_HTTP_OPTION", "check_connector", "writeback_api_formats"]
 
-#: The connector option that accepts credentials over plain ``http://`` (contract §4).
+#: The connector option that accepts credentials over plain ``http://``
+#: (docs/connectors.md, "Options of bc (and nav)").
 INSECURE_HTTP_OPTION = "allow_insecure_http"
 
 
