@@ -1,9 +1,11 @@
-"""Documentation completeness: every hook, descriptor field and error code is documented."""
+"""Documentation completeness: every hook, descriptor field and error code is documented;
+every relative link in the docs resolves; nothing cites documents outside the repository."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,127 @@ def test_readme_commands_exist():
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in ci
+
+
+# -- the repository stands alone ------------------------------------------------
+
+#: Citations of documents that are not part of the repository.  Spelt in pieces so
+#: that this file does not match itself.
+OUTSIDE_CITATIONS = (
+    "contract" + " §",
+    "lab" + " notes",
+    "lab" + "-notes",
+    "domain" + ".md",
+    "shared" + "/docs",
+)
+#: Where the repository's files are not (the walk's fallback outside a git checkout).
+NOT_THE_REPOSITORY = {".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+
+
+def _repository_files() -> list[Path]:
+    """Every file of the repository: tracked or new, not ignored (so not ``.venv``)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return [
+            path
+            for path in ROOT.rglob("*")
+            if path.is_file()
+            and not any(
+                part in NOT_THE_REPOSITORY or part.endswith(".egg-info")
+                for part in path.relative_to(ROOT).parts
+            )
+        ]
+    names = {name for name in listed.decode("utf-8", "surrogateescape").split("\0") if name}
+    return [ROOT / name for name in sorted(names) if (ROOT / name).is_file()]
+
+
+def test_nothing_cites_documents_outside_the_repository():
+    files = _repository_files()
+    assert ROOT / "README.md" in files and Path(__file__).resolve() in files
+    found = []
+    for path in files:
+        text = path.read_bytes().decode("utf-8", "replace").lower()
+        for citation in OUTSIDE_CITATIONS:
+            for match in re.finditer(re.escape(citation), text):
+                line = text.count("\n", 0, match.start()) + 1
+                found.append(f"{path.relative_to(ROOT)}:{line}: {citation!r}")
+    assert found == [], "say it in the repository's own docs instead:\n" + "\n".join(found)
+
+
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
+_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+_HTML_ANCHOR = re.compile(r"<a\s+(?:id|name)=\"([^\"]+)\"")
+
+
+def _prose(path: Path) -> list[tuple[int, str]]:
+    """The file's numbered lines outside fenced code blocks, inline code blanked out."""
+    lines, fenced = [], False
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if not fenced:
+            lines.append((number, re.sub(r"`[^`]*`", lambda m: " " * len(m.group()), line)))
+    return lines
+
+
+def _anchors(path: Path) -> set[str]:
+    """The heading anchors GitHub makes for ``path``: lower case, punctuation dropped,
+    spaces as hyphens, ``-1``, ``-2`` … after repeats; and explicit ``<a id>``s."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    fenced = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        anchors.update(_HTML_ANCHOR.findall(line))
+        heading = _HEADING.match(line)
+        if heading is None:
+            continue
+        text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading.group(1))
+        slug = re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+        repeat = seen.get(slug, 0)
+        seen[slug] = repeat + 1
+        anchors.add(f"{slug}-{repeat}" if repeat else slug)
+    return anchors
+
+
+def _linking_documents() -> list[Path]:
+    """docs/*.md and the READMEs: the repository's, each distribution's."""
+    readmes = [ROOT / "README.md", *ROOT.glob("*/README.md"), *ROOT.glob("plugins/*/README.md")]
+    return sorted((ROOT / "docs").glob("*.md")) + sorted(readmes)
+
+
+def test_relative_links_resolve_to_a_file_and_heading():
+    documents = _linking_documents()
+    assert ROOT / "README.md" in documents and len(documents) > 10
+    broken, checked, anchors = [], 0, {}
+    for document in documents:
+        for number, line in _prose(document):
+            for target in _LINK.findall(line):
+                if not target or re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
+                    continue  # https:, mailto: …
+                checked += 1
+                file_part, _, anchor = target.partition("#")
+                linked = (document.parent / file_part).resolve() if file_part else document
+                where = f"{document.relative_to(ROOT)}:{number}: {target}"
+                if not linked.exists():
+                    broken.append(f"{where}: no such file")
+                    continue
+                if anchor and linked.suffix == ".md":
+                    if linked not in anchors:
+                        anchors[linked] = _anchors(linked)
+                    if anchor not in anchors[linked]:
+                        broken.append(f"{where}: no heading with that anchor")
+    assert checked > 100
+    assert broken == [], "\n".join(broken)
