@@ -252,6 +252,7 @@ def test_a_wsdl_the_server_cannot_give_now_is_retried_then_fetched_once(
     fmt = SoapFormat(make_context(page.page_url))
     first, second, third = send_all(fmt, *(create(page.page_url) for _ in range(3)))
     assert (first.outcome, first.status_code, first.retry_after) == (Outcome.RETRY, 503, 30.0)
+    assert first.code == "WB-322"
     assert first.error == (
         f"WB-322: the WSDL could not be fetched from 127.0.0.1:{page.port}: HTTP 503: starting up"
     )
@@ -265,7 +266,7 @@ def test_a_uri_that_is_no_page_fails_with_the_status(
 ) -> None:
     url = writeback_soap_page.url + "/BC/WS/CRONUS%20US/Page/Nope"
     (result,) = send_all(SoapFormat(make_context(url)), create(url))
-    assert (result.outcome, result.status_code) == (Outcome.FAILED, 404)
+    assert (result.outcome, result.status_code, result.code) == (Outcome.FAILED, 404, "WB-322")
     assert result.error is not None and result.error.startswith("WB-322: the WSDL could not be")
 
 
@@ -275,7 +276,7 @@ def test_an_answer_that_is_not_a_wsdl_fails(
     page = writeback_soap_page
     page.set_wsdl_plan([SoapStep(status=200, body=b"<html><body>Sign in</body></html>")])
     (result,) = send_all(SoapFormat(make_context(page.page_url)), create(page.page_url))
-    assert result.outcome is Outcome.FAILED
+    assert (result.outcome, result.code) == (Outcome.FAILED, "WB-323")
     assert result.error is not None
     assert result.error.startswith(
         f"WB-323: 127.0.0.1:{page.port} did not answer with a usable WSDL"
@@ -289,7 +290,7 @@ def test_an_operation_the_page_lacks_fails(
     page = writeback_soap_page
     message = OutboundMessage(page.page_url, operation="CreateMultiple", payload=RECORD)
     (result,) = send_all(SoapFormat(make_context(page.page_url)), message)
-    assert result.outcome is Outcome.FAILED
+    assert (result.outcome, result.code) == (Outcome.FAILED, "WB-324")
     assert result.error == (
         "WB-324: the page has no operation 'CreateMultiple'; "
         "it offers Create, Delete, Read, Update."
@@ -313,7 +314,7 @@ def test_a_record_that_cannot_be_encoded_fails_before_sending(
     page = writeback_soap_page
     message = OutboundMessage(page.page_url, operation="Read", payload=payload)
     (result,) = send_all(SoapFormat(make_context(page.page_url)), message)
-    assert result.outcome is Outcome.FAILED
+    assert (result.outcome, result.code) == (Outcome.FAILED, "WB-325")
     assert result.error is not None and result.error.startswith(error)
     assert page.calls == []
 
@@ -336,7 +337,7 @@ def test_a_success_status_without_the_operations_result_fails(
     page = writeback_soap_page
     page.set_plan([SoapStep(status=200, body=body)])
     (result,) = send_all(SoapFormat(make_context(page.page_url)), create(page.page_url))
-    assert (result.outcome, result.status_code) == (Outcome.FAILED, 200)
+    assert (result.outcome, result.status_code, result.code) == (Outcome.FAILED, 200, "WB-326")
     assert result.error is not None
     assert result.error.startswith(
         "WB-326: the answer to 'Create' is not a SOAP response the page's WSDL describes ("
