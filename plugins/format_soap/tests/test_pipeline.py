@@ -152,7 +152,7 @@ def test_eight_threads_against_ntlm_never_share_a_handshake(
     writeback_soap_page_factory: PageFactory,
     request: pytest.FixtureRequest,
 ) -> None:
-    """Contract: no failed handshake, no more handshakes than connections, the WSDL once."""
+    """What must hold: no failed handshake, no more handshakes than connections, the WSDL once."""
     if "ntlm" not in registry.auth_methods:
         service_unavailable("writeback-auth-windows is not installed; the ntlm method is needed")
     acceptor = request.getfixturevalue("writeback_ntlm_acceptor")
