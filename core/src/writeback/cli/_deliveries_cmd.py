@@ -20,8 +20,8 @@ app.add_typer(deliveries_app, name="deliveries")
 if TYPE_CHECKING:
     from ..store import ConnectorStats
 
-# The statuses a delivery can have (docs/cli.md, "deliveries list"); the store's
-# STATUSES, repeated so that --help does not import the store.
+# The statuses a delivery can have (docs/delivery.md, "Nothing is lost"); the
+# store's STATUSES, repeated so that --help does not import the store.
 STATUSES = ("pending", "delivered", "dead", "superseded")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
