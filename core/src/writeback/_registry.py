@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 import pluggy
 
 from . import hookspecs
+from ._commands import CORE_COMMANDS, CommandSpec, command_problems
 from ._descriptors import ApiFormatSpec, AuthMethodSpec, ConnectorTypeSpec
 from ._errors import DuplicatePluginError, PluginLoadError, PluginMissingError
+from ._observers import Observer, Observers
 from .conformance import conformance_problems
 
 __all__ = ["DISABLE_ENV", "LoadError", "PluginRegistry"]
@@ -70,6 +72,10 @@ class PluginRegistry:
         self.disabled: set[str] = set()
         #: Entry points not loaded because of ``disabled``: name -> distribution.
         self._skipped: dict[str, str] = {}
+        #: Commands plugins add to the CLI, by name (``writeback_commands``).
+        self.commands: dict[str, CommandSpec] = {}
+        #: Registered plugin name -> its distribution (observers are named by it).
+        self._plugin_dists: dict[str, str] = {}
 
     # -- loading -------------------------------------------------------------
 
@@ -172,6 +178,7 @@ class PluginRegistry:
             for spec in specs:
                 stamped = dataclasses.replace(spec, distribution=distribution, version=version)
                 self._add(kind, stamped)
+        self._add_commands(plugin, name, distribution or name, version)
 
     def _add(self, kind: str, spec: Any) -> None:
         table: dict[str, Any] = getattr(self, kind)
@@ -229,6 +236,52 @@ class PluginRegistry:
             f"{claimant.distribution}."
         )
         self.load_errors.append(LoadError(alias, claimant.distribution, claimant.version, message))
+
+    # -- commands and observers ------------------------------------------------
+
+    def _add_commands(self, plugin: object, name: str, dist: str, version: str) -> None:
+        """Collect ``plugin``'s commands; a bad or clashing one is a load error
+        naming the distribution (and the other claimant), the rest of it stays."""
+        self._plugin_dists[name] = dist
+        others = [p for p in self._pm.get_plugins() if p is not plugin]
+        caller = self._pm.subset_hook_caller("writeback_commands", remove_plugins=others)
+        try:
+            specs = [spec for result in caller() for spec in (result or ())]
+        except Exception as exc:
+            self.load_errors.append(
+                LoadError(name, dist, version, f"writeback_commands failed: {exc!r}")
+            )
+            return
+        for spec in specs:
+            problems = command_problems(spec)
+            if problems:
+                for problem in problems:
+                    self.load_errors.append(
+                        LoadError(name, dist, version, f"{dist}: {problem}; fix it in {dist}.")
+                    )
+                continue
+            owner = "writeback (a core command)" if spec.name in CORE_COMMANDS else None
+            if spec.name in self.commands:
+                owner = self.commands[spec.name].distribution
+            if owner is not None:
+                message = (
+                    f"command {spec.name!r} is provided by both {owner} and {dist}; "
+                    f"{dist}'s is not loaded: uninstall one of them."
+                )
+                self.load_errors.append(LoadError(spec.name, dist, version, message))
+                continue
+            self.commands[spec.name] = dataclasses.replace(spec, distribution=dist, version=version)
+
+    def observers(self) -> Observers:
+        """The installed ``writeback_attempt_finished`` implementations, in call order."""
+        found = []
+        for impl in self._pm.hook.writeback_attempt_finished.get_hookimpls():
+            function = impl.function
+            # pluggy lets an implementation take fewer arguments than its spec.
+            call = function if "record" in impl.argnames else (lambda _r, f=function: f())
+            dist = self._plugin_dists.get(impl.plugin_name, impl.plugin_name)
+            found.append(Observer(impl.plugin_name, dist, call))
+        return Observers(found)
 
     # -- lookup --------------------------------------------------------------
 

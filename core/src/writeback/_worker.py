@@ -93,6 +93,8 @@ class Worker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self.stats = WorkerStats()
         self._connectors = ConnectorStates(store, registry)
+        # Told of each attempt once it is recorded; with none installed, nothing is built.
+        self._observers = registry.observers()
         self._inflight: dict[asyncio.Task[None], Claim] = {}
         # Claimed (leased) and waiting for a free slot, in claim order.
         self._ready: deque[Claim] = deque()
@@ -140,10 +142,12 @@ class Worker:
             try:
                 self.store.outbox.record(finished, self.owner)
                 self.stats.count(finished, self.on_progress)
+                self._observers.notify(finished)
             except Exception:
                 if not failed:
                     raise
                 log.exception("the attempts that ended could not be recorded")
+            self._observers.close()
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -168,6 +172,7 @@ class Worker:
             finished, self._finished = self._finished, []
             claims = await self._claim(wanted, skip, finished)
             self.stats.count(finished, self.on_progress)
+            self._observers.notify(finished)
             self._ready.extend(claims)
             await self._fill()
             if claims and len(self._ready) < self.concurrency:

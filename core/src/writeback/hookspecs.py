@@ -1,10 +1,12 @@
 """The hook specifications every writeback plugin implements.
 
 A plugin module (the value of an entry point in group ``writeback``) implements
-one or more of these hooks with :data:`writeback.hookimpl`.  Each hook takes no
-arguments and returns a sequence of frozen descriptors: data the core can
-inspect, validate against and print without importing any protocol library.
-The working objects are built later, lazily, by the descriptors' factories.
+one or more of these hooks with :data:`writeback.hookimpl`.  Each declaration
+hook takes no arguments and returns a sequence of frozen descriptors: data the
+core can inspect, validate against and print without importing any protocol
+library.  The working objects are built later, lazily, by the descriptors'
+factories.  ``writeback_attempt_finished`` alone is called with an argument:
+it observes the worker, and returns nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from ._commands import CommandSpec
     from ._descriptors import ApiFormatSpec, AuthMethodSpec, ConnectorTypeSpec
+    from ._observers import AttemptFinished
 
 PROJECT_NAME = "writeback"
 
@@ -67,4 +71,35 @@ def writeback_auth_methods() -> Sequence[AuthMethodSpec]:
 
     :returns: zero or more :class:`writeback.AuthMethodSpec`; each ``name``
         (``basic``, ``ntlm``, ``oauth2``, …) must be unique across installed plugins.
+    """
+
+
+# -- commands: what the CLI offers --------------------------------------------
+
+
+@hookspec
+def writeback_commands() -> Sequence[CommandSpec]:
+    """Declare commands this plugin adds to the ``writeback`` command line.
+
+    Only the descriptors are read to list commands (``writeback --help``); a
+    command's ``factory`` is called when that command is run, so its module and
+    whatever it imports load then.
+
+    :returns: zero or more :class:`writeback.plugin.CommandSpec`; each ``name``
+        must be unique across installed plugins and must not be a core command's.
+    """
+
+
+# -- observers: what happened -------------------------------------------------
+
+
+@hookspec
+def writeback_attempt_finished(record: AttemptFinished) -> None:
+    """Called once per attempt that ended, after the worker recorded it.
+
+    Runs on the worker's event loop between claims: return quickly, and hand
+    slow work (network, disk) to a thread or queue of your own.  An exception
+    raised here is logged and changes nothing for the delivery.
+
+    :param record: the attempt, as :class:`writeback.plugin.AttemptFinished`.
     """

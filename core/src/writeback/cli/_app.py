@@ -18,6 +18,7 @@ import typer
 
 from .._errors import UserError, WritebackError
 from ._output import SafeFormatter, err
+from ._plugin_commands import PluginCommandGroup
 
 if TYPE_CHECKING:
     from .._dispatcher import Dispatcher
@@ -29,12 +30,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,
+    # Commands from plugins (``writeback_commands``), loaded only when run.
+    cls=PluginCommandGroup,
 )
 
 
 @dataclass
 class State:
-    """What the global options chose; the dispatcher is opened on first use."""
+    """What the global options chose; the dispatcher is opened on first use.
+
+    A plugin's command finds it as ``ctx.obj`` (``db``: the ``--db`` URL or
+    ``None``; ``dispatcher()``: the store opened on it, closed on exit).
+    """
 
     db: str | None = None
     _dispatcher: Dispatcher | None = field(default=None, repr=False)
@@ -73,6 +80,7 @@ def _configure_logging(verbose: int) -> None:
 
 @app.callback()
 def _global(
+    ctx: typer.Context,
     db: Annotated[
         str | None,
         typer.Option(
@@ -91,6 +99,7 @@ def _global(
     if STATE.db is not None and not is_utf8(STATE.db):
         raise typer.BadParameter(NOT_UTF8, param_hint="'--db' (or WRITEBACK_DB)")
     _configure_logging(verbose)
+    ctx.obj = STATE
 
 
 def main() -> None:

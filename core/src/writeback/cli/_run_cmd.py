@@ -1,4 +1,7 @@
-"""``writeback dispatch``, ``worker``, ``plugins`` (and ``plugins check``) and ``demo``."""
+"""``writeback dispatch``, ``worker`` and ``plugins`` (and ``plugins check``).
+
+``demo`` is a plugin's command (``writeback-testing``, ``writeback_commands``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .._errors import UserError
 from ._app import STATE, app
-from ._output import err, markup_console, out, print_json, table
+from ._output import err, out, print_json, table
 
 if TYPE_CHECKING:
     from .._dispatcher import Dispatcher
@@ -315,20 +317,3 @@ def plugins_check() -> None:
         }
     )
     out.print(f"ok: {len(dists)} distribution(s) pass: {', '.join(dists)}", markup=False)
-
-
-@app.command("demo")
-def demo() -> None:
-    """The whole flow against local simulators, on a throwaway database unless --db is given."""
-    try:
-        from writeback_testing.demo import run_demo
-    except ImportError:
-        raise UserError(
-            "the demo needs the simulators: run 'pip install writeback-testing' and the "
-            "plugins it uses (writeback-webhook, -json, -soap, -bc, -nav, -auth-basic, "
-            "-auth-windows, -auth-oauth2, -auth-entra); 'make demo' installs them all."
-        ) from None
-    # The demo's own text carries markup; the data it prints is its own rows.
-    code = run_demo(STATE.db, out=markup_console(out), err=markup_console(err))
-    if code:
-        raise typer.Exit(code)

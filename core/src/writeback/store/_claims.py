@@ -41,6 +41,8 @@ class Claim:
     event: dict[str, Any]
     #: Attempts made before the last replay; the retry schedule counts from here.
     replayed_after: int = 0
+    #: The appointment's identity string, the key of its queue.
+    appointment_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def claim_due(
             attempts=attempts_made,
             replayed_after=replayed_after,
             event=_payload(payload),
+            appointment_key=appointment_key,
         )
         for (
             seq,
@@ -102,6 +105,7 @@ def claim_due(
             attempts_made,
             replayed_after,
             payload,
+            appointment_key,
         ) in rows
         if seq in claimed
     ]

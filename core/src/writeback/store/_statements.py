@@ -117,6 +117,7 @@ DUE = (
         deliveries.c.attempts,
         deliveries.c.replayed_after,
         events.c.payload,
+        deliveries.c.appointment_key,
     )
     .join(events, events.c.id == deliveries.c.event_id)
     .where(

@@ -1,0 +1,30 @@
+"""writeback-testing's plugin: the commands it adds to ``writeback``.
+
+Only descriptors here: the simulators and their command modules load when a
+command is run, so listing commands (``writeback --help``) costs them nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from writeback.plugin import CommandSpec, hookimpl
+
+
+def _demo() -> Any:
+    from ._demo_cmd import app
+
+    return app
+
+
+@hookimpl
+def writeback_commands() -> Sequence[CommandSpec]:
+    return [
+        CommandSpec(
+            name="demo",
+            summary="The whole flow against local simulators, on a throwaway database "
+            "unless --db is given.",
+            factory=_demo,
+        )
+    ]
