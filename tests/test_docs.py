@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import writeback
 from writeback import hookspecs
+from writeback._commands import CommandSpec
+from writeback._observers import AttemptFinished
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTED = [
@@ -24,6 +26,8 @@ DOCUMENTED = [
     writeback.Delivery,
     writeback.PipelineContext,
     writeback.ProbeReport,
+    CommandSpec,
+    AttemptFinished,
 ]
 
 

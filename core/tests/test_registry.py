@@ -83,7 +83,7 @@ def test_missing_plugin_is_named_by_the_type_that_accepts_it():
 
 def test_every_hookspec_is_documented():
     specs = [f for name, f in vars(hookspecs).items() if name.startswith("writeback_")]
-    assert len(specs) == 3
+    assert len(specs) == 5
     for spec in specs:
         doc = inspect.getdoc(spec) or ""
         assert ":returns:" in doc, spec.__name__

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from writeback import AttemptError, Token, TokenSource
+from writeback.plugin import AttemptError, Token, TokenSource
 from writeback.tokens import (
     DEFAULT_LIFETIME,
     bad_token_answer,
@@ -402,13 +402,12 @@ def test_a_token_fetch_has_the_connectors_timeout_as_its_deadline():
 
     @dataclass
     class Context:
-        options: object
+        timeout: float
+        auth_settings: object = None
         connector: object = field(
             default_factory=lambda: SimpleNamespace(name="c", auth_method="m")
         )
         token_store: None = None
 
-    timed = Mechanism(Context(options=SimpleNamespace(timeout=2.5)))  # type: ignore[arg-type]
+    timed = Mechanism(Context(timeout=2.5))  # type: ignore[arg-type]
     assert timed.request_timeout == 2.5 and timed.source.request_timeout == 2.5
-    untimed = Mechanism(Context(options=SimpleNamespace()))  # type: ignore[arg-type]
-    assert untimed.request_timeout == TokenAuthMechanismBase.request_timeout

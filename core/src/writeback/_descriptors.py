@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool
 
 if TYPE_CHECKING:
     from ._interfaces import ApiFormat, AuthMechanism, ConnectorType, PipelineContext
@@ -26,6 +26,7 @@ __all__ = [
     "ConnectorTypeSpec",
     "NoSettings",
     "ThrottleDefaults",
+    "TransportOptions",
     "secret_fields_of",
 ]
 
@@ -40,6 +41,33 @@ class NoSettings(BaseModel):
     """Settings model for a plugin that takes no settings: any key is refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TransportOptions(BaseModel):
+    """Options the core reads from every row whose type's ``options_model`` extends this.
+
+    Every format needs a deadline, and every row a way to consent to credentials
+    in clear; they are the core's, so a format reads ``context.timeout`` and
+    ``context.allow_insecure_http`` instead of another plugin's options by name.
+    A type that does not extend this gets the defaults.  A subclass may narrow a
+    field (``timeout: float = Field(30.0, gt=0, le=300, ...)``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="seconds to wait for the back office per request (at most 600)",
+    )
+    allow_insecure_http: StrictBool = Field(
+        default=False,
+        description="true lets a credential (a Basic password, a bearer token) travel in clear "
+        "over a plain http:// uri to a host other than loopback (readable by anyone on the "
+        "path); refused otherwise",
+    )
 
 
 def secret_fields_of(model: type[BaseModel]) -> tuple[str, ...]:

@@ -13,10 +13,12 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, runtime_checkable
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, SecretStr
+    from pydantic import SecretStr
 
     from ._models import Connector, Throttle
     from .store._tokens import TokenStore
@@ -130,9 +132,15 @@ class PipelineContext:
     #: The effective throttle: the row's, else the connector type's default.
     throttle: Throttle | None = None
     #: The database's shared token store (``None`` in pure library use): token-based
-    #: auth methods pass it to their :class:`writeback.TokenSource` so that worker
+    #: auth methods pass it to their :class:`writeback.plugin.TokenSource` so that worker
     #: processes on one database make one token request per token lifetime.
     token_store: TokenStore | None = None
+    #: Seconds to wait for the back office per request: the row's ``options.timeout``
+    #: when the type's options extend :class:`writeback.plugin.TransportOptions`.
+    timeout: float = 30.0
+    #: The row consented to credentials in clear over plain ``http://``
+    #: (``options.allow_insecure_http``); the core has already enforced it.
+    allow_insecure_http: bool = False
 
 
 @runtime_checkable
@@ -168,11 +176,23 @@ class AuthMechanism(Protocol):
     async def describe(self) -> str | None: ...
 
 
-class ConnectorTypeBase:
-    """Defaults for :class:`ConnectorType`; subclasses implement ``build_message``."""
+#: The connector type's ``options_model``.
+Options = TypeVar("Options", bound=BaseModel)
+#: The auth method's ``settings_model``.
+Settings = TypeVar("Settings", bound=BaseModel)
+
+
+class ConnectorTypeBase(Generic[Options]):
+    """Defaults for :class:`ConnectorType`; subclasses implement ``build_message``.
+
+    Subclass ``ConnectorTypeBase[MyOptions]`` and ``self.options`` is the row's
+    ``options`` parsed by the type's ``options_model``, typed as such.
+    """
 
     def __init__(self, context: PipelineContext) -> None:
         self.context = context
+        # The core parsed the row with this type's options_model, so the cast holds.
+        self.options: Options = cast("Options", context.options)
 
     def build_message(self, delivery: Delivery) -> OutboundMessage:
         raise NotImplementedError
@@ -211,11 +231,17 @@ class ConnectorTypeBase:
         return ProbeReport(True, f"reached and accepted (HTTP {status})")
 
 
-class AuthMechanismBase:
-    """Defaults for :class:`AuthMechanism`: static credentials, nothing to refresh."""
+class AuthMechanismBase(Generic[Settings]):
+    """Defaults for :class:`AuthMechanism`: static credentials, nothing to refresh.
+
+    Subclass ``AuthMechanismBase[MySettings]`` and ``self.settings`` is the row's
+    ``auth`` parsed by the method's ``settings_model``, typed as such.
+    """
 
     def __init__(self, context: PipelineContext) -> None:
         self.context = context
+        # The core parsed the row with this method's settings_model, so the cast holds.
+        self.settings: Settings = cast("Settings", context.auth_settings)
 
     def for_transport(self, transport: str) -> Any:
         """The transport's auth object; formats call this on every send, so keep any

@@ -26,7 +26,10 @@ __all__ = [
     "REDACTOR",
     "RedactingFilter",
     "Redactor",
+    "add_basic_secret",
+    "add_secret",
     "basic_forms",
+    "redact",
     "wire_forms",
 ]
 
@@ -167,6 +170,27 @@ class Redactor:
 
 #: The process's redactor: every secret revealed, decrypted or handed out is added to it.
 REDACTOR = Redactor()
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret this process knows replaced by ``***``."""
+    return REDACTOR.redact(text) or ""
+
+
+def add_secret(value: str | None, *, until: float | None = None) -> None:
+    """Treat ``value`` as a secret from now on, in every form it travels in.
+
+    For a value a plugin sends that is not a revealed setting (a derived
+    header, an access token); revealed settings are added by the core.
+
+    :param until: unix time after which it may be forgotten; ``None``: never.
+    """
+    REDACTOR.add(value, until=until)
+
+
+def add_basic_secret(username: str, password: str | None, *, until: float | None = None) -> None:
+    """Treat ``password`` and the Basic ``Authorization`` credentials it makes as secrets."""
+    REDACTOR.add_basic(username, password, until=until)
 
 
 class RedactingFilter(logging.Filter):

@@ -3,7 +3,7 @@
 A plugin subclasses :class:`TokenAuthMechanismBase` and implements
 :meth:`~TokenAuthMechanismBase.fetch_token` (one blocking token request) and
 :meth:`~TokenAuthMechanismBase.token_identity`; the base wires the fetch into a
-:class:`~writeback.TokenSource`, gives each transport an object that attaches
+:class:`~writeback.plugin.TokenSource`, gives each transport an object that attaches
 ``Authorization: Bearer …`` from that source, invalidates the token a 401
 answered, and describes the token for ``connectors test``.
 
@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._interfaces import AuthMechanismBase
+from ._interfaces import AuthMechanismBase, Settings
 from ._tokens import Token, TokenSource, attempt_started, note_token_used, token_used
 
 if TYPE_CHECKING:
@@ -40,19 +40,17 @@ def token_key(context: PipelineContext, identity: Mapping[str, Any]) -> str:
     return f"{context.connector.name[:150]}|{method}|{digest}"
 
 
-class TokenAuthMechanismBase(AuthMechanismBase):
+class TokenAuthMechanismBase(AuthMechanismBase[Settings]):
     """An auth mechanism that sends a bearer token from a single-flight token source."""
 
-    #: Longest a token fetch may take, in seconds, when the connector type has no
-    #: ``timeout`` option.  With one, that option (the deadline of a whole attempt)
-    #: is the token fetch's deadline too: a fetch is part of the attempt.
+    #: Longest a token fetch may take, in seconds: the connector's timeout
+    #: (``context.timeout``, the deadline of a whole attempt), since a fetch is part
+    #: of the attempt.
     request_timeout: float = 30.0
 
     def __init__(self, context: PipelineContext) -> None:
         super().__init__(context)
-        self.request_timeout = float(
-            getattr(context.options, "timeout", None) or self.request_timeout
-        )
+        self.request_timeout = float(context.timeout)
         self.source = TokenSource(
             self.fetch_token,
             key=token_key(context, self.token_identity()),

@@ -9,21 +9,29 @@ can authenticate).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from ._descriptors import DEFAULT_VARIANT, ApiFormatSpec, AuthMethodSpec, ConnectorTypeSpec
+from ._descriptors import (
+    DEFAULT_VARIANT,
+    ApiFormatSpec,
+    AuthMethodSpec,
+    ConnectorTypeSpec,
+    TransportOptions,
+)
 from ._errors import InvalidConnectorError, UserError
 from ._interfaces import PipelineContext
 from ._models import Connector, Throttle
 from ._problems import problems_from, shown
 from ._registry import PluginRegistry
 from ._secrets import ENV_PREFIX, REDACTOR, reveal
-from ._uri import uri_problem, uri_secrets
+from ._uri import mask_uri, uri_problem, uri_secrets
 
 if TYPE_CHECKING:
     from .store._tokens import TokenStore
@@ -32,8 +40,11 @@ __all__ = [
     "ALWAYS_SECRET",
     "ENV_NAME",
     "ValidatedConnector",
+    "clear_credentials_problem",
     "env_reference_problems",
+    "is_loopback",
     "secret_paths",
+    "transport_options",
     "url_setting_problems",
     "url_settings",
     "validate_connector",
@@ -96,6 +107,8 @@ class ValidatedConnector:
             reveal=reveal,
             throttle=self.throttle,
             token_store=token_store,
+            timeout=transport_options(self.options).timeout,
+            allow_insecure_http=transport_options(self.options).allow_insecure_http,
         )
 
     def secret_paths(self) -> tuple[str, ...]:
@@ -103,6 +116,56 @@ class ValidatedConnector:
         declared = [f"auth.{f}" for f in self.auth_spec.secret_fields]
         declared += [f"options.{f}" for f in self.type_spec.secret_fields]
         return tuple(dict.fromkeys([*declared, *secret_paths(self.row.model_dump())]))
+
+
+_DEFAULT_TRANSPORT = TransportOptions()
+
+
+def transport_options(options: BaseModel) -> TransportOptions:
+    """The row's :class:`TransportOptions`, or the defaults when its type's options
+    model does not extend it."""
+    return options if isinstance(options, TransportOptions) else _DEFAULT_TRANSPORT
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1``: traffic that never leaves the machine."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def clear_credentials_problem(
+    row: Connector, auth_spec: AuthMethodSpec, options: BaseModel
+) -> str | None:
+    """The sentence refusing a credential sent in clear, or ``None`` when the row is fine.
+
+    One rule for every type and format: an auth method that declares
+    ``sends_credentials`` (a Basic password, a bearer token) is refused over a
+    plain ``http://`` uri unless the host is loopback or the row consents with
+    ``options.allow_insecure_http: true``.  NTLM and Negotiate never send the
+    password and declare ``sends_credentials=False``.
+    """
+    if not auth_spec.sends_credentials:
+        return None
+    parts = urlsplit(row.uri)
+    if parts.scheme.lower() != "http" or is_loopback(parts.hostname):
+        return None
+    if transport_options(options).allow_insecure_http:
+        return None
+    consent = (
+        ", or set options.allow_insecure_http: true if the network between is trusted"
+        if isinstance(options, TransportOptions)
+        else ""
+    )
+    return (
+        f"uri {mask_uri(row.uri)!r}: auth.method {auth_spec.name!r} would send the credentials "
+        f"in clear over http://; use an https:// uri{consent}."
+    )
 
 
 def secret_paths(row: Mapping[str, Any]) -> tuple[str, ...]:
@@ -255,6 +318,9 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
         auth_spec.settings_model, settings, "auth", auth_spec.secret_fields
     )
     problems += auth_problems
+    clear = clear_credentials_problem(row, auth_spec, options)
+    if clear is not None:
+        problems.append(clear)
     if auth_settings is not None:
         if format_spec.check is not None:
             problems += list(format_spec.check(row, auth_spec))
