@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from writeback import Delivery, Pipeline, PluginRegistry, validate_connector
+from writeback.plugin import Delivery, Pipeline, PluginRegistry, validate_connector
 from writeback_testing._fixtures_windows import KERBEROS_USERS, NTLM_USERS, kerberos_missing_reason
 from writeback_testing.acceptors_windows import NegotiateAcceptor, NtlmAcceptor
 from writeback_testing.soap_page import SoapPageServer

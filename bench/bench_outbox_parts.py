@@ -97,8 +97,8 @@ def floor_side(db: str, url: str, bodies: list[bytes], concurrency: int) -> floa
 
 
 def pipeline_side(url: str, evs: list[dict], concurrency: int) -> float:
-    from writeback import Delivery, Pipeline, PluginRegistry
     from writeback._validation import validate_connector
+    from writeback.plugin import Delivery, Pipeline, PluginRegistry
 
     connector = validate_connector(webhook_row(url), PluginRegistry.load())
     clock = Clock()

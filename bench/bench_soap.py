@@ -136,8 +136,9 @@ def raw_posts(url: str, n: int, concurrency: int, auth: str) -> float:
 
 def _context(url: str, concurrency: int, auth: str) -> Any:
     from pydantic import SecretStr
-    from writeback import Connector, NoSettings, PipelineContext, Throttle
+    from writeback import Connector, Throttle
     from writeback._secrets import reveal
+    from writeback.plugin import NoSettings, PipelineContext
 
     row_auth: dict[str, Any] = {"method": "none"}
     settings: Any = NoSettings()
@@ -165,7 +166,7 @@ def _context(url: str, concurrency: int, auth: str) -> Any:
     if auth == "ntlm":
         from dataclasses import replace
 
-        from writeback import PluginRegistry
+        from writeback.plugin import PluginRegistry
 
         mechanism = PluginRegistry.load().auth_method("ntlm").factory(context)
         context = replace(context, auth=mechanism)
@@ -174,7 +175,7 @@ def _context(url: str, concurrency: int, auth: str) -> Any:
 
 def soap_format(url: str, n: int, concurrency: int, auth: str) -> tuple[float, float]:
     """Seconds for ``n`` deliveries, and seconds of the first one (WSDL fetch and parse)."""
-    from writeback import OutboundMessage, Outcome
+    from writeback.plugin import OutboundMessage, Outcome
     from writeback_soap import SoapFormat
 
     fmt = SoapFormat(_context(url, concurrency, auth))

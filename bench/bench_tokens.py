@@ -56,7 +56,7 @@ def _servers(lifetime: float) -> tuple[Any, Any, Any]:
 
 
 def writeback_pipeline(method: str, server: Any, hook: Any, n: int, concurrency: int) -> None:
-    from writeback import Delivery, Outcome, Pipeline, PluginRegistry, validate_connector
+    from writeback.plugin import Delivery, Outcome, Pipeline, PluginRegistry, validate_connector
 
     if method == "oauth2":
         auth = {

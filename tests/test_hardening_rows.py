@@ -259,7 +259,7 @@ def test_an_old_row_with_user_info_prints_masked_and_goes_dead_masked(
 
 
 def test_masking_keeps_the_rest_of_the_uri(tmp_path: Path) -> None:
-    from writeback import mask_uri
+    from writeback.plugin import mask_uri
 
     assert mask_uri("https://h.example/p?a=1&api_key=k&code=c#frag") == (
         "https://h.example/p?a=1&api_key=***&code=***#frag"

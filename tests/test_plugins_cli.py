@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 import pytest
-from writeback import ApiFormatSpec, PluginRegistry
 from writeback.cli import main
+from writeback.plugin import ApiFormatSpec, PluginRegistry
 from writeback_testing.standin import StandInPlugin
 
 SHIPPED = {

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from writeback import (
+from writeback import hookimpl
+from writeback.plugin import (
     ApiFormatSpec,
     AttemptResult,
     AuthMechanismBase,
@@ -23,7 +24,6 @@ from writeback import (
     Outcome,
     PipelineContext,
     PluginRegistry,
-    hookimpl,
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 from http.client import RemoteDisconnected
 
-from writeback import connection_cause, exception_chain
+from writeback.plugin import connection_cause, exception_chain
 
 
 class _Pool:

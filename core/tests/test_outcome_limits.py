@@ -7,11 +7,11 @@ import email.utils
 import logging
 
 import pytest
-from writeback import AttemptResult, ConnectorTypeBase, Outcome, classify_status
 from writeback._models import Throttle
 from writeback._outcome import deadline_passed, parse_retry_after, redirect_target
 from writeback._schedule import MAX_RETRY_AFTER
 from writeback._throttle import ConnectorGate
+from writeback.plugin import AttemptResult, ConnectorTypeBase, Outcome, classify_status
 
 YEAR = 365 * 86400
 

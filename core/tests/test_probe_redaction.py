@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from writeback import Dispatcher, PipelineContext
+from writeback import Dispatcher
+from writeback.plugin import PipelineContext
 from writeback.store import Store
 
 from .conftest import FakeFormat, row

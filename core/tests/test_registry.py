@@ -6,8 +6,9 @@ import sys
 from types import ModuleType
 
 import pytest
-from writeback import PluginRegistry, hookimpl, hookspecs
+from writeback import hookimpl, hookspecs
 from writeback._errors import DuplicatePluginError, PluginLoadError, PluginMissingError
+from writeback.plugin import PluginRegistry
 
 from .conftest import FakePlugin, fake_registry
 
@@ -86,7 +87,8 @@ def test_every_hookspec_is_documented():
     assert len(specs) == 5
     for spec in specs:
         doc = inspect.getdoc(spec) or ""
-        assert ":returns:" in doc, spec.__name__
+        # The observer returns nothing; it documents its argument instead.
+        assert ":returns:" in doc or ":param record:" in doc, spec.__name__
 
 
 def test_summary_lists_effective_matrix():

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
-from writeback import (
+from writeback import hookimpl
+from writeback._errors import PluginLoadError, PluginMissingError
+from writeback.plugin import (
     ApiFormatSpec,
     AttemptError,
     AuthMethodSpec,
@@ -19,10 +21,8 @@ from writeback import (
     Outcome,
     Pipeline,
     PluginRegistry,
-    hookimpl,
     validate_connector,
 )
-from writeback._errors import PluginLoadError, PluginMissingError
 
 from .conftest import FakeFormat, FakeType, KeyAuth, KeySettings, row
 

@@ -10,9 +10,10 @@ import time
 
 import pytest
 from sqlalchemy import text
-from writeback import AttemptResult, Dispatcher, Outcome
+from writeback import Dispatcher
 from writeback._schedule import MAX_RETRY_AFTER, MAX_WAIT, next_delay
 from writeback._worker import Worker
+from writeback.plugin import AttemptResult, Outcome
 from writeback.store import AttemptRecord, Finished, Store
 from writeback.store._salvage import drive, record_one_by_one
 

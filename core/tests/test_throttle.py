@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from writeback import AttemptResult, Outcome
 from writeback._models import Throttle
 from writeback._throttle import FIRST_COOLDOWN, TRIP_AFTER, ConnectorGate
+from writeback.plugin import AttemptResult, Outcome
 
 OK = AttemptResult(Outcome.DELIVERED, 200)
 DOWN = AttemptResult(Outcome.RETRY, None, "connection refused")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from writeback import AttemptError
+from writeback.plugin import AttemptError
 from writeback.tls import CA_BUNDLE_VARIABLES, ca_bundle, named_ca_bundle, ssl_context
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from writeback import Token, TokenSource
+from writeback.plugin import Token, TokenSource
 from writeback.store import Store
 from writeback.store._schema import tokens
 from writeback_testing.oauth2_server import OAuth2Server
@@ -101,7 +101,7 @@ def test_a_401_invalidates_the_shared_token_once(stores):
 
 
 def test_a_failed_fetch_releases_the_lease(stores):
-    from writeback import AttemptError
+    from writeback.plugin import AttemptError
     from writeback.tokens import token_http_error
 
     calls = []

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from writeback import InvalidConnectorError, validate_connector
+from writeback import InvalidConnectorError
+from writeback.plugin import validate_connector
 
 from .conftest import row
 

@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from writeback import InvalidConnectorError, InvalidEventError, mask_uri
+from writeback import InvalidConnectorError, InvalidEventError
 from writeback._limits import unsendable
 from writeback._problems import shown
+from writeback.plugin import mask_uri
 
 ROW = {
     "name": "hook",

@@ -7,9 +7,10 @@ import threading
 import time
 
 import pytest
-from writeback import AttemptResult, Dispatcher, Outcome
+from writeback import Dispatcher
 from writeback._schedule import idle_sleep
 from writeback._worker import Worker, next_delay
+from writeback.plugin import AttemptResult, Outcome
 from writeback.store import Store
 
 from .conftest import event, row
@@ -348,8 +349,8 @@ def test_claims_come_in_batches_of_twice_the_concurrency(wb):
 def test_a_connector_that_cannot_be_built_at_start_does_not_stop_the_worker(
     wb, script, monkeypatch
 ):
-    from writeback import AttemptError
     from writeback._pipeline import Pipeline
+    from writeback.plugin import AttemptError
 
     wb.connectors.add([row(name="broken"), row(name="ok", source_app="OTHER")])
     [broken_id] = wb.submit(event())

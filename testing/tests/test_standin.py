@@ -6,7 +6,8 @@ import asyncio
 import base64
 
 import pytest
-from writeback import ApiFormatSpec, Delivery, InvalidConnectorError, Outcome, Pipeline
+from writeback import InvalidConnectorError
+from writeback.plugin import ApiFormatSpec, Delivery, Outcome, Pipeline
 from writeback_testing import WebhookReceiver
 from writeback_testing.standin import (
     StandInType,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._commands import CommandSpec
 from ._descriptors import (
     DEFAULT_VARIANT,
     TRANSPORTS,
@@ -38,6 +39,7 @@ from ._interfaces import (
     ProbeReport,
 )
 from ._models import Connector
+from ._observers import AttemptFinished
 from ._outcome import (
     ANSWER_LIMIT,
     classify_status,
@@ -84,11 +86,13 @@ __all__ = [
     "ApiFormat",
     "ApiFormatSpec",
     "AttemptError",
+    "AttemptFinished",
     "AttemptResult",
     "AuthMechanism",
     "AuthMechanismBase",
     "AuthMethodSpec",
     "AuthRule",
+    "CommandSpec",
     "Connector",
     "ConnectorType",
     "ConnectorTypeBase",

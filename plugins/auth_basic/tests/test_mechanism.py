@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from writeback import EnvSecretMissingError, InvalidConnectorError, PipelineContext
+from writeback import InvalidConnectorError
 from writeback._secrets import REDACTOR
+from writeback.plugin import EnvSecretMissingError, PipelineContext
 from writeback_auth_basic import BasicAuthMechanism, BasicSettings
 
 MakeContext = Callable[..., PipelineContext]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from writeback import AttemptResult, Delivery, Outcome, Pipeline, ValidatedConnector
+from writeback.plugin import AttemptResult, Delivery, Outcome, Pipeline, ValidatedConnector
 
 if TYPE_CHECKING:
     from conftest import LocalServer, Seen

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import PluginRegistry, ValidatedConnector
+from writeback.plugin import PluginRegistry, ValidatedConnector
 from writeback_testing.standin import standin_connector, standin_registry, standin_type
 
 

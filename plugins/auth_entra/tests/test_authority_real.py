@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 import writeback_json  # noqa: F401  (deliveries go out over the json format)
-from writeback import AttemptError, Delivery, Outcome, Pipeline
+from writeback.plugin import AttemptError, Delivery, Outcome, Pipeline
 from writeback_auth_entra import EntraMechanism
 from writeback_testing.acceptors import BearerAcceptor
 from writeback_testing.entra import EntraAuthority

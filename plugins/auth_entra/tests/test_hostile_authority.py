@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import AttemptError
+from writeback.plugin import AttemptError
 from writeback_auth_entra import EntraMechanism
 from writeback_testing.hostile import Answer, Flood, OpenIdConfiguration, Redirect, Trickle
 

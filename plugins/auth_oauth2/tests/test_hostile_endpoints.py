@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from writeback import AttemptError
+from writeback.plugin import AttemptError
 from writeback_auth_oauth2 import OAuth2Mechanism
 from writeback_testing.hostile import Answer, Flood, Redirect, Trickle
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 import writeback_json  # noqa: F401  (deliveries go out over the json format)
-from writeback import AttemptError, Delivery, EnvSecretMissingError, Outcome, Pipeline
 from writeback._secrets import REDACTOR
+from writeback.plugin import AttemptError, Delivery, EnvSecretMissingError, Outcome, Pipeline
 from writeback_auth_oauth2 import OAuth2Mechanism, encode_client_secret_basic
 from writeback_testing.acceptors import BearerAcceptor
 from writeback_testing.oauth2_server import OAuth2Server

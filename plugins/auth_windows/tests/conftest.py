@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from writeback import (
+from writeback._outcome import classify_status, connection_failure
+from writeback.plugin import (
     ApiFormatSpec,
     AttemptResult,
     Delivery,
@@ -26,7 +27,6 @@ from writeback import (
     PluginRegistry,
     ValidatedConnector,
 )
-from writeback._outcome import classify_status, connection_failure
 from writeback_testing._server import LoopbackHandler, LoopbackServer
 from writeback_testing.acceptors import Acceptor, auth_response_headers
 from writeback_testing.standin import standin_connector, standin_registry

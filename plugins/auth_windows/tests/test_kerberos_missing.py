@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from writeback import Outcome
+from writeback.plugin import Outcome
 from writeback_auth_windows import _kerberos
 from writeback_auth_windows._mechanism import WindowsMechanism
 from writeback_auth_windows.plugin import WindowsSettings, kerberos_warnings

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from writeback import Outcome
+from writeback.plugin import Outcome
 from writeback_auth_windows._mechanism import NtlmMechanism
 from writeback_testing.acceptors_windows import NtlmAcceptor
 

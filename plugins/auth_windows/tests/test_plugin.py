@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from writeback import PluginRegistry
 from writeback.conformance import conformance_problems
+from writeback.plugin import PluginRegistry
 
 
 def test_entry_point_names_the_plugin_module() -> None:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import EnvSecretMissingError, InvalidConnectorError, PipelineContext
+from writeback import InvalidConnectorError
 from writeback._secrets import REDACTOR
+from writeback.plugin import EnvSecretMissingError, PipelineContext
 from writeback_auth_windows import WindowsSettings, split_user
 from writeback_auth_windows._mechanism import NtlmMechanism, WindowsMechanism
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from writeback import Outcome
+from writeback.plugin import Outcome
 from writeback_auth_windows._mechanism import WindowsMechanism
 from writeback_testing.acceptors_windows import NegotiateAcceptor, NtlmAcceptor
 
@@ -95,7 +95,7 @@ def test_a_forged_mutual_auth_token_is_refused(
 
     server = guarded_factory(Impostor())
     auth = mechanism(make_connector, server.url, ALICE, ALICE_PW)
-    from writeback import AttemptError
+    from writeback.plugin import AttemptError
 
     with pytest.raises(AttemptError) as caught:
         make_session(auth.for_transport("requests")).post(server.url, data=b"x")

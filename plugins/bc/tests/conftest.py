@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import Delivery, PluginRegistry, ValidatedConnector, validate_connector
+from writeback.plugin import Delivery, PluginRegistry, ValidatedConnector, validate_connector
 
 ONPREM_JSON = (
     "https://bc.example.com:7048/BC/api/dimeSoftware/dimeScheduler/v1.0/"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from writeback import AttemptResult, Delivery, Outcome, ValidatedConnector, classify_status
+from writeback.plugin import AttemptResult, Delivery, Outcome, ValidatedConnector, classify_status
 from writeback_bc import StagingConnector
 
 MakeConnector = Callable[..., ValidatedConnector]

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import InvalidConnectorError, PluginRegistry, validate_connector
+from writeback import InvalidConnectorError
+from writeback.plugin import PluginRegistry, validate_connector
 
 from .conftest import ONLINE_JSON, ONPREM_JSON
 

@@ -6,8 +6,8 @@ import importlib.metadata
 import subprocess
 import sys
 
-from writeback import PluginRegistry
 from writeback.conformance import conformance_problems
+from writeback.plugin import PluginRegistry
 from writeback_bc.plugin import BC_ENTRA_SCOPE
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from writeback import AttemptError
+from writeback.plugin import AttemptError
 from writeback_bc.staging import (
     PAGE_FIELDS,
     ROW_FIELDS,

@@ -15,15 +15,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pydantic import BaseModel
-from writeback import AuthMechanism, Connector, NoSettings, PipelineContext, Throttle
+from writeback import Connector, Throttle
 from writeback._secrets import reveal
-
-
-class TimeoutOptions(BaseModel):
-    """Stands in for a connector type whose options carry ``timeout``."""
-
-    timeout: float
+from writeback.plugin import AuthMechanism, NoSettings, PipelineContext
 
 
 @pytest.fixture
@@ -45,15 +39,16 @@ def make_context() -> Callable[..., PipelineContext]:
             source_app="CRONUSUS",
             throttle=throttle,
         )
-        options: BaseModel = NoSettings() if timeout is None else TimeoutOptions(timeout=timeout)
         return PipelineContext(
             connector=connector,
-            options=options,
+            options=NoSettings(),
             auth_settings=NoSettings(),
             variant="default",
             transport="httpx",
             reveal=reveal,
             auth=auth,
+            # What the core fills from a row's options.timeout (TransportOptions).
+            timeout=30.0 if timeout is None else timeout,
         )
 
     return make

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from writeback import AuthMechanismBase, OutboundMessage, Outcome, PipelineContext, Throttle
+from writeback import Throttle
+from writeback.plugin import AuthMechanismBase, OutboundMessage, Outcome, PipelineContext
 from writeback_json import JsonFormat
 from writeback_json._format import UNTHROTTLED_LANES, pool_size
 
@@ -263,7 +264,9 @@ def test_lanes_follow_the_throttle_and_the_worker_bounds_an_unset_one(
     assert JsonFormat(make_context(throttle=throttle)).size == size
 
 
-def test_timeout_comes_from_options_else_30s(make_context: Callable[..., PipelineContext]) -> None:
+def test_timeout_comes_from_the_context_else_30s(
+    make_context: Callable[..., PipelineContext],
+) -> None:
     assert JsonFormat(make_context()).timeout == 30.0
     assert JsonFormat(make_context(timeout=4)).timeout == 4.0
 

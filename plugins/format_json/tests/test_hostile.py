@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from writeback import AttemptResult, OutboundMessage, Outcome, PipelineContext
 from writeback._outcome import ANSWER_LIMIT
+from writeback.plugin import AttemptResult, OutboundMessage, Outcome, PipelineContext
 from writeback_json import JsonFormat
 from writeback_testing.hostile import Answer, Flood, HostileServer, Redirect, Trickle
 

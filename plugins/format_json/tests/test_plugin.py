@@ -7,8 +7,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from writeback import ApiFormat, PipelineContext, PluginRegistry
 from writeback.conformance import conformance_problems
+from writeback.plugin import ApiFormat, PipelineContext, PluginRegistry
 
 
 def test_entry_point_names_the_plugin_module() -> None:

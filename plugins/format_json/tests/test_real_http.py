@@ -10,14 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from writeback import (
-    AttemptError,
-    AttemptResult,
-    OutboundMessage,
-    Outcome,
-    PipelineContext,
-    Throttle,
-)
+from writeback import Throttle
+from writeback.plugin import AttemptError, AttemptResult, OutboundMessage, Outcome, PipelineContext
 from writeback_json import JsonFormat
 from writeback_json import _format as json_format
 from writeback_json._tls import verify_setting

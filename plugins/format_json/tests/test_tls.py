@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from writeback import AttemptError
+from writeback.plugin import AttemptError
 from writeback_json._tls import verify_setting
 
 if TYPE_CHECKING:

@@ -17,30 +17,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from writeback import (
+from pydantic import BaseModel, SecretStr
+from writeback import Connector, Throttle
+from writeback._secrets import reveal
+from writeback.plugin import (
     AuthMechanism,
     AuthRule,
-    Connector,
     ConnectorTypeSpec,
     NoSettings,
     PipelineContext,
     PluginRegistry,
-    Throttle,
+    TransportOptions,
 )
-from writeback._secrets import reveal
 from writeback_testing.standin import standin_registry
 
 T = TypeVar("T")
 
 USER, PASSWORD = "WEBUSER", "s3cret-Pa55!"
-
-
-class SoapTestOptions(BaseModel):
-    """Options a SOAP connector type may declare; the format reads ``timeout``."""
-
-    model_config = ConfigDict(extra="forbid")
-    timeout: float | None = Field(None, description="seconds")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -85,11 +78,13 @@ def make_context() -> Callable[..., PipelineContext]:
         )
         context = PipelineContext(
             connector=connector,
-            options=SoapTestOptions(timeout=timeout),
+            options=NoSettings(),
             auth_settings=settings,
             variant="default",
             transport="requests",
             reveal=reveal,
+            # What the core fills from a row's options.timeout (TransportOptions).
+            timeout=30.0 if timeout is None else timeout,
         )
         mechanism: AuthMechanism | None = None
         if auth == "basic":
@@ -123,7 +118,7 @@ class PageType:
         self.context = context
 
     def build_message(self, delivery: Any) -> Any:
-        from writeback import OutboundMessage
+        from writeback.plugin import OutboundMessage
 
         letter = {"create": "I", "update": "U", "delete": "D"}[delivery.action]
         source = {**delivery.appointment, "action": letter}
@@ -134,22 +129,18 @@ class PageType:
         return result
 
     def probe_message(self) -> Any:
-        from writeback import OutboundMessage
+        from writeback.plugin import OutboundMessage
 
         return OutboundMessage(url=self.context.connector.uri, method="GET")
 
     def judge_probe(self, result: Any) -> Any:
-        from writeback import ConnectorTypeBase
+        from writeback.plugin import ConnectorTypeBase
 
         return ConnectorTypeBase.judge_probe(self, result)  # type: ignore[arg-type]
 
 
-class PageOptions(BaseModel):
-    """The test-local type's options: what a bc/nav type declares for SOAP."""
-
-    model_config = ConfigDict(extra="forbid")
-    allow_insecure_http: bool = Field(False, description="accept Basic over http://")
-    timeout: float | None = Field(None, description="seconds")
+class PageOptions(TransportOptions):
+    """The test-local type's options: the core's timeout and allow_insecure_http."""
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from writeback import AttemptResult, OutboundMessage, Outcome, PipelineContext
+from writeback.plugin import AttemptResult, OutboundMessage, Outcome, PipelineContext
 from writeback_soap import SoapFormat
 from writeback_testing.soap_page import (
     BUSY,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import (
+from writeback.plugin import (
     AttemptResult,
     Delivery,
     Outcome,

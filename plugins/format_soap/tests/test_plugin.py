@@ -9,17 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import (
+from writeback import InvalidConnectorError
+from writeback.conformance import conformance_problems
+from writeback.plugin import (
     ApiFormat,
-    AuthMethodSpec,
-    Connector,
-    InvalidConnectorError,
     PipelineContext,
     PluginRegistry,
     validate_connector,
 )
-from writeback.conformance import conformance_problems
-from writeback_soap.plugin import check_connector
 
 
 def test_entry_point_names_the_plugin_module() -> None:
@@ -64,53 +61,6 @@ def test_declaring_and_listing_do_not_import_zeep_or_requests() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def _row(uri: str, **options: Any) -> Connector:
-    return Connector(
-        name="n", type="nav", uri=uri, api_type="soap", source_app="X", options=options
-    )
-
-
-def _auth(name: str, sends_credentials: bool) -> AuthMethodSpec:
-    return AuthMethodSpec(
-        name=name,
-        summary="test",
-        transports=("requests",),
-        factory=lambda context: None,  # type: ignore[arg-type,return-value]
-        sends_credentials=sends_credentials,
-    )
-
-
-@pytest.mark.parametrize("method", ["basic", "entra", "oauth2"])
-def test_credentials_in_clear_over_http_are_refused(method: str) -> None:
-    (problem,) = check_connector(
-        _row("http://nav:7047/NAV/WS/C/Page/Appointment"), _auth(method, True)
-    )
-    assert problem == (
-        "uri 'http://nav:7047/NAV/WS/C/Page/Appointment': api_type 'soap' with auth.method "
-        f"'{method}' would send the credentials in clear over http://; use an https:// uri, "
-        "or set options.allow_insecure_http: true if the network between is trusted."
-    )
-
-
-@pytest.mark.parametrize(
-    ("uri", "options", "sends"),
-    [
-        ("http://nav:7047/NAV/WS/C/Page/Appointment", {"allow_insecure_http": True}, True),
-        ("HTTPS://nav:7047/NAV/WS/C/Page/Appointment", {}, True),
-        ("http://nav:7047/NAV/WS/C/Page/Appointment", {}, False),  # ntlm, windows
-    ],
-)
-def test_https_opt_in_or_connection_auth_pass(
-    uri: str, options: dict[str, Any], sends: bool
-) -> None:
-    assert check_connector(_row(uri, **options), _auth("x", sends)) == []
-
-
-def test_only_a_true_opt_in_counts() -> None:
-    row = _row("http://nav/WS/C/Page/Appointment", allow_insecure_http="yes")
-    assert len(check_connector(row, _auth("basic", True))) == 1
-
-
 def test_validation_refuses_basic_over_http_and_accepts_the_opt_in(
     registry: PluginRegistry,
     page_row: Callable[..., dict[str, Any]],
@@ -120,10 +70,9 @@ def test_validation_refuses_basic_over_http_and_accepts_the_opt_in(
     with pytest.raises(InvalidConnectorError) as caught:
         validate_connector(row, registry)
     assert caught.value.problems == [
-        "uri 'http://nav.example.com:7047/NAV/WS/C/Page/Appointment': api_type 'soap' with "
-        "auth.method 'basic' would send the credentials in clear over http://; use an "
-        "https:// uri, or set options.allow_insecure_http: true if the network between is "
-        "trusted."
+        "uri 'http://nav.example.com:7047/NAV/WS/C/Page/Appointment': auth.method 'basic' "
+        "would send the credentials in clear over http://; use an https:// uri, or set "
+        "options.allow_insecure_http: true if the network between is trusted."
     ]
     assert credentials[1] not in str(caught.value)
     unauthenticated = page_row("http://nav.example.com:7047/NAV/WS/C/Page/Appointment")

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-from writeback import AttemptResult, OutboundMessage, Outcome, PipelineContext, Throttle
+from writeback import Throttle
+from writeback.plugin import AttemptResult, OutboundMessage, Outcome, PipelineContext
 from writeback_soap import SoapFormat
 from writeback_testing.acceptors import BasicAcceptor
 from writeback_testing.soap_page import PAGE_FIELDS, SoapPageServer, page_wsdl, result_envelope
@@ -219,7 +220,7 @@ def test_https_trusts_the_bundle_the_environment_names_first(
 def test_an_unreadable_ca_bundle_is_one_clear_sentence(
     make_context: MakeContext, monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    from writeback import AttemptError
+    from writeback.plugin import AttemptError
 
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
     with pytest.raises(AttemptError) as caught:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import PluginRegistry
+from writeback.plugin import PluginRegistry
 
 NAV_SOAP = "https://nav.example.com:7047/DynamicsNAV110/WS/CRONUS/Page/Appointment"
 

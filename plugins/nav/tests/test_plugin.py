@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import Delivery, InvalidConnectorError, PluginRegistry, validate_connector
+from writeback import InvalidConnectorError
 from writeback.conformance import conformance_problems
+from writeback.plugin import Delivery, PluginRegistry, validate_connector
 from writeback_bc import StagingConnector
 
 Row = Callable[..., dict[str, Any]]

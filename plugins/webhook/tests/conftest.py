@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from writeback import Delivery, PluginRegistry, ValidatedConnector, validate_connector
+from writeback.plugin import Delivery, PluginRegistry, ValidatedConnector, validate_connector
 
 #: A signing secret in the Standard Webhooks form (24 random bytes, base64).
 SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from writeback import (
+from writeback.plugin import (
     AttemptError,
     Delivery,
     EnvSecretMissingError,

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from writeback import InvalidConnectorError, ValidatedConnector
+from writeback import InvalidConnectorError
+from writeback.plugin import ValidatedConnector
 from writeback_webhook import WebhookOptions
 
 MakeConnector = Callable[..., ValidatedConnector]
@@ -91,7 +92,8 @@ def test_payload_is_envelope_or_appointment(make_connector: MakeConnector) -> No
 def test_unknown_option_is_refused_listing_the_known_ones(make_connector: MakeConnector) -> None:
     (found,) = problems(make_connector, secret="x")
     assert found == (
-        "options.secret is not a known field; allowed fields: signing_secret, payload, timeout."
+        "options.secret is not a known field; allowed fields: timeout, allow_insecure_http, "
+        "signing_secret, payload."
     )
 
 

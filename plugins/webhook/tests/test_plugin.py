@@ -6,8 +6,8 @@ import importlib.metadata
 import subprocess
 import sys
 
-from writeback import PluginRegistry
 from writeback.conformance import conformance_problems
+from writeback.plugin import PluginRegistry
 
 
 def test_entry_point_names_the_plugin_module() -> None:

@@ -9,7 +9,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from writeback import AttemptResult, Delivery, Outcome, Pipeline, ProbeReport, ValidatedConnector
+from writeback.plugin import (
+    AttemptResult,
+    Delivery,
+    Outcome,
+    Pipeline,
+    ProbeReport,
+    ValidatedConnector,
+)
 from writeback_webhook import verify_signature
 
 if TYPE_CHECKING:

@@ -171,7 +171,6 @@ def run_demo(
     False forces the NTLM-inside-Negotiate path, True/None try Kerberos.
     """
     from writeback import Dispatcher
-    from writeback.cli._run_cmd import drain
 
     from .entra import EntraAuthority, TestCA
     from .oauth2_server import OAuth2Server
@@ -212,7 +211,7 @@ def run_demo(
             f"dispatched {len(results)} events -> {made} deliveries"
             + (f"; no connector for {', '.join(unmatched)}" if unmatched else "")
         )
-        stats = drain(wb, until_idle=True, concurrency=8)
+        stats = wb.run_worker(until_idle=True, concurrency=8)
         superseded = _print_table(wb, out)
         signatures = [r.signature_valid for r in signed.deliveries]
         out.print(

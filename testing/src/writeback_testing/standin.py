@@ -26,7 +26,7 @@ import importlib.metadata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from writeback import (
+from writeback.plugin import (
     ApiFormatSpec,
     AuthRule,
     ConnectorTypeBase,
@@ -65,7 +65,7 @@ def standin_type(
 ) -> ConnectorTypeSpec:
     """A :class:`StandInType` descriptor accepting ``methods`` with each of ``formats``.
 
-    ``more`` goes to :class:`~writeback.ConnectorTypeSpec` as it is (e.g.
+    ``more`` goes to :class:`~writeback.plugin.ConnectorTypeSpec` as it is (e.g.
     ``auth_defaults={"entra": {"scope": …}}``, ``options_model=…``).
     """
     return ConnectorTypeSpec(
@@ -142,7 +142,7 @@ def standin_connector(
     ``source_app`` is ``CRONUSUS``.
 
     :raises writeback.InvalidConnectorError: when the row is not valid, as
-        :func:`writeback.validate_connector` does.
+        :func:`writeback.plugin.validate_connector` does.
     """
     row = {
         "name": "erp",

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from writeback import AuthMechanismBase
-from writeback._secrets import REDACTOR
+from writeback.plugin import AuthMechanismBase, add_basic_secret
 
 from .plugin import BasicSettings
 
 __all__ = ["BasicAuthMechanism"]
 
 
-class BasicAuthMechanism(AuthMechanismBase):
+class BasicAuthMechanism(AuthMechanismBase[BasicSettings]):
     """Gives each transport its own Basic auth object.
 
     The password is revealed on every call, so that an ``env:`` secret is read
     at send time and remembered for redaction from error texts, together with
     the Basic header it is sent in.
     """
-
-    @property
-    def settings(self) -> BasicSettings:
-        settings = self.context.auth_settings
-        if not isinstance(settings, BasicSettings):
-            raise TypeError(f"basic auth needs BasicSettings, not {type(settings).__name__}.")
-        return settings
 
     def for_transport(self, transport: str) -> Any:
         """``httpx.BasicAuth`` or ``requests.auth.HTTPBasicAuth`` for ``transport``.
@@ -47,7 +39,7 @@ class BasicAuthMechanism(AuthMechanismBase):
         password = self.context.reveal(settings.password) or ""
         # A server may quote the header back: base64 of user:password hides the
         # password from a redactor that knows only the password itself.
-        REDACTOR.add_basic(settings.username, password)
+        add_basic_secret(settings.username, password)
         return settings.username, password
 
     async def describe(self) -> str | None:

@@ -1,7 +1,7 @@
 """The requests session msal sends with, and its failures as attempt errors.
 
 TLS is verified against the bundle named by ``SSL_CERT_FILE`` or
-``REQUESTS_CA_BUNDLE`` (the first set, :mod:`writeback.tls`).  requests lets
+``REQUESTS_CA_BUNDLE`` (the first set, :func:`writeback.plugin.ca_bundle`).  requests lets
 ``REQUESTS_CA_BUNDLE`` override a session's ``verify`` (its environment
 settings are merged over the session's), so the choice is passed with every
 request instead.  The session also applies the timeout and remembers the last
@@ -9,9 +9,9 @@ status, which msal does not expose when it raises on a 5xx.
 
 requests follows redirects, a 307 with the form (and the client secret in it)
 to wherever ``Location`` points; the session's transport adapter
-(:func:`writeback.tokens.token_adapter`) refuses every redirect before that,
+(:func:`writeback.plugin.token_adapter`) refuses every redirect before that,
 reads at most 1 MiB of an answer, and has its connections cut when the fetch's
-:func:`~writeback.tokens.token_deadline` passes.
+:func:`~writeback.plugin.token_deadline` passes.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from writeback import AttemptError
-from writeback.tls import CA_BUNDLE_VARIABLES, ca_bundle
-from writeback.tokens import (
+from writeback.plugin import (
+    CA_BUNDLE_VARIABLES,
+    AttemptError,
+    ca_bundle,
     token_adapter,
     token_connection_error,
     token_error_from_cause,

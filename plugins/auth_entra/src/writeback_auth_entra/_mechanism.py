@@ -10,12 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from writeback import AttemptError
-from writeback._secrets import REDACTOR
-from writeback.tokens import (
+from writeback.plugin import (
+    AttemptError,
     Token,
     TokenAuthMechanismBase,
     bad_token_answer,
+    redact,
     token_deadline,
     token_http_error,
     token_oauth_error,
@@ -27,7 +27,7 @@ from .plugin import EntraSettings, is_microsoft_host
 __all__ = ["EntraMechanism"]
 
 
-class EntraMechanism(TokenAuthMechanismBase):
+class EntraMechanism(TokenAuthMechanismBase[EntraSettings]):
     """Client credentials from ``{authority}/{tenant_id}`` through msal.
 
     The msal application is built on the first token request (its constructor
@@ -48,13 +48,6 @@ class EntraMechanism(TokenAuthMechanismBase):
         # writeback's retry schedule decides when to ask again, so it is emptied.
         self._http_cache: dict[str, Any] = {}
         self._session: MsalSession | None = None
-
-    @property
-    def settings(self) -> EntraSettings:
-        settings = self.context.auth_settings
-        if not isinstance(settings, EntraSettings):
-            raise TypeError(f"entra auth needs EntraSettings, not {type(settings).__name__}.")
-        return settings
 
     @property
     def authority_url(self) -> str:
@@ -159,7 +152,7 @@ def _first_line(exc: BaseException) -> str:
     line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     # Redacted before it is cut: a secret cut in two inside a sentence would
     # keep its start, which the redactor can no longer tell from text.
-    line = REDACTOR.redact(line) or ""
+    line = redact(line)
     return line if len(line) <= 200 else line[:199] + "…"
 
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from writeback import AuthMethodSpec, hookimpl
+from writeback.plugin import AuthMethodSpec, hookimpl
 
 if TYPE_CHECKING:
-    from writeback import AuthMechanism, PipelineContext
+    from writeback.plugin import AuthMechanism, PipelineContext
 
 __all__ = ["DEFAULT_AUTHORITY", "EntraSettings", "is_microsoft_host", "writeback_auth_methods"]
 

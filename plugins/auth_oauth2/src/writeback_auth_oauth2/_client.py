@@ -4,9 +4,9 @@ Either way the request follows no redirect (one fails it, WB-312, naming where
 it pointed: followed, it would send the secret along), reads at most 1 MiB of
 the answer, and ends at its deadline, the connector's ``timeout``: over httpx
 authlib's async client runs under ``asyncio.timeout``
-(:func:`writeback.tokens.run_with_deadline`), as the json format runs an
+(:func:`writeback.plugin.run_with_deadline`), as the json format runs an
 attempt; over requests the session's connections are cut at the deadline
-(:func:`writeback.tokens.token_deadline`), as the soap format's are.
+(:func:`writeback.plugin.token_deadline`), as the soap format's are.
 
 authlib's ``client_secret_basic`` puts ``id:secret`` in the Basic header as
 they are; RFC 6749 §2.3.1 says to form-url-encode each first, and a strict
@@ -23,10 +23,10 @@ import warnings
 from typing import Any
 from urllib.parse import quote_plus
 
-from writeback import AttemptError
-from writeback._secrets import REDACTOR
-from writeback.tokens import (
+from writeback.plugin import (
+    AttemptError,
     Token,
+    add_basic_secret,
     bad_token_answer,
     run_with_deadline,
     token_adapter,
@@ -53,7 +53,7 @@ def encode_client_secret_basic(
     user = quote_plus(client.client_id, safe="")
     password = quote_plus(client.client_secret or "", safe="")
     # A token endpoint may quote the header back in its error_description.
-    REDACTOR.add_basic(user, password)
+    add_basic_secret(user, password)
     headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     return uri, headers, body
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from writeback.tokens import Token, TokenAuthMechanismBase
+from writeback.plugin import Token, TokenAuthMechanismBase
 
 from ._client import fetch_with_httpx, fetch_with_requests
 from .plugin import OAuth2Settings
@@ -13,19 +13,12 @@ from .plugin import OAuth2Settings
 __all__ = ["OAuth2Mechanism"]
 
 
-class OAuth2Mechanism(TokenAuthMechanismBase):
+class OAuth2Mechanism(TokenAuthMechanismBase[OAuth2Settings]):
     """Client credentials from ``token_url``; the token request uses the connector's transport.
 
     The secret is revealed for every token request, so that an ``env:`` secret is
     read then and removed from every error text.
     """
-
-    @property
-    def settings(self) -> OAuth2Settings:
-        settings = self.context.auth_settings
-        if not isinstance(settings, OAuth2Settings):
-            raise TypeError(f"oauth2 auth needs OAuth2Settings, not {type(settings).__name__}.")
-        return settings
 
     def token_identity(self) -> Mapping[str, Any]:
         s = self.settings

@@ -1,7 +1,7 @@
 """Which CAs token requests trust (the standard bundle variables, every path).
 
 The first of ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE`` that is set wins
-(:mod:`writeback.tls`), as in the formats, so one setting covers the token
+(:func:`writeback.plugin.ssl_context`), as in the formats, so one setting covers the token
 endpoint and the back office whatever the transport.  A bundle that cannot be
 loaded is a token endpoint that cannot be reached (WB-315, retried): fixing the
 variable lets the next attempt through.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ssl
 
-from writeback import tls
+from writeback.plugin import ca_bundle
+from writeback.plugin import ssl_context as named_bundle_context
 
 __all__ = ["requests_verify", "ssl_context"]
 
@@ -21,7 +22,7 @@ def ssl_context() -> ssl.SSLContext | bool:
 
     :raises AttemptError: when the named bundle cannot be loaded.
     """
-    context = tls.ssl_context(code="WB-315", retryable=True)
+    context = named_bundle_context(code="WB-315", retryable=True)
     return True if context is None else context
 
 
@@ -33,4 +34,4 @@ def requests_verify() -> str | bool:
 
     :raises AttemptError: when the named bundle cannot be loaded.
     """
-    return tls.ca_bundle(code="WB-315", retryable=True) or True
+    return ca_bundle(code="WB-315", retryable=True) or True

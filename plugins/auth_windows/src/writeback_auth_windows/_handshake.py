@@ -15,8 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from writeback import AttemptError
-from writeback._secrets import REDACTOR
+from writeback.plugin import AttemptError, add_secret
 
 if TYPE_CHECKING:
     import requests
@@ -65,7 +64,7 @@ def remember_sent(header: str | None) -> None:
     """Remove the credentials of an ``Authorization`` header sent in a handshake from every
     text: a server may quote the request it answers."""
     _, _, credentials = (header or "").partition(" ")
-    REDACTOR.add(credentials.strip(), until=time.time() + REDACT_SENT_FOR)
+    add_secret(credentials.strip(), until=time.time() + REDACT_SENT_FOR)
 
 
 @dataclass

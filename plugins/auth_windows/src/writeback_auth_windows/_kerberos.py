@@ -17,8 +17,7 @@ import logging
 import threading
 import time
 
-from writeback import AttemptError
-from writeback._secrets import secret_safe_logger
+from writeback.plugin import AttemptError, secret_safe_logger
 
 from ._handshake import KDC_REFUSED_PASSWORD, KDC_REFUSED_USER, KDC_UNREACHABLE, KERBEROS_ERROR
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from writeback import AuthMechanismBase
+from writeback.plugin import AuthMechanismBase, add_secret
 
 from ._handshake import HandshakeCounter
 from .plugin import INSTALL_KERBEROS, WindowsSettings, split_user
@@ -20,22 +20,13 @@ from .plugin import INSTALL_KERBEROS, WindowsSettings, split_user
 __all__ = ["NtlmMechanism", "WindowsMechanism"]
 
 
-class _WindowsMechanismBase(AuthMechanismBase):
+class _WindowsMechanismBase(AuthMechanismBase[WindowsSettings]):
     method = ""
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
         #: Handshakes made by every auth object this mechanism handed out.
         self.handshakes = HandshakeCounter()
-
-    @property
-    def settings(self) -> WindowsSettings:
-        settings = self.context.auth_settings
-        if not isinstance(settings, WindowsSettings):
-            raise TypeError(
-                f"{self.method} auth needs WindowsSettings, not {type(settings).__name__}."
-            )
-        return settings
 
     def _password(self) -> str:
         # Revealed per auth object: an env: secret is read now and redacted from texts.
@@ -143,8 +134,7 @@ class WindowsMechanism(_WindowsMechanismBase):
 def _nt_hash(password: str) -> str:
     # MD4 of the UTF-16LE password; OpenSSL 3 has no MD4 by default, pyspnego carries one.
     from spnego._ntlm_raw.crypto import ntowfv1
-    from writeback._secrets import REDACTOR
 
     value = ntowfv1(password).hex()
-    REDACTOR.add(value)  # a password equivalent for NTLM: never in a text either
+    add_secret(value)  # a password equivalent for NTLM: never in a text either
     return value

@@ -28,8 +28,7 @@ import requests
 import spnego
 from requests.auth import AuthBase
 from spnego.exceptions import SpnegoError
-from writeback import AttemptError
-from writeback._secrets import secret_safe_logger
+from writeback.plugin import AttemptError, secret_safe_logger
 
 from ._handshake import (
     HANDSHAKE_BROKEN,

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 from requests_ntlm import HttpNtlmAuth
 from spnego.exceptions import SpnegoError
-from writeback import AttemptError
+from writeback.plugin import AttemptError
 
 from ._handshake import (
     HANDSHAKE_BROKEN,

@@ -16,10 +16,10 @@ import re
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from writeback import AuthMethodSpec, hookimpl
+from writeback.plugin import AuthMethodSpec, hookimpl
 
 if TYPE_CHECKING:
-    from writeback import AuthMechanism, PipelineContext
+    from writeback.plugin import AuthMechanism, PipelineContext
 
 __all__ = [
     "INSTALL_KERBEROS",

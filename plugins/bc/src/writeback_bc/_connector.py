@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from writeback import (
+from writeback.plugin import (
     AttemptResult,
     ConnectorTypeBase,
     Delivery,
@@ -14,10 +14,11 @@ from writeback import (
     ProbeReport,
 )
 
+from ._options import StagingOptions
 from .staging import json_body, page_record, staging_row
 
 if TYPE_CHECKING:
-    from writeback import PipelineContext
+    from writeback.plugin import PipelineContext
 
 __all__ = ["StagingConnector", "probe_url"]
 
@@ -61,7 +62,7 @@ def probe_url(uri: str) -> str:
     return f"{uri}{'&' if '?' in uri else '?'}$top=1"
 
 
-class StagingConnector(ConnectorTypeBase):
+class StagingConnector(ConnectorTypeBase[StagingOptions]):
     """Builds the staging row for the row's format and checks what BC answered.
 
     ``product`` names the back office in error texts (``Business Central``, ``NAV``).
@@ -71,7 +72,7 @@ class StagingConnector(ConnectorTypeBase):
         super().__init__(context)
         self.product = product
         self.soap = context.connector.api_type == "soap"
-        self.renames: dict[str, str] = dict(getattr(context.options, "fields", None) or {})
+        self.renames: dict[str, str] = dict(self.options.fields)
 
     def build_message(self, delivery: Delivery) -> OutboundMessage:
         """``POST {uri}``: the row as JSON, or the SOAP page's ``Create`` with the page record."""

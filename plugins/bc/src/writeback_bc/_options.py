@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import ConfigDict, Field, field_validator
+from writeback.plugin import TransportOptions
 
 from .staging import ROW_FIELDS
 
@@ -15,7 +16,7 @@ __all__ = ["BcOptions", "StagingOptions"]
 _NAME_LIMIT = 100
 
 
-class StagingOptions(BaseModel):
+class StagingOptions(TransportOptions):
     """Options every staging-row connector takes (``nav`` uses exactly these)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -25,11 +26,6 @@ class StagingOptions(BaseModel):
         description="renames row fields: camelCase row field name -> the name used verbatim on "
         "the wire (the JSON key for json, the page field for soap), e.g. "
         "{'subject': 'description'}",
-    )
-    allow_insecure_http: StrictBool = Field(
-        default=False,
-        description="true lets soap send basic, entra or oauth2 credentials over plain http:// "
-        "(readable by anyone on the path); refused otherwise",
     )
     timeout: float = Field(
         default=30.0,

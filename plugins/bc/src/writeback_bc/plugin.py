@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from writeback import AuthRule, ConnectorTypeSpec, ThrottleDefaults, hookimpl
+from writeback.plugin import AuthRule, ConnectorTypeSpec, ThrottleDefaults, hookimpl
 
 from ._options import BcOptions
 from .staging import rename_problems
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
-    from writeback import Connector, ConnectorType, PipelineContext
+    from writeback.plugin import Connector, ConnectorType, PipelineContext
 
 __all__ = [
     "BC_AUTH_RULES",

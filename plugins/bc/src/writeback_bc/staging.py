@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from writeback import AttemptError
+from writeback.plugin import AttemptError
 
 __all__ = [
     "DATABASE_ACTIONS",

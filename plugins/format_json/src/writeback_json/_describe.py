@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import httpx
-from writeback import connection_cause, endpoint_of, exception_chain
+from writeback.plugin import connection_cause, endpoint_of, exception_chain
 
 __all__ = ["describe_timeout", "describe_transport_error"]
 

@@ -3,7 +3,7 @@
 ``timeout`` is the deadline of the whole attempt (connect, send, the whole
 answer), not only of each wait as httpx's own timeouts are: an endpoint that
 trickles its answer a byte at a time would otherwise hold a worker's slot for as
-long as it likes.  At most :data:`writeback._outcome.ANSWER_LIMIT` bytes of an
+long as it likes.  At most :data:`writeback.plugin.ANSWER_LIMIT` bytes of an
 answer are read.
 """
 
@@ -23,21 +23,23 @@ from typing import TYPE_CHECKING
 import httpcore  # noqa: F401
 import httpx
 import writeback
-from writeback import (
+from writeback.plugin import (
+    ANSWER_LIMIT,
     AttemptError,
     AttemptResult,
     OutboundMessage,
     classify_status,
     connection_failure,
+    deadline_passed,
 )
-from writeback._outcome import ANSWER_LIMIT, deadline_passed
 
 from ._describe import describe_timeout, describe_transport_error
 from ._lanes import Lanes
 from ._tls import verify_setting
 
 if TYPE_CHECKING:
-    from writeback import PipelineContext, Throttle
+    from writeback import Throttle
+    from writeback.plugin import PipelineContext
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -48,7 +50,7 @@ __all__ = [
     "pool_size",
 ]
 
-#: Seconds allowed for a whole attempt when the connector type sets no timeout.
+#: Seconds allowed for a whole attempt unless the row says (``context.timeout``'s default).
 DEFAULT_TIMEOUT = 30.0
 #: Bytes of an error answer read for its error text; an OData error fits many times over.
 ERROR_BODY_LIMIT = 64 * 1024
@@ -101,7 +103,7 @@ class JsonFormat:
         self, context: PipelineContext, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.context = context
-        self.timeout = float(getattr(context.options, "timeout", None) or DEFAULT_TIMEOUT)
+        self.timeout = float(context.timeout)
         self.size = pool_size(context.throttle or context.connector.throttle)
         self._transport = transport
         self._lanes: Lanes | None = None

@@ -3,7 +3,7 @@
 TLS is verified, and the standard CA bundle variables are honoured by every
 HTTP path.  httpx 0.28 reads ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` but
 not ``REQUESTS_CA_BUNDLE``, which the requests-based formats honour; asking
-:mod:`writeback.tls` makes one setting work for every format.  httpx 0.28
+:func:`writeback.plugin.ssl_context` makes one setting work for every format.  httpx 0.28
 deprecates a path string for ``verify``, so a bundle becomes an
 :class:`ssl.SSLContext`.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 
-from writeback.tls import CA_BUNDLE_VARIABLES, ssl_context
+from writeback.plugin import CA_BUNDLE_VARIABLES, ssl_context
 
 __all__ = ["CA_BUNDLE_VARIABLES", "verify_setting"]
 

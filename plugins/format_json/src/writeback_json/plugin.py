@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from writeback import ApiFormatSpec, hookimpl
+from writeback.plugin import ApiFormatSpec, hookimpl
 
 if TYPE_CHECKING:
-    from writeback import ApiFormat, PipelineContext
+    from writeback.plugin import ApiFormat, PipelineContext
 
 __all__ = ["writeback_api_formats"]
 

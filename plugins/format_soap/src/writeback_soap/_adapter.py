@@ -7,7 +7,7 @@ this is where two limits hold for all of them, whoever reads the answer:
 - its connections are watched by the attempt's :class:`~._deadline.Deadline`,
   which shuts them down when it passes;
 - at most a bounded prefix of each answer's body is read
-  (:data:`writeback._outcome.ANSWER_LIMIT`, or for a successful WSDL fetch the
+  (:data:`writeback.plugin.ANSWER_LIMIT`, or for a successful WSDL fetch the
   larger :func:`answer_limit`): requests and requests-ntlm would otherwise read
   a body whole, however long.
 """
@@ -24,7 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from writeback._outcome import ANSWER_LIMIT
+from writeback.plugin import ANSWER_LIMIT
 
 from ._deadline import current_deadline
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from writeback._outcome import ANSWER_LIMIT
+from writeback.plugin import ANSWER_LIMIT
 
 from ._deadline import current_deadline
 

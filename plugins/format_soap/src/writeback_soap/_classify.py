@@ -2,7 +2,7 @@
 
 A SOAP fault is ``failed``, or ``retry`` when its faultstring says the server
 is busy, timed out, or has too many requests; HTTP statuses follow the shared
-rules of :func:`writeback.classify_status`.  The fault's faultcode and
+rules of :func:`writeback.plugin.classify_status`.  The fault's faultcode and
 faultstring are kept in the error text.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from writeback import AttemptResult, Outcome, parse_retry_after
+from writeback.plugin import AttemptResult, Outcome, parse_retry_after
 
 __all__ = [
     "CODE_FAULT",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from writeback import connection_cause, endpoint_of, exception_chain
+from writeback.plugin import connection_cause, endpoint_of, exception_chain
 
 if TYPE_CHECKING:
     import requests

@@ -23,15 +23,16 @@ import requests
 import writeback
 import zeep
 import zeep.exceptions
-from writeback import (
+from writeback.plugin import (
     AttemptResult,
     OutboundMessage,
     Outcome,
     classify_status,
     connection_failure,
+    deadline_passed,
+    endpoint_of,
+    secret_safe_logger,
 )
-from writeback._outcome import deadline_passed
-from writeback._secrets import secret_safe_logger
 
 from ._answers import answer_text, read_answer, was_cut
 from ._classify import (
@@ -50,7 +51,8 @@ from ._sessions import PerThreadTransport, ThreadSessions
 from ._tls import environment_proxies, verify_setting
 
 if TYPE_CHECKING:
-    from writeback import PipelineContext, Throttle
+    from writeback import Throttle
+    from writeback.plugin import PipelineContext
 
 __all__ = ["CONNECT_TIMEOUT", "DEFAULT_TIMEOUT", "SoapFormat", "pool_size"]
 
@@ -90,7 +92,7 @@ class SoapFormat:
     def __init__(self, context: PipelineContext) -> None:
         self.context = context
         self.uri = context.connector.uri
-        read = float(getattr(context.options, "timeout", None) or DEFAULT_TIMEOUT)
+        read = float(context.timeout)
         self.timeout = read
         self._timeouts = (min(CONNECT_TIMEOUT, read), read)
         self.workers = pool_size(context.throttle or context.connector.throttle)
@@ -199,7 +201,7 @@ class SoapFormat:
             return self._page
 
     def _fetch_page(self) -> Page:
-        where = writeback.endpoint_of(self.uri)
+        where = endpoint_of(self.uri)
         try:
             # Raw responses, so that the status and Retry-After reach the
             # classification; PageOperation.read_reply parses the reply after.

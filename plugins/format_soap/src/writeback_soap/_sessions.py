@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from writeback._outcome import redirect_target
+from writeback.plugin import redirect_target
 from zeep.transports import Transport
 
 from ._adapter import GuardedAdapter, answer_limit

@@ -1,7 +1,7 @@
 """Which CAs the soap format trusts, and making requests obey that choice.
 
 TLS is verified, and ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE`` are
-honoured, the first one set winning (:mod:`writeback.tls`, so one setting
+honoured, the first one set winning (:func:`writeback.plugin.ca_bundle`, so one setting
 works for every format).  requests on its own reads only
 ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, and with ``trust_env`` on lets them
 override ``Session.verify`` (a request that passes no ``verify`` of its own
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from writeback.tls import CA_BUNDLE_VARIABLES, ca_bundle
+from writeback.plugin import CA_BUNDLE_VARIABLES, ca_bundle
 
 __all__ = ["CA_BUNDLE_VARIABLES", "environment_proxies", "verify_setting"]
 

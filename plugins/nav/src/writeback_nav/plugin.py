@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from writeback import AuthRule, ConnectorTypeSpec, hookimpl
+from writeback.plugin import AuthRule, ConnectorTypeSpec, hookimpl
 from writeback_bc import StagingOptions
 from writeback_bc.plugin import STAGING_THROTTLE, check_staging_row
 
 if TYPE_CHECKING:
-    from writeback import ConnectorType, PipelineContext
+    from writeback.plugin import ConnectorType, PipelineContext
 
 __all__ = ["NAV_AUTH_RULES", "writeback_connector_types"]
 

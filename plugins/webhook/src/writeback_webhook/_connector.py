@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from writeback import AttemptError, ConnectorTypeBase, Delivery, OutboundMessage
+from writeback.plugin import AttemptError, ConnectorTypeBase, Delivery, OutboundMessage
 
 from ._options import WebhookOptions
 from ._signing import sign
@@ -31,19 +31,12 @@ def _iso_z(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-class WebhookConnector(ConnectorTypeBase):
+class WebhookConnector(ConnectorTypeBase[WebhookOptions]):
     """Builds the Standard Webhooks request for one delivery.
 
     The body is encoded here, once, and handed to the format as ``content``: the
     signature covers exactly the bytes that go out.
     """
-
-    @property
-    def options(self) -> WebhookOptions:
-        options = self.context.options
-        if not isinstance(options, WebhookOptions):
-            raise TypeError(f"webhook needs WebhookOptions, not {type(options).__name__}.")
-        return options
 
     def build_message(self, delivery: Delivery) -> OutboundMessage:
         """``POST {uri}`` with the event, ``webhook-id`` = the delivery id on every attempt."""

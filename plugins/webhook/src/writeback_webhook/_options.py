@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
+from writeback.plugin import TransportOptions
 
 from ._signing import decode_secret
 
@@ -14,7 +15,7 @@ __all__ = ["WebhookOptions"]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class WebhookOptions(BaseModel):
+class WebhookOptions(TransportOptions):
     """How a webhook connector signs and shapes what it sends."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from writeback import AuthRule, ConnectorTypeSpec, hookimpl
+from writeback.plugin import AuthRule, ConnectorTypeSpec, hookimpl
 
 from ._options import WebhookOptions
 
 if TYPE_CHECKING:
-    from writeback import ConnectorType, PipelineContext
+    from writeback.plugin import ConnectorType, PipelineContext
 
 __all__ = ["writeback_connector_types"]
 
