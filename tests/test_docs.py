@@ -10,24 +10,23 @@ from pathlib import Path
 
 import pytest
 import writeback
+import writeback.plugin
 from writeback import hookspecs
-from writeback._commands import CommandSpec
-from writeback._observers import AttemptFinished
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTED = [
-    writeback.ConnectorTypeSpec,
-    writeback.ApiFormatSpec,
-    writeback.AuthMethodSpec,
-    writeback.AuthRule,
-    writeback.ThrottleDefaults,
-    writeback.OutboundMessage,
-    writeback.AttemptResult,
-    writeback.Delivery,
-    writeback.PipelineContext,
-    writeback.ProbeReport,
-    CommandSpec,
-    AttemptFinished,
+    writeback.plugin.ConnectorTypeSpec,
+    writeback.plugin.ApiFormatSpec,
+    writeback.plugin.AuthMethodSpec,
+    writeback.plugin.AuthRule,
+    writeback.plugin.ThrottleDefaults,
+    writeback.plugin.OutboundMessage,
+    writeback.plugin.AttemptResult,
+    writeback.plugin.Delivery,
+    writeback.plugin.PipelineContext,
+    writeback.plugin.ProbeReport,
+    writeback.plugin.CommandSpec,
+    writeback.plugin.AttemptFinished,
 ]
 
 
@@ -47,6 +46,28 @@ def test_every_descriptor_field_is_documented(cls):
     assert f"`{cls.__name__}`" in text
     missing = [f.name for f in dataclasses.fields(cls) if f"`{f.name}`" not in text]
     assert missing == [], f"{cls.__name__} fields not in docs/hooks.md: {missing}"
+
+
+def test_every_name_of_writeback_plugin_is_documented():
+    text = _text("plugin-api.md")
+    missing = [n for n in writeback.plugin.__all__ if f"### `{n}`" not in text]
+    assert missing == [], (
+        f"names of writeback.plugin without a paragraph in docs/plugin-api.md: {missing}"
+    )
+
+
+def test_plugin_api_page_is_linked_from_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/plugin-api.md)" in readme
+
+
+def test_docs_show_plugins_importing_from_writeback_plugin():
+    moved = set(writeback._MOVED)
+    for name in ("hooks.md", "plugin-authoring.md", "plugin-api.md"):
+        for line in _text(name).splitlines():
+            if line.lstrip().startswith("from writeback import "):
+                names = {n.strip(" ()") for n in line.split(" import ", 1)[1].split(",")}
+                assert not names & moved, f"docs/{name}: {line.strip()}"
 
 
 def test_every_error_code_is_documented():

@@ -39,9 +39,9 @@ def test_factory_builds_an_api_format(make_context: Callable[..., PipelineContex
 
 def test_declaring_and_listing_do_not_import_httpx() -> None:
     code = (
-        "import sys, writeback, writeback_json.plugin as plugin\n"
+        "import sys, writeback.plugin, writeback_json.plugin as plugin\n"
         "plugin.writeback_api_formats()\n"
-        "writeback.PluginRegistry.load().summary()\n"
+        "writeback.plugin.PluginRegistry.load().summary()\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'httpcore')))\n"
     )
     out = subprocess.run(

@@ -50,9 +50,9 @@ def test_factory_builds_an_api_format(make_context: Callable[..., PipelineContex
 
 def test_declaring_and_listing_do_not_import_zeep_or_requests() -> None:
     code = (
-        "import sys, writeback, writeback_soap.plugin as plugin\n"
+        "import sys, writeback.plugin, writeback_soap.plugin as plugin\n"
         "plugin.writeback_api_formats()\n"
-        "writeback.PluginRegistry.load().summary()\n"
+        "writeback.plugin.PluginRegistry.load().summary()\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'zeep', 'lxml', 'requests'}))\n"
     )
     out = subprocess.run(
