@@ -122,7 +122,7 @@ class ConnectorTypeSpec:
     formats: tuple[str, ...]
     #: Which auth methods are accepted per (variant, format); see :class:`AuthRule`.
     auth_rules: tuple[AuthRule, ...]
-    #: Builds the working :class:`writeback.ConnectorType` for one connector.
+    #: Builds the working :class:`writeback.plugin.ConnectorType` for one connector.
     factory: Callable[[PipelineContext], ConnectorType]
     #: Pydantic model for the row's ``options`` (``extra="forbid"``; secrets as ``SecretStr``).
     options_model: type[BaseModel] = NoSettings
@@ -179,7 +179,7 @@ class ApiFormatSpec:
     transport: str
     #: Other names accepted on input for this format (``rest`` for ``json``).
     aliases: tuple[str, ...] = ()
-    #: Builds the working :class:`writeback.ApiFormat` for one connector.
+    #: Builds the working :class:`writeback.plugin.ApiFormat` for one connector.
     factory: Callable[[PipelineContext], ApiFormat]
     #: Extra row checks given the auth method's spec; one sentence per problem.
     check: Callable[[Connector, AuthMethodSpec], Sequence[str]] | None = None
@@ -199,7 +199,7 @@ class AuthMethodSpec:
     transports: tuple[str, ...]
     #: Pydantic model for the row's ``auth`` minus ``method`` (``extra="forbid"``).
     settings_model: type[BaseModel] = NoSettings
-    #: Builds the working :class:`writeback.AuthMechanism` for one connector.
+    #: Builds the working :class:`writeback.plugin.AuthMechanism` for one connector.
     factory: Callable[[PipelineContext], AuthMechanism]
     #: True when credentials travel readable by anyone on the path over plain http.
     sends_credentials: bool = True

@@ -4,7 +4,7 @@ Every key is described in docs/connectors.md, "Row keys".
 
 This model checks the row on its own.  Whether its ``type``, ``api_type`` and
 ``auth`` agree with the installed plugins is checked by
-:func:`writeback.validate_connector`, which also parses ``auth`` and ``options``
+:func:`writeback.plugin.validate_connector`, which also parses ``auth`` and ``options``
 with the plugins' own settings models.
 """
 

@@ -16,7 +16,7 @@ it again to wherever ``Location`` points, another host or plain ``http://``.
   :func:`run_with_deadline`, under ``asyncio.timeout`` as the json format runs an
   attempt.
 
-Each failure is an :class:`~writeback.AttemptError` from :mod:`._token_errors`.
+Each failure is an :class:`~writeback.plugin.AttemptError` from :mod:`._token_errors`.
 requests and httpx are imported only when asked for: the core depends on neither.
 """
 

@@ -9,7 +9,7 @@ back office whatever the transport.  Plugin authors read about it in
 docs/plugin-authoring.md, "TLS: honouring the CA bundle variables".
 
 A named bundle is loaded once before it is used: a missing or unreadable bundle
-becomes one clear sentence (an :class:`~writeback.AttemptError`) instead of an
+becomes one clear sentence (an :class:`~writeback.plugin.AttemptError`) instead of an
 SSL error on every request, and the delivery fails rather than silently
 trusting some other set of CAs.  Standard library only, so importing this costs
 a plugin nothing.
@@ -53,7 +53,7 @@ def ssl_context(
 
     For httpx, which deprecates a path string for ``verify``.
 
-    :param code: the :class:`~writeback.AttemptError` code of a bad bundle
+    :param code: the :class:`~writeback.plugin.AttemptError` code of a bad bundle
         (``WB-300`` when not given; token endpoints use ``WB-315``).
     :param retryable: whether that error is retried (not, when not given).
     :raises AttemptError: when the named bundle cannot be loaded.

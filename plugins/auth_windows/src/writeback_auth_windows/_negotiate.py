@@ -56,7 +56,7 @@ class HttpNegotiateAuth(AuthBase):
 
     ``credentials`` is called at the start of each handshake and returns the
     pyspnego credentials to offer (a Kerberos ticket cache and/or an NT hash);
-    it may raise :class:`~writeback.AttemptError` (the KDC refused, or is
+    it may raise :class:`~writeback.plugin.AttemptError` (the KDC refused, or is
     down). ``username`` is only for messages. ``counter`` counts handshakes.
     ``refused`` makes the error for a 401 after a complete handshake (default:
     :func:`login_refused`), so the mechanism can say why it offered NTLM only.
