@@ -55,6 +55,7 @@ def test_2xx_without_location_fails_with_its_code(
 ) -> None:
     reviewed = working(make_connector()).review(classify_status(status, {}))
     assert reviewed.outcome is Outcome.FAILED and reviewed.status_code == status
+    assert reviewed.code == "WB-330"
     assert reviewed.error is not None and reviewed.error.startswith("WB-330: ")
     assert "without a Location header" in reviewed.error
 
@@ -70,7 +71,7 @@ def test_usual_failures_get_advice_and_keep_the_odata_error(
 ) -> None:
     body = '{"error": {"code": "Authentication_InvalidCredentials", "message": "nope"}}'
     reviewed = working(make_connector()).review(classify_status(status, {}, body))
-    assert reviewed.outcome is Outcome.FAILED
+    assert (reviewed.outcome, reviewed.code) == (Outcome.FAILED, code)
     assert reviewed.error is not None and reviewed.error.startswith(f"{code}: Business Central")
     assert f"HTTP {status}: Authentication_InvalidCredentials: nope" in reviewed.error
 
