@@ -174,9 +174,12 @@ def test_without_writeback_testing_demo_is_an_unknown_command(monkeypatch, capsy
     assert code == 0 and "demo" not in out
 
 
-def test_demo_comes_from_writeback_testing():
+def test_demo_comes_from_writeback_testing(monkeypatch, capsys):
     registry = PluginRegistry.load()
     assert registry.commands["demo"].distribution == "writeback-testing"
+    # A distribution that adds only commands passes the check too.
+    code, out, _ = run(monkeypatch, capsys, "plugins", "check")
+    assert code == 0 and "writeback-testing" in out
 
 
 def test_core_commands_are_exactly_the_cli_s_own():

@@ -312,7 +312,12 @@ def plugins_check() -> None:
     dists = sorted(
         {
             spec.distribution
-            for table_ in (registry.connector_types, registry.api_formats, registry.auth_methods)
+            for table_ in (
+                registry.connector_types,
+                registry.api_formats,
+                registry.auth_methods,
+                registry.commands,
+            )
             for spec in table_.values()
         }
     )
