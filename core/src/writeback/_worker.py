@@ -172,9 +172,10 @@ class Worker:
             finished, self._finished = self._finished, []
             claims = await self._claim(wanted, skip, finished)
             self.stats.count(finished, self.on_progress)
-            self._observers.notify(finished)
             self._ready.extend(claims)
             await self._fill()
+            # After the slots are started: an observer never holds up a delivery.
+            self._observers.notify(finished)
             if claims and len(self._ready) < self.concurrency:
                 continue  # there may be more to claim
             if self._inflight:
