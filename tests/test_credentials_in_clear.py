@@ -1,4 +1,4 @@
-"""A credential never travels in clear over http:// to another host, whatever the type and format."""
+"""A credential never travels in clear over http:// to another host, whatever the type."""
 
 from __future__ import annotations
 
