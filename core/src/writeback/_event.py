@@ -178,6 +178,15 @@ class Appointment(BaseModel):
         no_nul
     )
 
+    @field_validator("appointmentNo", "id")
+    @classmethod
+    def _key_fits(cls, value: str | int | None) -> str | int | None:
+        # The identity is stored as the appointment_key column, 200 characters: a
+        # longer one failed on PostgreSQL with a traceback (SQLite took it).
+        if isinstance(value, str) and len(value) > 200:
+            raise ValueError(f"has {len(value)} characters; give at most 200.")
+        return value
+
     @field_validator("sourceApp")
     @classmethod
     def _not_blank(cls, value: str) -> str:
