@@ -10,6 +10,7 @@ one sentence (``WB-109``), never a traceback.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ __all__ = ["read_events", "read_rows"]
 #: (it refuses more than 4300 digits with a traceback); shorter ones beyond 64
 #: bits are refused by validation, which names the field.
 _MAX_INT_TEXT = 100
+#: What ends a line of JSON Lines.  Not str.splitlines(), which also breaks at
+#: U+2028, U+2029 and NEL: JSON allows them raw inside a string, and an event
+#: holding one was refused as two lines of broken JSON.
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 class _Refused(Exception):
@@ -121,7 +126,7 @@ def read_events(source: str) -> list[Any]:
         events = _as_list(_json(text, label))
     except json.JSONDecodeError as whole_error:
         events = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(_LINE_END.split(text), start=1):
             if not line.strip():
                 continue
             try:
