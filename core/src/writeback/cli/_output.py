@@ -45,8 +45,10 @@ __all__ = [
 _WIDE = "\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 #: Characters a terminal acts on rather than shows: C0 but tab and newline, and _WIDE.
 _CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f{_WIDE}]")
-#: The same and newline, for text that must stay on its line.
-_CONTROL_OR_NEWLINE = re.compile(f"[\x00-\x08\n\x0b-\x1f{_WIDE}]")
+#: The same, newline and tab, for text that must stay on its line: rich sizes a
+#: table's column before it expands a tab, so a cell holding one was folded onto
+#: a second line however wide the terminal.
+_CONTROL_OR_NEWLINE = re.compile(f"[\x00-\x1f{_WIDE}]")
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -65,8 +67,8 @@ def visible(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """:func:`visible`, newlines escaped too: a value that cannot start a line of
-    its own (and so pass for another field)."""
+    """:func:`visible`, newlines and tabs escaped too: a value that cannot start a
+    line of its own (and so pass for another field)."""
     return _CONTROL_OR_NEWLINE.sub(_escape, text)
 
 
