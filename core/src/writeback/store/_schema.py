@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     literal_column,
     text,
 )
@@ -25,16 +26,18 @@ from sqlalchemy import (
 __all__ = [
     "PENDING",
     "SCHEMA_REVISION",
+    "api_keys",
     "attempts",
     "connectors",
     "deliveries",
     "events",
     "metadata",
+    "pruned_deliveries",
     "tokens",
 ]
 
 #: The Alembic head this release expects; ``Store.open`` migrates up to it.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 metadata = MetaData()
 
@@ -62,6 +65,9 @@ connectors = Table(
     Column("secret_paths", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # A paused connector sends nothing; its deliveries wait (migration 0005).
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("paused_reason", Text, nullable=True),
 )
 
 events = Table(
@@ -148,4 +154,27 @@ tokens = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("lease_expires_at", Float, nullable=True),
     Column("updated_at", Float, nullable=False),
+)
+
+pruned_deliveries = Table(
+    "pruned_deliveries",
+    metadata,
+    # Ended deliveries that retention removed, so that the ledger still balances.
+    Column("connector_name", String(100), primary_key=True),
+    Column("status", String(12), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    # ``ingest``, ``read`` or ``admin``.
+    Column("scope", String(10), nullable=False),
+    # Only a hash of the key is kept; the key itself is shown once, at creation.
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Column("last_used_at", Float, nullable=True),
 )
