@@ -6,11 +6,10 @@ it again to wherever ``Location`` points, another host or plain ``http://``.
 
 - **requests** (msal, and ``oauth2`` under a requests format): mount
   :func:`token_adapter` on the session and make the fetch inside
-  :func:`token_deadline`.  The adapter refuses a redirect before anything can
-  follow it, reads at most :data:`~writeback._outcome.ANSWER_LIMIT` bytes of an
-  answer, and has its connections shut down when the deadline passes: requests'
-  own timeouts bound each wait on the socket, not the exchange, so an endpoint
-  trickling a byte a second would never trip them.
+  :func:`token_deadline`.  The adapter (a :class:`~writeback.plugin.WatchedAdapter`,
+  as the soap format's) refuses a redirect before anything can follow it, reads
+  at most :data:`~writeback._outcome.ANSWER_LIMIT` bytes of an answer, and has its
+  connections shut down when the :class:`~writeback.plugin.Deadline` passes.
 - **httpx** (``oauth2`` under an httpx format): give the ``AsyncClient``
   :func:`token_event_hooks` (the redirect and the limit) and run the fetch with
   :func:`run_with_deadline`, under ``asyncio.timeout`` as the json format runs an
@@ -25,13 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import socket
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from ._deadline import Deadline, current_deadline
 from ._outcome import ANSWER_LIMIT
 from ._token_errors import token_answer_too_long, token_redirected, token_timeout
 
@@ -46,8 +42,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-_CURRENT: ContextVar[TokenDeadline | None] = ContextVar("writeback_token_deadline", default=None)
 _CHUNK = 64 * 1024
+
+#: The deadline of a token fetch: a :class:`~writeback.plugin.Deadline` (the old name).
+TokenDeadline = Deadline
 
 
 def is_redirect(status: int) -> bool:
@@ -55,93 +53,17 @@ def is_redirect(status: int) -> bool:
     return 300 <= status < 400 and status != 304
 
 
-class TokenDeadline:
-    """``seconds`` from its start: the most one token fetch may take, every request in it.
-
-    Used by two threads: the fetch's own, whose connections are watched, and a
-    timer's, which shuts them down when the deadline passes; that ends a read or
-    write in progress at once, whatever phase it is in.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.at = time.monotonic() + seconds
-        self._passed = False
-        self._done = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def over(self) -> bool:
-        """Whether the deadline has passed (by the clock, even before the timer said so)."""
-        if not self._passed and time.monotonic() >= self.at:
-            self._passed = True
-        return self._passed
-
-    def bound(self, timeout: Any) -> Any:
-        """A requests ``timeout`` (seconds, a (connect, read) pair, or None), cut to the
-        time left."""
-        left = max(self.at - time.monotonic(), 0.001)
-        if isinstance(timeout, tuple):
-            return tuple(left if t is None else min(t, left) for t in timeout)
-        return left if timeout is None else min(timeout, left)
-
-    def watch(self, sock: Any) -> None:
-        """Shut ``sock`` down when the deadline passes (at once if it has)."""
-        if not isinstance(sock, socket.socket):
-            return
-        with self._lock:
-            if self._done:
-                return
-            if not self._passed:
-                self._sockets.append(sock)
-                return
-        _shut(sock)
-
-    def expire(self) -> None:
-        """The deadline passed: end every exchange of the fetch still running."""
-        with self._lock:
-            if self._done:
-                return
-            self._passed = True
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            _shut(sock)
-
-    def finish(self) -> None:
-        """The fetch is over: its connections are none of the deadline's business any more."""
-        with self._lock:
-            self._done = True
-            self._sockets.clear()
-
-
 @contextlib.contextmanager
-def token_deadline(seconds: float) -> Iterator[TokenDeadline]:
+def token_deadline(seconds: float) -> Iterator[Deadline]:
     """Bound the requests this thread makes through :func:`token_adapter` by ``seconds``
-    in all, from now."""
-    deadline = TokenDeadline(seconds)
-    timer = threading.Timer(seconds, deadline.expire)
-    timer.daemon = True
-    timer.start()
-    marker = _CURRENT.set(deadline)
+    in all, from now (a timer thread cuts their connections when it passes)."""
+    deadline = Deadline(seconds)
+    deadline.start(timer=True)
     try:
-        yield deadline
+        with deadline.applied():
+            yield deadline
     finally:
-        timer.cancel()
-        deadline.finish()
-        _CURRENT.reset(marker)
-
-
-def _shut(sock: socket.socket) -> None:
-    # The plain socket's shutdown, also for a TLS socket: ssl.SSLSocket.shutdown
-    # would also drop its SSL object under the feet of the thread reading it.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _watch(sock: Any) -> None:
-    deadline = _CURRENT.get()
-    if deadline is not None:
-        deadline.watch(sock)
+        deadline.cancel_timer()
 
 
 # -- requests ------------------------------------------------------------------------
@@ -164,56 +86,11 @@ def token_adapter() -> Any:
 @functools.cache
 def _adapter_class() -> type:
     import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    class WatchedHTTPConnection(HTTPConnection):
-        def _new_conn(self) -> socket.socket:
-            sock = super()._new_conn()
-            _watch(sock)  # the TCP connection, and a TLS handshake over it
-            return sock
+    from ._watched import WatchedAdapter
 
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            _watch(self.sock)  # a kept-alive connection, used again
-            super().request(*args, **kwargs)
-
-    class WatchedHTTPSConnection(HTTPSConnection):
-        def _new_conn(self) -> socket.socket:
-            sock = super()._new_conn()
-            _watch(sock)
-            return sock
-
-        def connect(self) -> None:
-            super().connect()
-            _watch(self.sock)  # the TLS socket that replaced the plain one
-
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            _watch(self.sock)
-            super().request(*args, **kwargs)
-
-    class WatchedHTTPPool(HTTPConnectionPool):
-        ConnectionCls = WatchedHTTPConnection
-
-    class WatchedHTTPSPool(HTTPSConnectionPool):
-        ConnectionCls = WatchedHTTPSConnection
-
-    pools = {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}
-
-    class TokenAdapter(HTTPAdapter):
+    class TokenAdapter(WatchedAdapter):
         """Refuses redirects, reads a bounded answer, its connections cut at the deadline."""
-
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = pools
-
-        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-            # A SOCKS proxy's manager has pools of its own kind: its answers are
-            # bounded by the clock checks between reads only.
-            if not type(manager).__name__.startswith("SOCKS"):
-                manager.pool_classes_by_scheme = pools
-            return manager
 
         def send(  # type: ignore[override]
             self,
@@ -223,7 +100,7 @@ def _adapter_class() -> type:
             **kwargs: Any,
         ) -> requests.Response:
             url = request.url or ""
-            deadline = _CURRENT.get()
+            deadline = current_deadline()
             if deadline is not None:
                 if deadline.over():
                     raise token_timeout(url, deadline.seconds)
@@ -246,7 +123,7 @@ def _adapter_class() -> type:
             response._content_consumed = True
             return response
 
-    def _read(response: requests.Response, url: str, deadline: TokenDeadline | None) -> bytes:
+    def _read(response: requests.Response, url: str, deadline: Deadline | None) -> bytes:
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_content(_CHUNK):

@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._commands import CommandSpec
+from ._deadline import Deadline, current_deadline
 from ._descriptors import (
     DEFAULT_VARIANT,
     TRANSPORTS,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from ._token_http import run_with_deadline, token_adapter, token_deadline, token_event_hooks
     from ._tokens import Token, TokenSource
     from ._validation import ValidatedConnector, validate_connector
+    from ._watched import DeadlinePassed, WatchedAdapter
     from .conformance import conformance_problems
 
 # Grouped in docs/plugin-api.md: declaring, building, sending, errors, secrets,
@@ -97,6 +99,8 @@ __all__ = [
     "ConnectorType",
     "ConnectorTypeBase",
     "ConnectorTypeSpec",
+    "Deadline",
+    "DeadlinePassed",
     "Delivery",
     "EnvSecretMissingError",
     "NoSettings",
@@ -112,6 +116,7 @@ __all__ = [
     "TokenSource",
     "TransportOptions",
     "ValidatedConnector",
+    "WatchedAdapter",
     "add_basic_secret",
     "add_secret",
     "bad_token_answer",
@@ -120,6 +125,7 @@ __all__ = [
     "conformance_problems",
     "connection_cause",
     "connection_failure",
+    "current_deadline",
     "deadline_passed",
     "endpoint_of",
     "error_text",
@@ -145,7 +151,8 @@ __all__ = [
 ]
 
 # Loaded on first use: the token toolkit is for token-based auth methods only,
-# and the testing helpers pull in the registry and the pipeline.
+# the testing helpers pull in the registry and the pipeline, and the watched
+# adapter imports requests, which the core does not depend on.
 _LAZY = {
     "Token": "._tokens",
     "TokenSource": "._tokens",
@@ -166,6 +173,8 @@ _LAZY = {
     "ValidatedConnector": "._validation",
     "validate_connector": "._validation",
     "conformance_problems": ".conformance",
+    "DeadlinePassed": "._watched",
+    "WatchedAdapter": "._watched",
 }
 
 

@@ -7,9 +7,8 @@ import socket
 from collections.abc import Callable
 
 from writeback._outcome import ANSWER_LIMIT
-from writeback.plugin import AttemptResult, OutboundMessage, Outcome, PipelineContext
+from writeback.plugin import AttemptResult, Deadline, OutboundMessage, Outcome, PipelineContext
 from writeback_soap import SoapFormat
-from writeback_soap._deadline import Deadline
 from writeback_testing._soap_xml import PAGE_FIELDS, page_wsdl
 from writeback_testing.hostile import (
     MIB,

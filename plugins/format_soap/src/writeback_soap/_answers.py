@@ -6,26 +6,44 @@ then complete their handshake wherever the redirect pointed.  The format's
 Sessions follow none: a redirect is an answer like any other, classified
 ``failed``.  Bodies are read streamed, at most a limit, with the attempt's
 deadline checked between reads.
+
+Everything a Session sends goes through its :class:`GuardedAdapter`, the legs
+of an NTLM or Negotiate handshake too, so that is where both limits hold for
+every exchange, whoever reads the answer: its connections are watched by the
+attempt's :class:`~writeback.plugin.Deadline` (the core's
+:class:`~writeback.plugin.WatchedAdapter`), and at most a bounded prefix of each
+body is read (:data:`ANSWER_LIMIT`, or for a successful WSDL fetch the larger
+:func:`answer_limit`): requests and requests-ntlm would otherwise read a body
+whole, however long.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from writeback.plugin import ANSWER_LIMIT
-
-from ._deadline import current_deadline
+from writeback.plugin import (
+    ANSWER_LIMIT,
+    Deadline,
+    DeadlinePassed,
+    WatchedAdapter,
+    current_deadline,
+)
 
 __all__ = [
     "ANSWER_LIMIT",
     "ERROR_BODY_LIMIT",
     "WSDL_LIMIT",
+    "GuardedAdapter",
     "NoRedirectSession",
+    "answer_limit",
     "answer_text",
+    "check_deadline",
     "read_answer",
     "same_origin",
     "was_cut",
@@ -37,6 +55,65 @@ WSDL_LIMIT = 16 * 1024 * 1024
 #: Bytes of an error answer decoded for its error text.
 ERROR_BODY_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
+
+
+_LIMIT: ContextVar[int] = ContextVar("writeback_soap_answer_limit", default=ANSWER_LIMIT)
+
+
+@contextlib.contextmanager
+def answer_limit(limit: int) -> Iterator[None]:
+    """Read at most ``limit`` bytes of each successful answer's body in this block
+    (a WSDL's); other answers stay at :data:`ANSWER_LIMIT`."""
+    token = _LIMIT.set(limit)
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def check_deadline(deadline: Deadline) -> None:
+    """:raises DeadlinePassed: when ``deadline`` has passed."""
+    if deadline.over():
+        raise DeadlinePassed(f"no complete answer within {deadline.seconds:g} s")
+
+
+class GuardedAdapter(WatchedAdapter):
+    """Connections cut at their attempt's deadline; answers read only so far."""
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        # Always streamed, so that nothing reads a body before the bound is on it;
+        # a caller that asked for the body read gets it read here, bounded.
+        response = super().send(request, stream=True, **kwargs)
+        # Only a success may be as long as a WSDL; a challenge or an error never needs to.
+        success = 200 <= response.status_code < 300
+        _bound(response, _LIMIT.get() if success else ANSWER_LIMIT)
+        if not stream:
+            _ = response.content
+        return response
+
+
+def _bound(response: requests.Response, limit: int) -> None:
+    """Make every read of ``response``'s body stop after ``limit + 1`` bytes.
+
+    One byte more than the limit, so that a reader can tell a cut body from one
+    exactly as long; the connection of a cut body is closed, not reused.
+    """
+    raw = response.raw
+    stream = raw.stream
+
+    def bounded(amt: int | None = 2**16, decode_content: bool | None = None) -> Iterator[bytes]:
+        left = limit + 1
+        for chunk in stream(amt, decode_content=decode_content):
+            if len(chunk) >= left:
+                yield chunk[:left]
+                raw.close()
+                return
+            left -= len(chunk)
+            yield chunk
+
+    raw.stream = bounded
 
 
 class NoRedirectSession(requests.Session):
@@ -62,14 +139,14 @@ def read_answer(response: requests.Response, limit: int = ANSWER_LIMIT) -> bytes
     try:
         for chunk in response.iter_content(_CHUNK):
             if deadline is not None:
-                deadline.check()
+                check_deadline(deadline)
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
                 break
     except requests.RequestException:
         if deadline is not None:
-            deadline.check()  # a read cut by the deadline says so
+            check_deadline(deadline)  # a read cut by the deadline says so
         raise
     body = b"".join(chunks)
     if size > limit:

@@ -5,7 +5,8 @@ once, with the auth applied, and parsed once), shared by a small pool of worker
 threads, each with its own requests Session (see :mod:`._sessions`).  ``send``
 runs a blocking call in that pool, so the worker's event loop is never blocked.
 
-``timeout`` is the deadline of a whole attempt (:mod:`._deadline`); no redirect
+``timeout`` is the deadline of a whole attempt (:class:`writeback.plugin.Deadline`,
+its timer on the worker's event loop); no redirect
 is followed and at most a bounded prefix of an answer is read (:mod:`._answers`).
 """
 
@@ -25,10 +26,13 @@ import zeep
 import zeep.exceptions
 from writeback.plugin import (
     AttemptResult,
+    Deadline,
+    DeadlinePassed,
     OutboundMessage,
     Outcome,
     classify_status,
     connection_failure,
+    current_deadline,
     deadline_passed,
     endpoint_of,
     secret_safe_logger,
@@ -44,7 +48,6 @@ from ._classify import (
     fault_result,
     short,
 )
-from ._deadline import Deadline, DeadlinePassed, current_deadline
 from ._describe import describe_connection_error, describe_timeout
 from ._page import Page, PageError
 from ._sessions import PerThreadTransport, ThreadSessions

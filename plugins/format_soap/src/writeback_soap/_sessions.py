@@ -8,7 +8,7 @@ the Session up per thread instead of holding one.
 
 The Sessions follow no redirect, and their connections are cut when their
 attempt's deadline passes; the transport reads at most a bounded prefix of
-each answer (:mod:`._answers`, :mod:`._adapter`).
+each answer (:mod:`._answers`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import requests
 from writeback.plugin import redirect_target
 from zeep.transports import Transport
 
-from ._adapter import GuardedAdapter, answer_limit
 from ._answers import (
     ANSWER_LIMIT,
     ERROR_BODY_LIMIT,
     WSDL_LIMIT,
+    GuardedAdapter,
     NoRedirectSession,
+    answer_limit,
     read_answer,
     same_origin,
     was_cut,
