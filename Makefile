@@ -9,12 +9,13 @@ BIN := $(VENV)/bin
 KERBEROS := $(if $(shell command -v krb5-config 2>/dev/null),[kerberos],)
 DISTS := ./core[postgresql] ./plugins/format_json ./plugins/format_soap ./plugins/webhook \
 	./plugins/bc ./plugins/nav ./plugins/auth_basic ./plugins/auth_windows$(KERBEROS) \
-	./plugins/auth_oauth2 ./plugins/auth_entra ./testing
+	./plugins/auth_oauth2 ./plugins/auth_entra ./testing ./server
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup lint clean bench
 
-$(STAMP): Makefile core/pyproject.toml plugins/*/pyproject.toml testing/pyproject.toml requirements-dev.txt
+$(STAMP): Makefile core/pyproject.toml plugins/*/pyproject.toml testing/pyproject.toml \
+		server/pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTS),-e $(d)) -r requirements-dev.txt

@@ -15,7 +15,11 @@ import writeback
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted(
-    [*ROOT.glob("plugins/*/src/**/*.py"), *ROOT.glob("testing/src/**/*.py")],
+    [
+        *ROOT.glob("plugins/*/src/**/*.py"),
+        *ROOT.glob("testing/src/**/*.py"),
+        *ROOT.glob("server/src/**/*.py"),
+    ],
     key=lambda p: p.as_posix(),
 )
 #: The modules a plugin may import from.
@@ -63,6 +67,7 @@ def test_the_scan_sees_every_shipped_plugin() -> None:
     assert {"webhook", "bc", "nav", "format_json", "format_soap"} <= packages
     assert {"auth_basic", "auth_oauth2", "auth_entra", "auth_windows"} <= packages
     assert any(p.name == "standin.py" for p in SOURCES)
+    assert any(p.name == "plugin.py" and "writeback_server" in p.parts for p in SOURCES)
 
 
 def test_shipped_plugins_import_only_the_public_namespaces() -> None:

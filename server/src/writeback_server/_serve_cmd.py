@@ -1,0 +1,1 @@
+"""``writeback serve``: placeholder until the service lands."""
