@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import types
@@ -24,6 +25,8 @@ BUILT: list[str] = []
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str):
     monkeypatch.setattr(sys, "argv", ["writeback", *args])
     monkeypatch.setenv("COLUMNS", "250")
+    # Listings come from the plugins these tests join, never a cached listing.
+    monkeypatch.setenv("WRITEBACK_CACHE_DIR", "")
     code = 0
     try:
         main()
@@ -211,7 +214,11 @@ def test_help_imports_no_command_module():
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('writeback_testing')))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    # Without a cached listing (tests/test_startup.py covers the cached one).
+    env = {**os.environ, "WRITEBACK_CACHE_DIR": ""}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
     assert "demo" in proc.stdout
     loaded = eval(proc.stdout.strip().splitlines()[-1])
     assert loaded == ["writeback_testing", "writeback_testing.plugin"]

@@ -11,12 +11,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidConnectorError, InvalidEventError, UserError, WritebackError
-from ._event import AppointmentEvent
-from ._models import Connector, RetryPolicy, Throttle
-from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from ._dispatcher import Dispatcher
+    from ._event import AppointmentEvent
+    from ._models import Connector, RetryPolicy, Throttle
+    from .hookspecs import hookimpl
 
 __all__ = [
     "AppointmentEvent",
@@ -81,13 +81,27 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # The dispatcher pulls in SQLAlchemy; plugin modules import this package
-    # for hookimpl only, so load it on first use.
-    if name == "Dispatcher":
-        from ._dispatcher import Dispatcher
+#: Names loaded on first use: the dispatcher pulls in SQLAlchemy, the models
+#: pydantic, and ``writeback --help`` (which imports this package for its
+#: errors) needs neither; plugin modules import this package for hookimpl only.
+_LAZY = {
+    "AppointmentEvent": "._event",
+    "Connector": "._models",
+    "Dispatcher": "._dispatcher",
+    "RetryPolicy": "._models",
+    "Throttle": "._models",
+    "hookimpl": ".hookspecs",
+}
 
-        return Dispatcher
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    home = _LAZY.get(name)
+    if home is not None:
+        value = getattr(importlib.import_module(home, __name__), name)
+        globals()[name] = value
+        return value
     where = _MOVED.get(name)
     if where is None:
         raise AttributeError(f"module 'writeback' has no attribute {name!r}")
@@ -96,6 +110,4 @@ def __getattr__(name: str) -> Any:
         DeprecationWarning,
         stacklevel=2,
     )
-    import importlib
-
     return getattr(importlib.import_module(where), name)

@@ -8,7 +8,6 @@ inside commands, so ``writeback --help`` stays fast.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .._errors import UserError, WritebackError
-from ._output import SafeFormatter, err
+from ._output import err
 from ._plugin_commands import PluginCommandGroup
 
 if TYPE_CHECKING:
@@ -28,7 +27,8 @@ app = typer.Typer(
     help="Deliver appointment changes to back-office systems, reliably and in order.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # --install-completion / --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     rich_markup_mode=None,
     # Commands from plugins (``writeback_commands``), loaded only when run.
     cls=PluginCommandGroup,
@@ -62,20 +62,12 @@ class State:
 STATE = State()
 
 
-def _configure_logging(verbose: int) -> None:
-    from .._secrets import RedactingFilter
-    from .._uri import UriMaskingFilter
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.addFilter(UriMaskingFilter())
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
-    root.setLevel(level)
-    # httpx logs every request at INFO, URL included; keep it for -vv only.
-    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+        typer.echo(f"writeback {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -92,13 +84,37 @@ def _global(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
     ] = 0,
+    log_format: Annotated[
+        str,
+        typer.Option(
+            "--log-format",
+            metavar="text|json",
+            help="Log lines as text, or as one JSON object per line (for a log collector).",
+        ),
+    ] = "text",
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
 ) -> None:
     from ._args import NOT_UTF8, is_utf8
 
     STATE.db = db or os.environ.get("WRITEBACK_DB") or None
     if STATE.db is not None and not is_utf8(STATE.db):
         raise typer.BadParameter(NOT_UTF8, param_hint="'--db' (or WRITEBACK_DB)")
-    _configure_logging(verbose)
+    from ._logging import LOG_FORMATS, configure_logging
+
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(
+            f"{log_format!r} is not a log format; use 'text' or 'json'.",
+            param_hint="'--log-format'",
+        )
+    configure_logging(verbose, log_format)
     ctx.obj = STATE
 
 

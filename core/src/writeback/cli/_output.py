@@ -17,16 +17,17 @@ Log lines get the same treatment (:class:`SafeFormatter`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 __all__ = [
     "SafeFormatter",
@@ -36,6 +37,7 @@ __all__ = [
     "one_line",
     "out",
     "print_json",
+    "real_console",
     "table",
     "visible",
 ]
@@ -72,20 +74,52 @@ def one_line(text: str) -> str:
     return _CONTROL_OR_NEWLINE.sub(_escape, text)
 
 
-class _TextConsole(Console):
-    """A console that renders every string it is given as text: no markup or emoji
-    unless asked for, control characters escaped (:func:`visible`)."""
+@functools.cache
+def _text_console_class() -> type[Console]:
+    from rich.console import Console
 
-    def render_str(self, text: str, **options: Any) -> Text:
-        return super().render_str(visible(text), **options)
+    class _TextConsole(Console):
+        """A console that renders every string it is given as text: no markup or
+        emoji unless asked for, control characters escaped (:func:`visible`)."""
+
+        def render_str(self, text: str, **options: Any) -> Text:
+            return super().render_str(visible(text), **options)
+
+    return _TextConsole
 
 
 def _console(*, stderr: bool = False, markup: bool = False) -> Console:
-    return _TextConsole(stderr=stderr, highlight=False, soft_wrap=True, markup=markup, emoji=markup)
+    return _text_console_class()(
+        stderr=stderr, highlight=False, soft_wrap=True, markup=markup, emoji=markup
+    )
 
 
-out = _console()
-err = _console(stderr=True)
+class _LazyConsole:
+    """A console made on first use: importing rich costs ``writeback --help``
+    (which prints through click) a quarter of its start-up."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._made: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The rich console itself (for rich's own widgets, which want the class)."""
+        if self._made is None:
+            self._made = _console(stderr=self._stderr)
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+out = cast("Console", _LazyConsole(stderr=False))
+err = cast("Console", _LazyConsole(stderr=True))
+
+
+def real_console(console: Console) -> Console:
+    """``console`` itself when it is one of the lazy :data:`out`/:data:`err`."""
+    return console.console if isinstance(console, _LazyConsole) else console
 
 
 def markup_console(console: Console) -> Console:
@@ -114,6 +148,9 @@ def print_json(value: Any) -> None:
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     """A table of ``rows``; each cell prints on its own line(s) as text (:func:`one_line`)."""
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         grid.add_column(column, overflow="fold")

@@ -3,7 +3,9 @@
 Click's lazy-group pattern: ``list_commands`` reads the plugins' ``CommandSpec``
 descriptors and ``get_command`` calls a factory only for the command being run,
 so ``writeback --help`` lists every command without importing any of the
-plugins' command modules.  A core command never loads the plugins at all.
+plugins' command modules; once listed, the names and summaries are remembered
+(``_command_cache``) and later listings load no plugin at all.  A core command
+never loads the plugins.
 """
 
 from __future__ import annotations
@@ -28,18 +30,32 @@ class PluginCommandGroup(TyperGroup):
     """``writeback``: core commands first, then plugin commands sorted by name."""
 
     _specs: dict[str, CommandSpec] | None = None
+    _listing: dict[str, str] | None = None
 
     def plugin_commands(self) -> dict[str, CommandSpec]:
         """The commands installed plugins add (loaded once, on first need)."""
         if self._specs is None:
             from .._registry import PluginRegistry
+            from . import _command_cache
 
             self._specs = PluginRegistry.load().commands
+            _command_cache.write(self._specs)
         return self._specs
+
+    def plugin_summaries(self) -> dict[str, str]:
+        """Each plugin command's name and summary: from the cache of the last
+        full load while it holds (``_command_cache``), else by loading the plugins."""
+        if self._listing is None:
+            from . import _command_cache
+
+            self._listing = _command_cache.read()
+            if self._listing is None:
+                self._listing = {n: s.summary for n, s in self.plugin_commands().items()}
+        return self._listing
 
     def list_commands(self, ctx: Any) -> list[str]:
         core = super().list_commands(ctx)
-        return [*core, *sorted(n for n in self.plugin_commands() if n not in self.commands)]
+        return [*core, *sorted(n for n in self.plugin_summaries() if n not in self.commands)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
@@ -51,12 +67,12 @@ class PluginCommandGroup(TyperGroup):
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """As click's, but a plugin command's line is its descriptor's summary:
         listing does not call its factory."""
-        specs = self.plugin_commands()
+        summaries = self.plugin_summaries()
         entries: list[tuple[str, Any]] = []
         for name in self.list_commands(ctx):
             command = self.commands.get(name)
             if command is None:
-                entries.append((name, specs[name].summary))
+                entries.append((name, summaries[name]))
             elif not command.hidden:
                 entries.append((name, command))
         if not entries:
