@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ._app import STATE, app
-from ._output import err, out, print_json, table
+from ._output import err, out, print_json, real_console, table
 
 if TYPE_CHECKING:
     from .._dispatcher import Dispatcher
@@ -36,7 +36,7 @@ def _progress(total: int) -> Iterator[Any]:
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[detail]}"),
-        console=err,
+        console=real_console(err),
         transient=True,
     ) as bar:
         yield bar, bar.add_task("drain", total=total or None, detail="")
@@ -57,6 +57,7 @@ def drain(
     ``only``, the worker stops once none of those deliveries is pending.
     """
     from .._worker import Worker
+    from ._waiting import announce_waits
 
     total = dispatcher.deliveries.counts().get("pending", 0)
     with _progress(total) as progress:
@@ -86,10 +87,16 @@ def drain(
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, worker.stop)
             watcher = asyncio.create_task(_stop_when_settled(dispatcher, worker, only))
+            # Run until idle, the wait for a later retry is said on stderr (_waiting).
+            waits = (
+                asyncio.create_task(announce_waits(dispatcher.store.engine)) if until_idle else None
+            )
             try:
                 return await worker.run(until_idle=until_idle)
             finally:
                 watcher.cancel()
+                if waits is not None:
+                    waits.cancel()
 
         return asyncio.run(run())
 
@@ -147,15 +154,8 @@ def dispatch(
 
     events = parse_events(read_events(source))
     dispatcher = STATE.dispatcher()
+    # An event no connector matches is reported once, by the dispatcher's log line.
     results = [dispatcher.submit_detailed(e) for e in events]
-    for result in results:
-        if result.created and not result.deliveries:
-            event = next(e for e in events if e.id == result.event_id)
-            err.print(
-                f"note: event {event.id}: no enabled connector for sourceApp "
-                f"{event.source_app!r} and action {event.action!r}; nothing to deliver.",
-                markup=False,
-            )
     if as_json:
         print_json(
             [
