@@ -15,6 +15,7 @@ from datetime import datetime
 
 from ._connector_states import ConnectorState
 from ._interfaces import AttemptResult, Delivery, Outcome
+from ._log_context import delivery_logging
 from ._outcome import with_code
 from ._pipeline import CODE_PLUGIN_BUG
 from ._schedule import next_delay
@@ -61,6 +62,7 @@ class WorkerStats:
                     claim.id,
                     claim.connector_name,
                     done.attempt.error,
+                    extra={"delivery_id": claim.id, "connector": claim.connector_name},
                 )
             else:
                 self.retried += 1
@@ -70,7 +72,15 @@ class WorkerStats:
 
 async def attempt(claim: Claim, state: ConnectorState | AttemptResult) -> Finished:
     """Send ``claim`` through its connector's pipeline (``state``), or settle it with
-    ``state`` when it is already a result (connector removed, or unusable)."""
+    ``state`` when it is already a result (connector removed, or unusable).
+
+    What is logged meanwhile names the delivery and its connector (``--log-format json``).
+    """
+    with delivery_logging(claim.id, claim.connector_name):
+        return await _attempt(claim, state)
+
+
+async def _attempt(claim: Claim, state: ConnectorState | AttemptResult) -> Finished:
     started = time.time()
     clock = time.perf_counter()
     n = claim.attempts + 1

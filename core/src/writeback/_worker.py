@@ -330,7 +330,11 @@ class Worker:
                 continue
             for claim in claims:
                 if claim.seq in lost:
-                    log.warning("delivery %s: lease lost to another worker", claim.id)
+                    log.warning(
+                        "delivery %s: lease lost to another worker",
+                        claim.id,
+                        extra={"delivery_id": claim.id, "connector": claim.connector_name},
+                    )
 
     async def _finish_inflight(self) -> None:
         """Let in-flight attempts end; after the grace period (or a second stop) interrupt them."""
