@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from ._errors import AttemptError, UserError
+from ._fleet import FleetLimits
 from ._interfaces import AttemptResult, Outcome
 from ._pipeline import Pipeline, attempt_error_result
 from ._registry import PluginRegistry
@@ -45,9 +46,13 @@ class ConnectorState:
 class ConnectorStates:
     """A worker's :class:`ConnectorState` per connector id, for one run."""
 
-    def __init__(self, store: Store, registry: PluginRegistry) -> None:
+    def __init__(
+        self, store: Store, registry: PluginRegistry, *, fleet: FleetLimits | None = None
+    ) -> None:
         self.store = store
         self.registry = registry
+        #: The worker's shares of the throttle groups; ``None``: limits per process only.
+        self.fleet = fleet
         self._states: dict[int, ConnectorState] = {}
 
     async def prepare(self) -> None:
@@ -97,7 +102,10 @@ class ConnectorStates:
             pipeline = Pipeline.build(connector, token_store=self.store.tokens)
         except AttemptError as exc:
             return attempt_error_result(exc)
-        gate = ConnectorGate(connector.throttle, name=connector.name)
+        share = None
+        if self.fleet is not None:
+            share = self.fleet.share(connector.throttle_group, connector.throttle)
+        gate = ConnectorGate(connector.throttle, name=connector.name, fleet=share)
         state = ConnectorState(stored.updated_at, pipeline, gate, checked_at=now)
         self._states[connector_id] = state
         return state
@@ -118,3 +126,5 @@ class ConnectorStates:
         self._states.clear()
         for state in states:
             await state.pipeline.aclose()
+        if self.fleet is not None:
+            await self.fleet.aclose()

@@ -134,6 +134,11 @@ class ConnectorTypeSpec:
     coalesce_default: bool = False
     #: Default of the row's ``throttle``.
     throttle_default: ThrottleDefaults = field(default_factory=ThrottleDefaults)
+    #: The throttle group of a row that sets no ``throttle.group``, from the row and
+    #: its parsed options: connectors whose back office limits them together (per
+    #: user, per tenant) name the same group and share one budget.  ``None``: each
+    #: connector is its own group (its name).
+    default_throttle_group: Callable[[Connector, BaseModel], str] | None = None
     #: Defaults merged into auth settings per method (e.g. the Entra scope for BC).
     auth_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Extra row checks; returns one sentence per problem (empty when fine).

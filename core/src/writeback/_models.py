@@ -52,6 +52,9 @@ _RATE = re.compile(r"^\s*([0-9]{1,20})\s*/\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*s
 #: Bounds of a throttle rate: requests per window, and the window in seconds.
 MAX_RATE_REQUESTS = 1_000_000
 MIN_RATE_WINDOW, MAX_RATE_WINDOW = 0.001, 86400.0
+#: A throttle group's name: letters, digits and ``. _ - : @ /``, up to 100 characters.
+MAX_GROUP_LENGTH = 100
+_GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-:@/]*")
 #: Plugin names are short words; a longer one is a mistake, quoted cut short.
 MAX_NAME_LENGTH = 50
 
@@ -107,6 +110,22 @@ class Throttle(BaseModel):
     max_concurrency: int | None = Field(default=None, ge=1, le=1000)
     #: At most this many requests per window, written ``"6000/300s"``.
     rate: str | None = None
+    #: Connectors with the same group share one budget across the fleet;
+    #: ``None``: the connector type's default group (the connector's own name).
+    group: str | None = None
+
+    @field_validator("group")
+    @classmethod
+    def _group_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if len(value) > MAX_GROUP_LENGTH or not _GROUP.fullmatch(value):
+            raise ValueError(
+                f"{shown(value)} is not a throttle group; give 1 to {MAX_GROUP_LENGTH} "
+                "characters, each a letter, a digit or one of ._-:@/, the first a letter "
+                "or digit."
+            )
+        return value
 
     @field_validator("rate")
     @classmethod

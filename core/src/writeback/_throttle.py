@@ -19,9 +19,12 @@ while other connectors' deliveries flow.
   that doubles each time (up to :data:`MAX_COOLDOWN`); then exactly one
   delivery is let through as a probe, and only its success re-opens the flow.
 
-The gates live in one worker process.  Several workers each keep their own, so
-N workers may together send N times a connector's limits; a 429 still slows
-each of them down (docs/delivery.md).
+A gate lives in one worker process.  With a :class:`~writeback._fleet.FleetShare`
+(any connector with a ``max_concurrency`` or a ``rate``) it also takes a share of
+its throttle group's budget in the store before each attempt, so the limits hold
+for every worker sharing the store; the group's bucket then stands in for the
+gate's own, and a pause (429, ``Retry-After``, an open circuit) holds the whole
+group back in every worker (docs/delivery.md, "Limits for the fleet").
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._interfaces import AttemptResult, Outcome
 from ._models import Throttle
 from ._schedule import MAX_RETRY_AFTER
 from ._secrets import secret_safe_logger
+
+if TYPE_CHECKING:
+    from ._fleet import FleetShare
 
 __all__ = ["LONG_PAUSE", "MAX_COOLDOWN", "TRIP_AFTER", "ConnectorGate", "GateSnapshot"]
 
@@ -75,11 +82,20 @@ class ConnectorGate:
         *,
         clock: Callable[[], float] = time.monotonic,
         name: str = "",
+        fleet: FleetShare | None = None,
     ) -> None:
         self.name = name
+        self.fleet = fleet
+        # The group said "not now" until then (on ``clock``): held, out of tokens, full.
+        self._fleet_wait_until = 0.0
+        # Slots of the group this gate's attempts hold, given back as they end.
+        self._fleet_slots: list[int] = []
+        # A pause to pass on to the whole group with the next give-back.
+        self._fleet_hold: float | None = None
         self.max_limit = throttle.max_concurrency or UNLIMITED
         self.limit = self.max_limit
-        self.rate = throttle.per_second()
+        # With a fleet share the group's bucket in the store meters the rate.
+        self.rate = None if fleet is not None else throttle.per_second()
         self.rate_scale = 1.0
         self.burst = max(1.0, math.ceil(self.rate)) if self.rate else 0.0
         self.tokens = self.burst
@@ -106,7 +122,7 @@ class ConnectorGate:
     def free_slots(self) -> int:
         """How many deliveries may start now (0 while paused, open, or out of tokens)."""
         now = self._clock()
-        if now < self.paused_until:
+        if now < self.paused_until or now < self._fleet_wait_until:
             return 0
         if self._tripped:  # the cool-down is over: exactly one probe at a time
             return 0 if self._probe_out else 1
@@ -119,8 +135,8 @@ class ConnectorGate:
     def ready_in(self) -> float:
         """Seconds until :meth:`free_slots` may be non-zero (0 when it already is)."""
         now = self._clock()
-        if now < self.paused_until:
-            return self.paused_until - now
+        if now < self.paused_until or now < self._fleet_wait_until:
+            return max(self.paused_until, self._fleet_wait_until) - now
         if self._tripped and self._probe_out:
             return math.inf  # the probe's answer decides
         if self.in_flight >= self.limit:
@@ -132,6 +148,20 @@ class ConnectorGate:
         return 0.0
 
     # -- using -------------------------------------------------------------------
+
+    async def admit(self) -> bool:
+        """Start a delivery if this gate and, with a fleet share, the group allow it:
+        one short transaction for the group's share.  False: not now."""
+        if self.free_slots() <= 0:
+            return False
+        if self.fleet is not None:
+            grant = await self.fleet.take()
+            if not grant.count:
+                self._fleet_wait_until = self._clock() + grant.retry_in
+                return False
+            self._fleet_slots.extend(grant.slots)
+        self.acquire()
+        return True
 
     def acquire(self) -> None:
         """A delivery starts: it holds a slot and spends a token."""
@@ -146,6 +176,15 @@ class ConnectorGate:
         """A delivery ended (``None``: it was given back unsent)."""
         self.in_flight = max(0, self.in_flight - 1)
         probing, self._probe_out = self._probe_out, False
+        try:
+            self._judge(result, probing)
+        finally:
+            if self.fleet is not None:
+                slots = (self._fleet_slots.pop(),) if self._fleet_slots else ()
+                hold, self._fleet_hold = self._fleet_hold, None
+                self.fleet.give_back(slots, hold)
+
+    def _judge(self, result: AttemptResult | None, probing: bool) -> None:
         if result is None:
             return
         if _throttled(result):
@@ -177,6 +216,7 @@ class ConnectorGate:
                 pause,
             )
         self.paused_until = max(self.paused_until, self._clock() + pause)
+        self._fleet_hold = max(pause, self._fleet_hold or 0.0)
 
     def _speed_up(self) -> None:
         if self.limit >= self.max_limit and self.rate_scale >= 1.0:
@@ -192,6 +232,7 @@ class ConnectorGate:
             self._cooldown = min(MAX_COOLDOWN, self._cooldown * 2)
         self._tripped = True
         self.paused_until = max(self.paused_until, self._clock() + self._cooldown)
+        self._fleet_hold = max(self._cooldown, self._fleet_hold or 0.0)
 
     def snapshot(self) -> GateSnapshot:
         circuit = "closed"

@@ -9,6 +9,7 @@ can authenticate).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ __all__ = [
     "env_reference_problems",
     "is_loopback",
     "secret_paths",
+    "throttle_group_of",
     "transport_options",
     "url_setting_problems",
     "url_settings",
@@ -88,6 +90,12 @@ class ValidatedConnector:
         default = self.type_spec.throttle_default
         return Throttle(max_concurrency=default.max_concurrency, rate=default.rate)
 
+    @property
+    def throttle_group(self) -> str:
+        """The throttle group whose budget this connector shares (see ``throttle.group``):
+        the row's, else its type's ``default_throttle_group``, else its own name."""
+        return throttle_group_of(self.row, self.type_spec, self.options)
+
     def context(self, *, token_store: TokenStore | None = None) -> PipelineContext:
         """What the plugins' factories get for this connector (secrets revealed at send time).
 
@@ -116,6 +124,25 @@ class ValidatedConnector:
         declared = [f"auth.{f}" for f in self.auth_spec.secret_fields]
         declared += [f"options.{f}" for f in self.type_spec.secret_fields]
         return tuple(dict.fromkeys([*declared, *secret_paths(self.row.model_dump())]))
+
+
+#: The longest group key stored; a longer one a plugin derives is stored as its hash.
+_MAX_GROUP_KEY = 200
+
+
+def throttle_group_of(row: Connector, type_spec: ConnectorTypeSpec, options: BaseModel) -> str:
+    """The throttle group of ``row`` (see :attr:`ValidatedConnector.throttle_group`)."""
+    if row.throttle is not None and row.throttle.group is not None:
+        return row.throttle.group
+    if type_spec.default_throttle_group is None:
+        return row.name
+    group = str(type_spec.default_throttle_group(row, options))
+    if not group:
+        return row.name
+    if len(group) > _MAX_GROUP_KEY:
+        # Still one key per environment and principal, only not readable.
+        return "sha256:" + hashlib.sha256(group.encode("utf-8", "surrogatepass")).hexdigest()
+    return group
 
 
 _DEFAULT_TRANSPORT = TransportOptions()

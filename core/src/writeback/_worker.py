@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from ._attempt import WorkerStats, attempt
 from ._connector_states import ConnectorState, ConnectorStates
 from ._errors import UserError
+from ._fleet import FleetLimits
 from ._interfaces import AttemptResult
 from ._registry import PluginRegistry
 from ._schedule import idle_sleep, next_delay
@@ -92,7 +93,9 @@ class Worker:
         self.on_ready = on_ready
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
         self.stats = WorkerStats()
-        self._connectors = ConnectorStates(store, registry)
+        # Limits shared with every worker on the store (docs/delivery.md).
+        fleet = FleetLimits(store, self.owner, lease_seconds)
+        self._connectors = ConnectorStates(store, registry, fleet=fleet)
         # Told of each attempt once it is recorded; with none installed, nothing is built.
         self._observers = registry.observers()
         self._inflight: dict[asyncio.Task[None], Claim] = {}
@@ -249,11 +252,9 @@ class Worker:
         while self._ready and len(self._inflight) < self.concurrency:
             claim = self._ready.popleft()
             state = await self._connectors.for_claim(claim)
-            if isinstance(state, ConnectorState):
-                if state.gate.free_slots() <= 0:
-                    refused.append(claim)
-                    continue
-                state.gate.acquire()
+            if isinstance(state, ConnectorState) and not await state.gate.admit():
+                refused.append(claim)
+                continue
             task = asyncio.create_task(self._slot(claim, state))
             self._inflight[task] = claim
             task.add_done_callback(self._ended)
@@ -290,12 +291,10 @@ class Worker:
             claim = self._ready.popleft()
             self._inflight[task] = claim
             state = await self._connectors.for_claim(claim)
-            if isinstance(state, ConnectorState):
-                if state.gate.free_slots() <= 0:
-                    # The run loop gives it back (and skips its connector in claims).
-                    self._ready.appendleft(claim)
-                    return
-                state.gate.acquire()
+            if isinstance(state, ConnectorState) and not await state.gate.admit():
+                # The run loop gives it back (and skips its connector in claims).
+                self._ready.appendleft(claim)
+                return
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)

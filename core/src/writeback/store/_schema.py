@@ -33,11 +33,13 @@ __all__ = [
     "events",
     "metadata",
     "pruned_deliveries",
+    "throttle_groups",
+    "throttle_slots",
     "tokens",
 ]
 
 #: The Alembic head this release expects; ``Store.open`` migrates up to it.
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 
 metadata = MetaData()
 
@@ -177,4 +179,27 @@ api_keys = Table(
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
     Column("last_used_at", Float, nullable=True),
+)
+
+throttle_groups = Table(
+    "throttle_groups",
+    metadata,
+    # A throttle group: the connectors that share one budget (migration 0006).
+    Column("group_key", String(200), primary_key=True),
+    # The group's token bucket: what is left, and when it was last refilled.
+    Column("tokens", Float, nullable=False),
+    Column("refilled_at", Float, nullable=False),
+    # A 429 with Retry-After (or an open circuit) holds the whole group back until then.
+    Column("hold_until", Float, nullable=False),
+)
+
+throttle_slots = Table(
+    "throttle_slots",
+    metadata,
+    # One row per request in flight in the group, whichever process sent it.
+    Column("group_key", String(200), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("holder", String(64), nullable=False),
+    # A holder that dies keeps its slot no longer than this (renewed while it runs).
+    Column("lease_expires_at", Float, nullable=False),
 )

@@ -26,6 +26,7 @@ __all__ = [
     "STAGING_THROTTLE",
     "check_staging_row",
     "deployment_of",
+    "principal_group",
     "writeback_connector_types",
 ]
 
@@ -77,6 +78,43 @@ def deployment_of(row: Connector, options: BaseModel) -> str:
     return "cloud" if host == "dynamics.com" or host.endswith(".dynamics.com") else "onprem"
 
 
+#: Path segments that start the service part of a BC URI: what comes before them
+#: (after ``v2.0``) names the tenant and the environment online.
+_SERVICE_SEGMENTS = frozenset({"api", "odatav4", "ws", "odata"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def principal_group(row: Connector, options: BaseModel) -> str:
+    """The default throttle group of a ``bc`` row: its environment plus its principal.
+
+    Business Central's limits are per user: every connector that signs in as the
+    same user (or app registration) on the same environment shares them, from
+    whichever worker it sends.  The environment is the URI's host and port, and
+    online the tenant and environment named in its path
+    (``/v2.0/{tenant}/{environment}/api/…``); the principal is the auth
+    method's user name or client id.
+    """
+    parts = urlsplit(row.uri)
+    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0)
+    except ValueError:
+        port = 0
+    environment = f"{host}:{port}"
+    if deployment_of(row, options) == "cloud":
+        segments = [s for s in parts.path.split("/") if s]
+        if segments and segments[0].lower() == "v2.0":
+            named = []
+            for segment in segments[1:]:
+                if segment.lower() in _SERVICE_SEGMENTS:
+                    break
+                named.append(segment.lower())
+            environment += "/" + "/".join(named)
+    auth = row.auth
+    principal = auth.get("client_id") or auth.get("username") or ""
+    return f"bc:{environment}|{auth.get('method', 'none')}:{str(principal).lower()}"
+
+
 def check_staging_row(row: Connector, options: BaseModel) -> list[str]:
     """Checks that need the row's format: renames must not collide on the wire."""
     fmt = "soap" if row.api_type == "soap" else "json"
@@ -104,6 +142,8 @@ def writeback_connector_types() -> list[ConnectorTypeSpec]:
             # process both staging rows, the first only to be overwritten.
             coalesce_default=True,
             throttle_default=STAGING_THROTTLE,
+            # BC's limits are per user: one budget per environment and principal.
+            default_throttle_group=principal_group,
             auth_defaults={"entra": {"scope": BC_ENTRA_SCOPE}},
             check=check_staging_row,
             provided_by={

@@ -1,0 +1,175 @@
+"""The store's throttle budgets (``store._budget``) and a worker's shares of them
+(``_fleet``): slots, the group's bucket, holds and leases, on SQLite.
+
+Several processes sharing one budget are in tests/test_fleet_limits.py; here
+two ``FleetLimits`` (two owners) on one file stand for two workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from writeback._fleet import FleetLimits
+from writeback._models import Connector, Throttle
+from writeback._throttle import ConnectorGate
+from writeback._validation import throttle_group_of
+from writeback.store import Store
+from writeback.store._budget import BURST_SECONDS, Budget, burst_of
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = Store.open(f"sqlite:///{tmp_path / 'budget.db'}")
+    yield opened
+    opened.close()
+
+
+def fleet(store: Store, owner: str, lease: float = 60.0) -> FleetLimits:
+    return FleetLimits(store, owner, lease)
+
+
+async def take(limits: FleetLimits, throttle: Throttle, want: int, group: str = "g"):
+    share = limits.share(group, throttle)
+    assert share is not None
+    return await limits.take(share.budget, want)
+
+
+def test_slots_are_shared_by_two_workers_and_come_back_when_given_back(store):
+    async def scenario():
+        a, b = fleet(store, "a"), fleet(store, "b")
+        throttle = Throttle(max_concurrency=3)
+        first = await take(a, throttle, 2)
+        second = await take(b, throttle, 5)
+        assert (first.count, second.count) == (2, 1)
+        assert set(first.slots) | set(second.slots) == {0, 1, 2}
+        refused = await take(b, throttle, 1)
+        assert refused.count == 0 and refused.retry_in > 0
+        a.give_back("g", first.slots, None)
+        await a.aclose()
+        again = await take(b, throttle, 5)
+        assert again.count == 2
+        await b.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_dead_holders_slots_come_back_after_its_lease(store):
+    async def scenario():
+        dead, alive = fleet(store, "dead", lease=0.3), fleet(store, "alive")
+        throttle = Throttle(max_concurrency=2)
+        assert (await take(dead, throttle, 2)).count == 2
+        # The dead one never gives back nor renews (its renewer is cancelled here).
+        assert dead._renewer is not None
+        dead._renewer.cancel()
+        assert (await take(alive, throttle, 1)).count == 0
+        await asyncio.sleep(0.4)
+        assert (await take(alive, throttle, 2)).count == 2
+        await alive.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_the_groups_bucket_holds_a_tenth_of_a_second_and_refills_at_the_rate(store):
+    async def scenario():
+        a, b = fleet(store, "a"), fleet(store, "b")
+        throttle = Throttle(rate="50/1s")
+        burst = burst_of(50.0)
+        assert burst == 50 * BURST_SECONDS
+        got = (await take(a, throttle, 100)).count + (await take(b, throttle, 100)).count
+        assert got == burst
+        refused = await take(b, throttle, 1)
+        assert refused.count == 0 and 0 < refused.retry_in <= 1 / 50
+        await asyncio.sleep(0.1)
+        assert 1 <= (await take(a, throttle, 100)).count <= burst
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_hold_stops_every_worker_until_its_time(store):
+    async def scenario():
+        a, b = fleet(store, "a"), fleet(store, "b")
+        throttle = Throttle(max_concurrency=4)
+        grant = await take(a, throttle, 1)
+        a.give_back("g", grant.slots, 0.5)
+        await a.aclose()
+        held = await take(b, throttle, 1)
+        assert held.count == 0 and 0.3 < held.retry_in <= 0.5
+        await asyncio.sleep(held.retry_in + 0.05)
+        assert (await take(b, throttle, 1)).count == 1
+        await b.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_gates_429_becomes_the_groups_hold(store):
+    from writeback._interfaces import AttemptResult, Outcome
+
+    async def scenario():
+        a, b = fleet(store, "a"), fleet(store, "b")
+        throttle = Throttle(max_concurrency=2, rate="100/1s")
+        gate_a = ConnectorGate(throttle, fleet=a.share("g", throttle))
+        gate_b = ConnectorGate(throttle, fleet=b.share("g", throttle))
+        assert await gate_a.admit()
+        gate_a.release(AttemptResult(Outcome.RETRY, status_code=429, retry_after=30.0))
+        await a.aclose()
+        assert not await gate_b.admit()
+        assert gate_b.free_slots() == 0 and 29 < gate_b.ready_in() <= 30
+        await b.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_connector_without_limits_asks_nothing_of_the_store(store):
+    assert fleet(store, "a").share("g", Throttle()) is None
+
+
+def test_renewal_extends_the_lease_of_every_slot_held(store):
+    async def scenario():
+        a = fleet(store, "a", lease=0.6)
+        await take(a, Throttle(max_concurrency=2), 2)
+        before = [row[2] for row in a._budgets.held("g")]
+        await asyncio.sleep(0.45)  # the renewer runs every third of the lease
+        after = [row[2] for row in a._budgets.held("g")]
+        assert all(x > y for x, y in zip(after, before, strict=True))
+        await a.aclose()
+
+    asyncio.run(scenario())
+
+
+def _row(**throttle) -> Connector:
+    return Connector(
+        name="hook",
+        type="webhook",
+        uri="http://127.0.0.1:9/h",
+        api_type="json",
+        source_app="A",
+        throttle=Throttle(**throttle) if throttle else None,
+    )
+
+
+class _Spec:
+    default_throttle_group = None
+
+
+def test_the_default_group_is_the_connectors_name_and_a_rows_group_wins():
+    assert throttle_group_of(_row(), _Spec(), None) == "hook"  # type: ignore[arg-type]
+    assert throttle_group_of(_row(group="tenant-1"), _Spec(), None) == "tenant-1"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("group", ["", " x", "a b", "é", "x" * 101, "-x", "a\nb"])
+def test_a_group_outside_its_charset_or_length_is_refused_in_one_sentence(group):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        Throttle(group=group)
+    message = caught.value.errors()[0]["msg"]
+    assert "is not a throttle group" in message and message.count(". ") == 0
+
+
+def test_budget_is_plain_data():
+    assert Budget("g", 4, 50.0).group == "g"
+    assert time.time() > 0
