@@ -75,6 +75,9 @@ class ReceivedRequest:
     connection: int
     #: Who the ``auth=`` acceptor authenticated (None without one, or when it refused).
     principal: str | None = None
+    #: When the answer was ready to go (just before it was sent); with
+    #: ``received_at`` the span the request was in the receiver's hands.
+    answered_at: float | None = None
 
     @property
     def dropped(self) -> bool:
@@ -148,6 +151,10 @@ class WebhookReceiver(LoopbackServer):
         self._requests: list[ReceivedRequest] = []
         self._order: list[int] = []
         self._arrivals = 0
+        # Requests in the receiver's hands now, and the most there ever were at once.
+        self._in_hand = 0
+        self._max_in_hand = 0
+        self._answered: set[int] = set()
         self._plan: deque[Step] | dict[str, deque[Step]] | Callable[..., Step | None] | None
         self.set_plan(plan)
 
@@ -178,6 +185,16 @@ class WebhookReceiver(LoopbackServer):
         """The POSTs answered with 2xx, in arrival order (a copy)."""
         with self._cond:
             return [r for r in self._requests if _is_delivery(r)]
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests the receiver held at once (arrived, not yet answered).
+
+        A client holds each request for at least that span, so this is a lower
+        bound of its own concurrency: a limit it keeps is never exceeded here.
+        """
+        with self._cond:
+            return self._max_in_hand
 
     def count(self, status: int | None = None, *, method: str | None = None) -> int:
         """How many requests were answered with ``status`` (any when None) and ``method``."""
@@ -228,6 +245,18 @@ class WebhookReceiver(LoopbackServer):
         )
         with self._cond:
             arrival = self._arrivals = self._arrivals + 1
+            self._in_hand += 1
+            self._max_in_hand = max(self._max_in_hand, self._in_hand)
+        try:
+            self._answer(handler, arrival, request)
+        finally:
+            with self._cond:
+                if arrival in self._answered:
+                    self._answered.discard(arrival)
+                else:  # never recorded (the handler failed): out of hand all the same
+                    self._in_hand -= 1
+
+    def _answer(self, handler: LoopbackHandler, arrival: int, request: ReceivedRequest) -> None:
         if self._acceptor is not None:
             principal = self._authenticate(handler, arrival, request)
             if principal is None:  # the acceptor has answered (401) and it is recorded
@@ -297,7 +326,11 @@ class WebhookReceiver(LoopbackServer):
 
     def _record(self, arrival: int, request: ReceivedRequest) -> None:
         # A delayed answer is recorded late but listed where it arrived.
+        request = dataclasses.replace(request, answered_at=time.time())
         with self._cond:
+            # Out of hand once recorded: the answer goes out next.
+            self._in_hand -= 1
+            self._answered.add(arrival)
             index = bisect.bisect(self._order, arrival)
             self._order.insert(index, arrival)
             self._requests.insert(index, request)
