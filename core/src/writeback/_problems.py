@@ -101,6 +101,16 @@ def _allowed_fields(model: type[BaseModel] | None) -> str:
     return ", ".join(model.model_fields)
 
 
+def _did_you_mean(loc: Sequence[Any], model: type[BaseModel] | None) -> str:
+    """`` did you mean 'source_app'?`` for a misspelt key, else nothing."""
+    if model is None or not loc or not isinstance(loc[-1], str):
+        return ""
+    import difflib
+
+    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.75)
+    return f" did you mean {close[0]!r}?" if close else ""
+
+
 def problems_from(
     exc: ValidationError,
     *,
@@ -121,7 +131,8 @@ def problems_from(
             sentences.append(f"{path} is required.")
         elif kind == "extra_forbidden":
             sentences.append(
-                f"{path} is not a known field; allowed fields: {_allowed_fields(model)}."
+                f"{path} is not a known field;{_did_you_mean(loc, model)} "
+                f"allowed fields: {_allowed_fields(model)}."
             )
         elif kind == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))

@@ -270,8 +270,41 @@ def _parse(
         return None, problems_from(exc, prefix=prefix, model=model, secret_fields=secrets)
 
 
+def _row_of(raw: Mapping[str, Any]) -> tuple[Connector | None, list[str]]:
+    """The row's own problems, and the row to check further: itself, or when some
+    of its fields are wrong (a misspelt key, a bad ``retry``), the row without them,
+    so that the problems of the rest are found in the same round.  ``None`` when
+    what is left is no row (a required field is wrong or missing)."""
+    try:
+        return Connector.model_validate(dict(raw)), []
+    except ValidationError as exc:
+        problems = problems_from(exc, model=Connector, secret_fields=tuple(ALWAYS_SECRET))
+        errors = exc.errors(include_url=False)
+    if any(not err["loc"] for err in errors):
+        return None, problems  # a check of the whole row: nothing to set aside
+    wrong = {err["loc"][0] for err in errors}
+    try:
+        rest = Connector.model_validate({k: v for k, v in raw.items() if k not in wrong})
+    except ValidationError:
+        return None, problems
+    return rest, problems
+
+
+def _lookup(lookup: Any, value: str, problems: list[str]) -> Any:
+    try:
+        return lookup(value)
+    except UserError as exc:
+        problems.append(exc.message)
+        return None
+
+
 def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector:
     """Check ``raw`` (a dict from JSON/YAML) and return it validated, or raise.
+
+    Every problem that does not depend on another is reported at once: a misspelt
+    key does not hide a wrong ``options`` value or auth method.  What cannot be
+    checked until something else is right (the auth method, before the type and
+    format are known) is checked once it is.
 
     :raises InvalidConnectorError: with one sentence per problem.
     """
@@ -281,44 +314,39 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
         raise InvalidConnectorError(
             [f"a connector row must be an object with keys like name, type, uri; got {shown(raw)}."]
         )
-    try:
-        row = Connector.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise InvalidConnectorError(
-            problems_from(exc, model=Connector, secret_fields=tuple(ALWAYS_SECRET)), name=name
-        ) from None
+    row, problems = _row_of(raw)
+    if row is None:
+        raise InvalidConnectorError(problems, name=name)
 
-    problems: list[str] = []
-    lookups: dict[str, Any] = {}
-    for key, lookup, value in (
-        ("type", registry.connector_type, row.type),
-        ("format", registry.api_format, row.api_type),
+    type_spec: ConnectorTypeSpec | None = _lookup(registry.connector_type, row.type, problems)
+    format_spec: ApiFormatSpec | None = _lookup(registry.api_format, row.api_type, problems)
+    if (
+        type_spec is not None
+        and format_spec is not None
+        and format_spec.name not in type_spec.formats
     ):
-        try:
-            lookups[key] = lookup(value)
-        except UserError as exc:
-            problems.append(exc.message)
-    if problems:
-        raise InvalidConnectorError(problems, name=row.name)
-    type_spec: ConnectorTypeSpec = lookups["type"]
-    format_spec: ApiFormatSpec = lookups["format"]
-
-    if format_spec.name not in type_spec.formats:
-        raise InvalidConnectorError(
-            [
-                f"api_type {shown(row.api_type)} is not supported by type {type_spec.name!r}; "
-                f"allowed: {', '.join(type_spec.formats)}."
-            ],
-            name=row.name,
+        problems.append(
+            f"api_type {shown(row.api_type)} is not supported by type {type_spec.name!r}; "
+            f"allowed: {', '.join(type_spec.formats)}."
         )
+        format_spec = None
+    problems += url_setting_problems(row)
+    if type_spec is None:
+        raise InvalidConnectorError(problems, name=row.name)
 
     options, option_problems = _parse(
         type_spec.options_model, row.options, "options", type_spec.secret_fields
     )
-    if options is None:
-        raise InvalidConnectorError(option_problems, name=row.name)
+    problems += option_problems
+    if options is not None and type_spec.variant_of:
+        variant: str | None = type_spec.variant_of(row, options)
+    elif type_spec.variant_of is None or len(type_spec.variants) == 1:
+        variant = type_spec.variants[0] if type_spec.variant_of else DEFAULT_VARIANT
+    else:
+        variant = None  # which variant depends on the options, which are wrong
+    if format_spec is None or variant is None:
+        raise InvalidConnectorError(problems, name=row.name)
 
-    variant = type_spec.variant_of(row, options) if type_spec.variant_of else DEFAULT_VARIANT
     rule = type_spec.rule_for(variant, format_spec.name)
     allowed = registry.effective_methods(type_spec, variant, format_spec.name)
     method = row.auth_method
@@ -326,34 +354,37 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
     if len(type_spec.variants) > 1:
         where += f" ({type_spec.label(variant)})"
     if rule is None or method not in allowed:
-        raise InvalidConnectorError(
-            [
-                f"auth.method {shown(method)} is not allowed for {where} with api_type "
-                f"{format_spec.name!r}; allowed: {', '.join(allowed) or 'none'}."
-            ],
-            name=row.name,
+        problems.append(
+            f"auth.method {shown(method)} is not allowed for {where} with api_type "
+            f"{format_spec.name!r}; allowed: {', '.join(allowed) or 'none'}."
         )
-    try:
-        auth_spec = registry.auth_method(method)
-    except UserError as exc:
-        raise InvalidConnectorError([exc.message], name=row.name) from None
+        raise InvalidConnectorError(problems, name=row.name)
+    auth_spec = _lookup(registry.auth_method, method, problems)
+    if auth_spec is None:
+        raise InvalidConnectorError(problems, name=row.name)
 
-    problems += env_reference_problems(row, auth_spec, type_spec)
-    problems += url_setting_problems(row)
+    # A field already refused by its plugin's model is not refused twice.
+    said = {problem.split(" ", 1)[0].rstrip(":") for problem in problems}
+    problems += [
+        p
+        for p in env_reference_problems(row, auth_spec, type_spec)
+        if p.split(" ", 1)[0] not in said
+    ]
     settings = {**type_spec.auth_defaults.get(method, {}), **row.auth_settings()}
     auth_settings, auth_problems = _parse(
         auth_spec.settings_model, settings, "auth", auth_spec.secret_fields
     )
     problems += auth_problems
-    clear = clear_credentials_problem(row, auth_spec, options)
-    if clear is not None:
-        problems.append(clear)
-    if auth_settings is not None:
+    if options is not None:
+        clear = clear_credentials_problem(row, auth_spec, options)
+        if clear is not None:
+            problems.append(clear)
+    if auth_settings is not None and options is not None:
         if format_spec.check is not None:
             problems += list(format_spec.check(row, auth_spec))
         if type_spec.check is not None:
             problems += list(type_spec.check(row, options))
-    if problems or auth_settings is None:
+    if problems or auth_settings is None or options is None:
         raise InvalidConnectorError(problems, name=row.name)
 
     notes = [rule.warnings[method]] if method in rule.warnings else []
