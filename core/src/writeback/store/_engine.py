@@ -85,6 +85,13 @@ def create_store_engine(url: str, *, worker: bool = False) -> Engine:
             "or postgresql+psycopg://user@host/dbname."
         ) from None
     shown = parsed.render_as_string(hide_password=True)
+    if parsed.drivername.split("+")[0] in ("postgres", "pg", "psql"):
+        # The scheme libpq and Heroku write; SQLAlchemy knows only "postgresql",
+        # and said the driver was not installed.
+        raise UserError(
+            f"--db {shown!r}: the scheme {parsed.drivername + '://'!r} is not one writeback "
+            "knows; write postgresql+psycopg://user@host/dbname (postgresql://, not postgres://)."
+        )
     try:
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
