@@ -13,7 +13,7 @@ import asyncio
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -36,9 +36,17 @@ from .store import (
     Target,
 )
 
-__all__ = ["Dispatcher", "SubmitResult", "parse_event", "parse_events"]
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+__all__ = ["SUBMIT_BATCH_SIZE", "Dispatcher", "SubmitResult", "parse_event", "parse_events"]
 
 log = secret_safe_logger("writeback.dispatch")
+
+#: Events per transaction in ``submit_many`` (and ``writeback dispatch``): past a
+#: few hundred a larger batch gains little and holds SQLite's write lock longer
+#: (docs/benchmarks.md, "Submitting events").
+SUBMIT_BATCH_SIZE = 500
 
 
 def parse_event(raw: Any, *, index: int | None = None) -> AppointmentEvent:
@@ -214,34 +222,51 @@ class Dispatcher:
         return [delivery_id for delivery_id, _ in self.submit_detailed(event).deliveries]
 
     def submit_detailed(self, event: AppointmentEvent | Mapping[str, Any]) -> SubmitResult:
-        parsed = parse_event(event)
-        targets = [Target(c.id, c.name, self._coalesces(c)) for c in self._matching(parsed)]
-        made, created = self.store.outbox.submit(parsed, targets)
-        if created and not made:
-            log.warning(
-                "event %s: no enabled connector for sourceApp %r and action %r",
-                parsed.id,
-                parsed.source_app,
-                parsed.action,
-            )
-        return SubmitResult(parsed.id, tuple(made), created)
+        """Submit one event and say what became of it (durable on return)."""
+        return self._submit_batch([parse_event(event)])[0]
 
-    def submit_many(self, events: Iterable[Any]) -> list[SubmitResult]:
+    def submit_many(
+        self, events: Iterable[Any], *, batch_size: int = SUBMIT_BATCH_SIZE
+    ) -> list[SubmitResult]:
         """Validate every event first (none is written if one is bad or an id is given
-        twice), then submit each."""
-        return [self.submit_detailed(e) for e in parse_events(events)]
+        twice), then submit them ``batch_size`` to a transaction, in order.
 
-    def _matching(self, event: AppointmentEvent) -> list[StoredConnector]:
-        matches = []
-        for stored in self.store.connectors.list():
-            row = stored.sealed_row
-            if (
-                stored.enabled
-                and row.get("source_app") == event.source_app
-                and event.action in row.get("crud_types", ())
-            ):
-                matches.append(stored)
-        return matches
+        Each batch is durable once written; should one fail, the batches before
+        it stay submitted (submitting them again creates nothing: their ids are known).
+        """
+        parsed = parse_events(events)
+        step = max(1, batch_size)
+        results: list[SubmitResult] = []
+        for start in range(0, len(parsed), step):
+            results += self._submit_batch(parsed[start : start + step])
+        return results
+
+    def _submit_batch(self, batch: Sequence[AppointmentEvent]) -> list[SubmitResult]:
+        def targets_for(conn: Connection) -> list[list[Target]]:
+            # Read in the transaction that writes the deliveries: a connector
+            # removed meanwhile cannot be given one.
+            enabled = self.store.connectors.enabled_for({e.source_app for e in batch}, conn)
+            return [
+                [
+                    Target(c.id, c.name, self._coalesces(c))
+                    for c in enabled.get(event.source_app, ())
+                    if event.action in c.sealed_row.get("crud_types", ())
+                ]
+                for event in batch
+            ]
+
+        written = self.store.outbox.submit_many(batch, targets_for)
+        results = []
+        for event, (made, created) in zip(batch, written, strict=True):
+            if created and not made:
+                log.warning(
+                    "event %s: no enabled connector for sourceApp %r and action %r",
+                    event.id,
+                    event.source_app,
+                    event.action,
+                )
+            results.append(SubmitResult(event.id, tuple(made), created))
+        return results
 
     def _coalesces(self, stored: StoredConnector) -> bool:
         """The row's ``coalesce``, else its type's default (off when the type is not installed:

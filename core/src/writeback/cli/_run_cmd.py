@@ -154,8 +154,9 @@ def dispatch(
 
     events = parse_events(read_events(source))
     dispatcher = STATE.dispatcher()
+    # Validated above, whole: submitted in batches, one transaction each.
+    results = dispatcher.submit_many(events)
     # An event no connector matches is reported once, by the dispatcher's log line.
-    results = [dispatcher.submit_detailed(e) for e in events]
     if as_json:
         print_json(
             [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, true, update
 
 from .._errors import ConnectorExistsError, ConnectorNotFoundError
 from .._secrets import SecretBox, mask_row
@@ -57,6 +57,9 @@ class ConnectorStore:
     def __init__(self, engine: Engine, box: SecretBox) -> None:
         self._engine = engine
         self._box = box
+        # Rows parsed for matching, by id: (the row's columns, parsed).  A row
+        # any process changed in any column is parsed again.
+        self._parsed: dict[int, tuple[tuple[Any, ...], StoredConnector]] = {}
 
     def add(self, validated: Sequence[ValidatedConnector], *, replace: bool = False) -> None:
         """Store every row in one transaction: all or nothing.
@@ -104,6 +107,41 @@ class ConnectorStore:
         with self._engine.begin() as conn:
             rows = conn.execute(select(connectors).order_by(connectors.c.name)).all()
         return [_from_db(r) for r in rows]
+
+    def enabled_for(
+        self, source_apps: Collection[str], conn: Connection | None = None
+    ) -> dict[str, list[StoredConnector]]:
+        """The enabled connectors of each of ``source_apps``, by name within each.
+
+        One query on the ``source_app`` index, whatever the number of connectors:
+        what ``submit`` matches events against.  Rows are read afresh each time
+        (so a change made by another process counts at once), but parsed only
+        when new or changed (in any column) since this process last parsed
+        them.  The returned objects are shared: read them, do not change them.
+
+        :param conn: run in this transaction (the submit's own), else in one of its own.
+        """
+        wanted = sorted(set(source_apps))
+        if not wanted:
+            return {}
+        query = (
+            select(connectors)
+            .where(connectors.c.source_app.in_(wanted), connectors.c.enabled == true())
+            .order_by(connectors.c.name)
+        )
+        if conn is None:
+            with self._engine.begin() as own:
+                rows = own.execute(query).all()
+        else:
+            rows = conn.execute(query).all()
+        found: dict[str, list[StoredConnector]] = {}
+        for r in rows:
+            columns = tuple(r)
+            cached = self._parsed.get(r.id)
+            if cached is None or cached[0] != columns:
+                cached = self._parsed[r.id] = (columns, _from_db(r))
+            found.setdefault(r.source_app, []).append(cached[1])
+        return found
 
     def get(self, name: str) -> StoredConnector:
         with self._engine.begin() as conn:

@@ -13,25 +13,21 @@ waits for its retry.  The claim's and the record's statements are in
 from __future__ import annotations
 
 import functools
-import json
-import os
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._event import AppointmentEvent
 from ._claims import Claim, Finished, claim_due, record_finished
-from ._coalesce import coalesce
 from ._driver import DriverStatements, Steps, WriteLockBusy
 from ._ledger import AttemptRecord, DeliveryLedger
 from ._loop import LoopRunner
 from ._salvage import drive, drive_async, record_one_by_one
-from ._schema import deliveries, events
+from ._schema import deliveries
 from ._statements import NEXT_WAKE, db_now
+from ._submit import Target, TargetsFor, new_delivery_id, write_batch
 
 __all__ = [
     "AttemptRecord",
@@ -43,28 +39,8 @@ __all__ = [
     "new_delivery_id",
 ]
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def new_delivery_id() -> str:
-    """``dlv_`` + a ULID: unique, and sorts by creation time."""
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "dlv_" + "".join(reversed(chars))
-
-
-@dataclass(frozen=True)
-class Target:
-    """A connector an event is delivered to."""
-
-    connector_id: int
-    name: str
-    #: Replace still-pending earlier changes to the same appointment
-    #: (docs/delivery.md, "Coalescing").
-    coalesce: bool = False
+#: How often a batch is tried when a concurrent submit or removal got in its way.
+_SUBMIT_TRIES = 3
 
 
 class Outbox(DeliveryLedger):
@@ -90,69 +66,38 @@ class Outbox(DeliveryLedger):
     ) -> tuple[list[tuple[str, str]], bool]:
         """Write the event and one delivery per target in one transaction.
 
-        Coalescing (for targets with ``coalesce``) happens in the same
-        transaction, so no worker ever sees a queue half-coalesced.
-
         :returns: ``([(delivery id, connector name)], created)``; a known event id
             returns its existing deliveries and ``created=False``.
         """
-        record = event.to_record()
-        try:
-            with self._engine.begin() as conn:
-                if conn.execute(select(events.c.id).where(events.c.id == event.id)).first():
-                    return self._existing(conn, event.id), False
-                # The database's clock (``db_now``), read back: the deliveries are due
-                # from then, and coalescing tells a lease still running by it.
-                now = conn.execute(
-                    insert(events)
-                    .values(
-                        id=event.id,
-                        action=event.action,
-                        source_app=event.source_app,
-                        appointment_key=event.appointment_key,
-                        payload=json.dumps(record),
-                        submitted_at=db_now(),
-                    )
-                    .returning(events.c.submitted_at)
-                ).scalar_one()
-                made = []
-                for target in targets:
-                    connector_id, name = target.connector_id, target.name
-                    delivery_id = new_delivery_id()
-                    seq = conn.execute(
-                        insert(deliveries)
-                        .returning(deliveries.c.seq)
-                        .values(
-                            id=delivery_id,
-                            event_id=event.id,
-                            connector_id=connector_id,
-                            connector_name=name,
-                            action=event.action,
-                            appointment_key=event.appointment_key,
-                            status="pending",
-                            attempts=0,
-                            replayed_after=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    ).scalar_one()
-                    if target.coalesce:
-                        coalesce(conn, seq, delivery_id, event.action, now)
-                    made.append((delivery_id, name))
-                return made, True
-        except IntegrityError:
-            # Another process submitted the same event id between our check and insert.
-            with self._engine.begin() as conn:
-                return self._existing(conn, event.id), False
+        return self.submit_many([event], [targets])[0]
 
-    def _existing(self, conn: Any, event_id: str) -> list[tuple[str, str]]:
-        rows = conn.execute(
-            select(deliveries.c.id, deliveries.c.connector_name)
-            .where(deliveries.c.event_id == event_id)
-            .order_by(deliveries.c.seq)
-        ).all()
-        return [(r.id, r.connector_name) for r in rows]
+    def submit_many(
+        self, batch: Sequence[AppointmentEvent], targets: TargetsFor | Sequence[Sequence[Target]]
+    ) -> list[tuple[list[tuple[str, str]], bool]]:
+        """Write a batch of events and their deliveries in one transaction.
+
+        Coalescing (for targets with ``coalesce``) happens in the same
+        transaction, so no worker ever sees a queue half-coalesced.  Nothing is
+        returned before the transaction has committed.
+
+        :param targets: per event, the connectors it goes to; or a function that
+            says so from inside the transaction (given its connection), so that
+            the targets are read in the transaction that writes to them.
+        :returns: per event, ``([(delivery id, connector name)], created)``.  An
+            event id already stored, or met earlier in the batch, creates nothing:
+            its existing deliveries come back with ``created=False``.
+        """
+        for attempt in range(_SUBMIT_TRIES):
+            try:
+                with self._engine.begin() as conn:
+                    per_event = targets(conn) if callable(targets) else targets
+                    return write_batch(conn, batch, per_event)
+            except IntegrityError:
+                # Another process stored one of these event ids between our look
+                # and our insert (or removed a connector we matched): look again.
+                if attempt == _SUBMIT_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- claim and finish ----------------------------------------------------------
 
