@@ -16,9 +16,12 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): Makefile core/pyproject.toml plugins/*/pyproject.toml testing/pyproject.toml \
 		server/pyproject.toml requirements-dev.txt
+	@echo "make: creating the virtualenv $(VENV) (once; 'make clean' removes it)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTS),-e $(d)) -r requirements-dev.txt
+	@echo "make: installing writeback, its plugins and the test tools into $(VENV) (a few minutes the first time)"
+	$(BIN)/python -m pip install --progress-bar on $(foreach d,$(DISTS),-e $(d)) -r requirements-dev.txt
+	@echo "make: installed; next time this step is skipped"
 	touch $(STAMP)
 
 setup: $(STAMP)

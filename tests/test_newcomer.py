@@ -70,3 +70,35 @@ def test_postgres_scheme_is_named_as_the_problem(url):
     message = str(caught.value)
     assert "postgresql+psycopg://" in message and "not installed" not in message
     assert "pw-S3cret" not in message
+
+
+def test_the_demo_prints_commands_that_run_without_an_activated_venv(tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    from writeback_testing.demo import runnable_command
+
+    script = tmp_path / "venv" / "bin" / "writeback"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\necho ran $@\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    command = runnable_command(str(script))
+    assert command == "venv/bin/writeback"
+    ran = subprocess.run(f"{command} plugins", shell=True, capture_output=True, text=True)
+    assert ran.stdout == "ran plugins\n"
+    # On PATH (the venv activated): plain writeback.
+    monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}/usr/bin:/bin")
+    assert runnable_command(str(script)) == "writeback"
+    # python -m writeback: this interpreter.
+    assert runnable_command("/x/writeback/__main__.py").endswith(" -m writeback")
+
+
+def test_make_says_what_it_does_while_it_installs():
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
+    install = [line for line in makefile.splitlines() if "pip install" in line and "DISTS" in line]
+    assert install and "--quiet" not in install[0]
+    assert '@echo "make: installing writeback' in makefile

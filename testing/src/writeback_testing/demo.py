@@ -16,6 +16,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import shlex
+import shutil
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -235,15 +238,38 @@ def run_demo(
             and len(entra_hook.deliveries) == 2
             and offices.ok()
         )
-    db_flag = f"--db {db_url}"
+    command = runnable_command()
+    db_flag = f"--db {shlex.quote(db_url)}"
     out.print("\nwhere to look next:")
-    out.print(f"  writeback {db_flag} deliveries list")
-    out.print(f"  writeback {db_flag} deliveries show <id>      every attempt of one delivery")
-    out.print(f"  writeback {db_flag} connectors list")
-    out.print("  writeback plugins                               what is installed")
+    for line in (
+        f"{command} {db_flag} deliveries list",
+        f"{command} {db_flag} deliveries show <id>      every attempt of one delivery",
+        f"{command} {db_flag} connectors list",
+        f"{command} plugins      what is installed",
+    ):
+        out.print(f"  {line}", markup=False, highlight=False)
     if not ok:
         err.print("demo: something did not arrive as expected (see the table above)")
     return 0 if ok else 1
+
+
+def runnable_command(argv0: str | None = None) -> str:
+    """How to run ``writeback`` again from this shell, as the demo was run: plain
+    ``writeback`` when that is on PATH and the same program, else its path
+    (``.venv/bin/writeback`` from ``make demo``, the venv not activated), or
+    ``python -m writeback`` with this interpreter."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    script = Path(argv0)
+    if script.name == "__main__.py" or not script.is_file():
+        return f"{shlex.quote(sys.executable)} -m writeback"
+    found = shutil.which("writeback")
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "writeback"
+    try:
+        shown = str(script.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        shown = str(script.resolve())
+    return shlex.quote(shown if "/" in shown else f"./{shown}")
 
 
 @contextlib.contextmanager
