@@ -15,7 +15,8 @@ markdown tables:
    going to 2 webhook connectors; once without coalescing and once with it on
    (every event an update of an appointment that already has a pending one).
 3. **``writeback dispatch``** of a ``--lines`` JSON Lines file as a process,
-   against the same command with a one-line file (the start-up both pay).
+   printing its table and with ``--json``, against the same command with a
+   one-line file (the start-up both pay).
 
 Every submit is durable before it returns (SQLite ``synchronous=FULL``), as in
 production; the figures include the disk's commits.
@@ -154,27 +155,29 @@ def batched(dbs: Databases, n: int, batch: int) -> None:
 
 def dispatch(dbs: Databases, lines: int) -> None:
     print(f"\n### `writeback dispatch` of a {lines:,}-line file\n")
-    print_row(["file", "seconds", "events/s", "events/s after start-up"])
-    print_row(["---"] * 4)
+    print_row(["file", "output", "seconds", "events/s", "events/s after start-up"])
+    print_row(["---"] * 5)
     folder = Path(tempfile.mkdtemp(prefix="wb-bench-"))
     env = {**os.environ}
+    runs = [(1, "table"), (lines, "table"), (lines, "--json")]
     seconds = {}
-    for count in (1, lines):
+    for count, output in runs:
         url = dbs.new()
         store_with(url, MATCHING).close()
         path = folder / f"events-{count}.jsonl"
         path.write_text("\n".join(json.dumps(event(i)) for i in range(count)) + "\n")
+        flags = ["--json"] if output == "--json" else []
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "writeback", "--db", url, "dispatch", str(path)],
+            [sys.executable, "-m", "writeback", "--db", url, "dispatch", str(path), *flags],
             check=True, capture_output=True, env=env, timeout=900,
         )  # fmt: skip
-        seconds[count] = time.perf_counter() - started
-    work = max(seconds[lines] - seconds[1], 1e-9)
-    for count in (1, lines):
-        after = f"{(lines - 1) / work:,.0f}" if count == lines else "-"
-        print_row([f"{count:,} line(s)", f"{seconds[count]:.2f}",
-                   f"{count / seconds[count]:,.0f}", after])  # fmt: skip
+        seconds[count, output] = time.perf_counter() - started
+    start_up = seconds[1, "table"]
+    for count, output in runs:
+        took = seconds[count, output]
+        after = f"{(count - 1) / max(took - start_up, 1e-9):,.0f}" if count > 1 else "-"
+        print_row([f"{count:,} line(s)", output, f"{took:.2f}", f"{count / took:,.0f}", after])
 
 
 def main() -> None:
