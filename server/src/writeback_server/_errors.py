@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-__all__ = ["ApiError", "error_response", "handle_api_error", "handle_unexpected"]
+__all__ = ["ApiError", "ErrorGuard", "error_response", "handle_api_error"]
 
 log = logging.getLogger("writeback.server")
 
@@ -61,8 +61,33 @@ async def handle_api_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    # The exception's text could quote anything (a row, a URL with credentials):
-    # only its type is logged, and the client learns nothing but that it failed.
-    log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-    return error_response(500, "WB-900", "the service failed to answer; see its log.")
+class ErrorGuard:
+    """ASGI middleware: an exception no handler took becomes a 500 in the API's
+    shape, logged by its type alone; it never reaches the server's log as a
+    traceback (whose text could quote a row or a credential)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            log.error(
+                "%s %s failed: %s", scope.get("method"), scope.get("path"), type(exc).__name__
+            )
+            if started:
+                return
+            response = error_response(500, "WB-900", "the service failed to answer; see its log.")
+            await response(scope, receive, send)

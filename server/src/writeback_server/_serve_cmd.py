@@ -1,1 +1,108 @@
-"""``writeback serve``: placeholder until the service lands."""
+"""``writeback serve``: the HTTP API on uvicorn, with a worker in the same process
+when ``--worker`` is given.
+
+SIGTERM (or Ctrl-C) stops it gracefully: no new connection is taken, the
+requests under way are answered, then the worker claims nothing more and its
+attempts in flight get ``--grace`` seconds to end (those cut short stay
+pending, due at once), and the store is closed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Annotated
+
+import typer
+from writeback import UserError
+
+from ._store import db_url
+
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kib|kb|k|mib|mb|m)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1 << 20, "mb": 1 << 20}
+_UNITS["mib"] = 1 << 20
+
+
+def parse_size(text: str) -> int:
+    """``--max-body``: bytes, or with a unit (``512KiB``, ``2MiB``).
+
+    :raises UserError: for anything else, or a size outside 1 KiB .. 1 GiB.
+    """
+    match = _SIZE.match(text)
+    if not match:
+        raise UserError(
+            f"--max-body {text!r} is not a size; give bytes or a size like 512KiB or 2MiB."
+        )
+    size = int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
+    if not 1024 <= size <= 1 << 30:
+        raise UserError(f"--max-body {text!r} is outside 1KiB to 1024MiB; give a size within.")
+    return size
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on.", min=0, max=65535)
+    ] = 8080,
+    worker: Annotated[
+        bool, typer.Option("--worker", help="Also deliver, in this process (a worker).")
+    ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", help="The worker's attempts in flight at once.", min=1, max=1000
+        ),
+    ] = 8,
+    max_body: Annotated[
+        str,
+        typer.Option("--max-body", metavar="SIZE", help="Largest request body read (larger: 413)."),
+    ] = "1MiB",
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace",
+            metavar="SECONDS",
+            help="On SIGTERM, how long in-flight attempts and requests may take to end.",
+            min=0,
+            max=3600,
+        ),
+    ] = 30.0,
+) -> None:
+    """Run the HTTP API over the store (with --worker, deliver too); stop with SIGTERM."""
+    import uvicorn
+    from writeback import Dispatcher
+
+    from ._host import WorkerOptions
+    from .app import create_app
+
+    limit = parse_size(max_body)
+    url = db_url(ctx)
+    # Open (and migrate) the store once here: a store that cannot be opened is
+    # one sentence and exit 2, not a failed start-up deep inside uvicorn.
+    Dispatcher.open(url).close()
+    application = create_app(
+        url,
+        max_body=limit,
+        worker=WorkerOptions(concurrency=concurrency, grace=grace) if worker else None,
+    )
+    config = uvicorn.Config(
+        application,
+        host=host,
+        port=port,
+        # The command line's logging (redacting, to stderr) stays in force.
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=max(grace, 1.0),
+        server_header=False,
+    )
+    what = "API and worker" if worker else "API"
+    sys.stderr.write(f"writeback serve: {what} on http://{host}:{port}/ (SIGTERM stops)\n")
+    sys.stderr.flush()
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
