@@ -144,3 +144,23 @@ def _event_columns(conn, now: float) -> dict:
         python_type = column.type.python_type
         values[column.name] = now if python_type is float else 0 if python_type is int else "x"
     return values
+
+
+def test_worker_until_idle_says_when_the_next_attempt_is_due(cli, writeback_receiver):
+    from writeback_testing import Step
+
+    from .conftest import appointment_event, webhook_row
+
+    rx = writeback_receiver
+    rx.set_plan([Step(503)])
+    row = webhook_row("hook", rx.url, retry={"schedule": [9]})
+    cli("connectors", "add", cli.file(row))
+    cli("dispatch", cli.file(appointment_event("create", "G1")))
+    run = cli("worker", "--until-idle")
+    waiting = [line for line in run.stderr.splitlines() if line.startswith("waiting: ")]
+    assert waiting, run.stderr
+    assert waiting[0].startswith("waiting: next attempt of 1 delivery due at 20")
+    assert waiting[0].endswith(" s)") and "Z (in " in waiting[0]
+    # Said when the wait began, not every time the store was asked.
+    assert len(waiting) <= 2
+    assert [r.status for r in rx.requests if r.method == "POST"] == [503, 200]
