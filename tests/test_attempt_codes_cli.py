@@ -19,6 +19,7 @@ LIST_KEYS = {
     "last_error",
     "created_at",
     "updated_at",
+    "next_attempt_at",
 }
 
 

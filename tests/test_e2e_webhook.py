@@ -179,6 +179,7 @@ def test_400_goes_dead_after_one_attempt_and_retry_dead_replays(cli, writeback_r
         "last_error",
         "created_at",
         "updated_at",
+        "next_attempt_at",
     }
     assert dead[0]["appointment"] == "G1"
     cli("deliveries", "retry", "--dead")

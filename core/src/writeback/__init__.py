@@ -1,8 +1,9 @@
 """writeback: deliver appointment changes to back-office systems, reliably.
 
-The host API: open a :class:`Dispatcher`, add :class:`Connector` rows, submit
-:class:`AppointmentEvent`\\ s.  Plugins import from :mod:`writeback.plugin`
-(docs/plugin-api.md); ``hookimpl`` is in both.
+The host API: open a :class:`Dispatcher` (or, in an asyncio service, an
+:class:`AsyncDispatcher`), add :class:`Connector` rows, submit
+:class:`AppointmentEvent`\\ s (docs/host-api.md).  Plugins import from
+:mod:`writeback.plugin` (docs/plugin-api.md); ``hookimpl`` is in both.
 """
 
 from __future__ import annotations
@@ -13,20 +14,31 @@ from typing import TYPE_CHECKING, Any
 from ._errors import InvalidConnectorError, InvalidEventError, UserError, WritebackError
 
 if TYPE_CHECKING:
-    from ._dispatcher import Dispatcher
+    from ._async_dispatcher import AsyncDispatcher
+    from ._async_worker import WorkerRunner
+    from ._dispatcher import Dispatcher, SubmitResult
     from ._event import AppointmentEvent
     from ._models import Connector, RetryPolicy, Throttle
+    from ._pages import DeliveryPage
+    from ._views import ConnectorView, DeliveryView, StatsView
     from .hookspecs import hookimpl
 
 __all__ = [
     "AppointmentEvent",
+    "AsyncDispatcher",
     "Connector",
+    "ConnectorView",
+    "DeliveryPage",
+    "DeliveryView",
     "Dispatcher",
     "InvalidConnectorError",
     "InvalidEventError",
     "RetryPolicy",
+    "StatsView",
+    "SubmitResult",
     "Throttle",
     "UserError",
+    "WorkerRunner",
     "WritebackError",
     "__version__",
     "hookimpl",
@@ -86,8 +98,15 @@ _MOVED = {
 #: errors) needs neither; plugin modules import this package for hookimpl only.
 _LAZY = {
     "AppointmentEvent": "._event",
+    "AsyncDispatcher": "._async_dispatcher",
     "Connector": "._models",
+    "ConnectorView": "._views",
+    "DeliveryPage": "._pages",
+    "DeliveryView": "._views",
     "Dispatcher": "._dispatcher",
+    "StatsView": "._views",
+    "SubmitResult": "._dispatcher",
+    "WorkerRunner": "._async_worker",
     "RetryPolicy": "._models",
     "Throttle": "._models",
     "hookimpl": ".hookspecs",

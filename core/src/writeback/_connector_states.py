@@ -9,8 +9,11 @@ its deliveries' attempts, which record why.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ._errors import AttemptError, UserError
 from ._fleet import FleetLimits
@@ -47,13 +50,23 @@ class ConnectorStates:
     """A worker's :class:`ConnectorState` per connector id, for one run."""
 
     def __init__(
-        self, store: Store, registry: PluginRegistry, *, fleet: FleetLimits | None = None
+        self,
+        store: Store,
+        registry: PluginRegistry,
+        *,
+        offload: Callable[..., Awaitable[Any]] = asyncio.to_thread,
+        fleet: FleetLimits | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         #: The worker's shares of the throttle groups; ``None``: limits per process only.
         self.fleet = fleet
         self._states: dict[int, ConnectorState] = {}
+        #: Runs the store's (blocking) reads off the loop.
+        self._offload = offload
+        # One look at a row at a time per connector: two slots reading a changed
+        # row at once would each rebuild its pipeline, one dropping the other's.
+        self._locks: dict[int, asyncio.Lock] = {}
 
     async def prepare(self) -> None:
         """Build every enabled connector's pipeline before the first claim.
@@ -64,7 +77,7 @@ class ConnectorStates:
         it.  A row that cannot be built is left to its deliveries, which record
         why.
         """
-        for stored in self.store.connectors.list():
+        for stored in await self._offload(self.store.connectors.list):
             if stored.enabled:
                 await self.get(stored.id, stored)
 
@@ -81,11 +94,18 @@ class ConnectorStates:
 
         ``stored``: its row, when the caller has just read it.
         """
+        lock = self._locks.setdefault(connector_id, asyncio.Lock())
+        async with lock:
+            return await self._get(connector_id, stored)
+
+    async def _get(
+        self, connector_id: int, stored: StoredConnector | None
+    ) -> ConnectorState | AttemptResult:
         cached = self._states.get(connector_id)
         now = time.monotonic()
         if cached is not None and now - cached.checked_at < ROW_CHECK_INTERVAL:
             return cached
-        stored = stored or self.store.connectors.get_by_id(connector_id)
+        stored = stored or await self._offload(self.store.connectors.get_by_id, connector_id)
         if stored is None:
             return CONNECTOR_REMOVED
         if cached is not None and cached.version == stored.updated_at:

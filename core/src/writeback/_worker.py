@@ -4,7 +4,10 @@ One asyncio loop runs up to ``concurrency`` attempts at once (``_attempt``),
 in slots that each go on to the next claimed delivery by themselves.  Claims,
 which also record the attempts that ended, never stall that loop while they
 wait (``store._loop``): PostgreSQL's on an asyncio connection, SQLite's on the
-loop's thread, or in a thread while another process holds the write lock.  A
+loop's thread, or in a thread while another process holds the write lock.  Its
+other database calls (leases renewed and given back, the next due time, a
+connector's row) run in a thread of their own (``LoopRunner.call``), so that a
+host's event loop running the worker beside other work is never held up.  A
 pipeline is built per enabled connector when the worker starts, and rebuilt when
 the connector row changes (``_connector_states``).
 """
@@ -19,7 +22,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._attempt import WorkerStats, attempt
 from ._connector_states import ConnectorState, ConnectorStates
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["Worker", "WorkerStats", "next_delay"]
 
 log = secret_safe_logger("writeback.worker")
+
+T = TypeVar("T")
 
 #: The longest an ended attempt waits to be recorded (with the next claim).  Its
 #: lease is no longer renewed, so this must stay far below any lease; and the
@@ -95,7 +100,7 @@ class Worker:
         self.stats = WorkerStats()
         # Limits shared with every worker on the store (docs/delivery.md).
         fleet = FleetLimits(store, self.owner, lease_seconds)
-        self._connectors = ConnectorStates(store, registry, fleet=fleet)
+        self._connectors = ConnectorStates(store, registry, offload=self._offload, fleet=fleet)
         # Told of each attempt once it is recorded; with none installed, nothing is built.
         self._observers = registry.observers()
         self._inflight: dict[asyncio.Task[None], Claim] = {}
@@ -129,7 +134,7 @@ class Worker:
             await self._work(until_idle)
             # Claimed but not started: back to the queue at once, for other workers.
             unstarted, self._ready = list(self._ready), deque()
-            self.store.outbox.release(unstarted, self.owner)
+            await self._offload(self.store.outbox.release, unstarted, self.owner)
             await self._finish_inflight()
         except BaseException:
             failed = True
@@ -143,7 +148,7 @@ class Worker:
             # Whatever ended is recorded, even when the loop itself failed.
             finished, self._finished = self._finished, []
             try:
-                self.store.outbox.record(finished, self.owner)
+                await self._offload(self.store.outbox.record, finished, self.owner)
                 self.stats.count(finished, self.on_progress)
                 self._observers.notify(finished)
             except Exception:
@@ -157,8 +162,25 @@ class Worker:
             await self._connectors.aclose()
             await self._runner.aclose()
             self._runner = None
-        self.stats.pending = self.store.outbox.counts().get("pending", 0)
+        self.stats.pending = (await self._offload(self.store.outbox.counts)).get("pending", 0)
         return self.stats
+
+    async def _offload(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """A blocking call of the store's, off the loop: in the run's own threads
+        (``LoopRunner.call``), or outside a run in the loop's default pool."""
+        if self._runner is not None:
+            return await self._runner.call(fn, *args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def _next_wake(self, skip: Collection[int], until_idle: bool) -> tuple[float | None, bool]:
+        """When the next delivery outside ``skip`` may be claimed (``None``: none
+        pending), and whether any delivery at all is still pending (with
+        ``until_idle``: whether to go on)."""
+        outbox = self.store.outbox
+        wake = outbox.next_wake(skip)
+        if wake is None and until_idle:
+            return None, outbox.next_wake() is not None
+        return wake, True
 
     async def _work(self, until_idle: bool) -> None:
         """The run loop: start claimed deliveries, claim more, sleep when idle."""
@@ -184,8 +206,8 @@ class Worker:
             if self._inflight:
                 await self._attempt_ended(self._connectors.ready_in(skip, self.poll_interval))
                 continue
-            wake = self.store.outbox.next_wake(skip)
-            if wake is None and until_idle and self.store.outbox.next_wake() is None:
+            wake, pending = await self._offload(self._next_wake, skip, until_idle)
+            if not pending:
                 return
             # Wake for the next scheduled retry or a gate opening, but look again
             # at least every second: another process may submit or claim meanwhile.
@@ -261,7 +283,7 @@ class Worker:
             started += 1
         if refused:
             # Closed connectors are skipped by the next claims, so this does not churn.
-            self.store.outbox.release(refused, self.owner)
+            await self._offload(self.store.outbox.release, refused, self.owner)
         return started
 
     async def _slot(self, claim: Claim, state: ConnectorState | AttemptResult) -> None:
@@ -321,7 +343,9 @@ class Worker:
             await asyncio.sleep(self.lease_seconds / 3)
             claims = [*self._inflight.values(), *self._ready]
             try:
-                lost = self.store.outbox.renew(claims, self.owner, lease_seconds=self.lease_seconds)
+                lost = await self._offload(
+                    self.store.outbox.renew, claims, self.owner, lease_seconds=self.lease_seconds
+                )
             except Exception as exc:
                 # A renewal missed is tried again a third of a lease later; had this
                 # task ended here, every lease would have run out unnoticed.

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from .._errors import InvalidConnectorError, WritebackError
+from .._errors import InvalidConnectorError
 from ._app import STATE, app
 from ._args import utf8_text
 from ._output import err, out, print_json, table
-
-if TYPE_CHECKING:
-    from .._registry import PluginRegistry
-    from ..store import StoredConnector
 
 connectors_app = typer.Typer(help="Manage connector rows.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
@@ -83,24 +79,6 @@ def add(
     out.print(f"added {len(validated)} connector(s): {', '.join(v.name for v in validated)}")
 
 
-def _printable(stored: StoredConnector) -> dict[str, Any]:
-    """The row fit to print: secrets as ``***``, and the user-info and secret-looking
-    parameters of its URIs masked (rows stored before they were refused, a token
-    endpoint's query)."""
-    from .._uri import mask_uri
-
-    row = stored.masked()
-    if isinstance(row.get("uri"), str):
-        row["uri"] = mask_uri(row["uri"])
-    for section in ("auth", "options"):
-        values = row.get(section)
-        if isinstance(values, dict):
-            for key, value in values.items():
-                if isinstance(value, str) and "://" in value:
-                    values[key] = mask_uri(value)
-    return row
-
-
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": row["name"],
@@ -117,7 +95,12 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
 @connectors_app.command("list")
 def list_(as_json: JsonFlag = False) -> None:
     """List connectors (secrets as ***)."""
-    rows = [_printable(c) for c in STATE.dispatcher().connectors.list()]
+    from .._views import ConnectorView
+
+    dispatcher = STATE.dispatcher()
+    rows = [
+        ConnectorView.of(c, dispatcher.registry).to_dict() for c in dispatcher.connectors.list()
+    ]
     if as_json:
         print_json(rows)
         return
@@ -142,31 +125,16 @@ def list_(as_json: JsonFlag = False) -> None:
 @connectors_app.command("show")
 def show(name: NameArg, as_json: JsonFlag = False) -> None:
     """Show one connector row (secrets as ***), with the throttle and coalescing in effect."""
+    from .._views import ConnectorView
+
     dispatcher = STATE.dispatcher()
-    row = _printable(dispatcher.connectors.get(name))
-    _fill_type_defaults(row, dispatcher.registry)
+    row = ConnectorView.of(dispatcher.connectors.get(name), dispatcher.registry).to_dict()
     if as_json:
         print_json(row)
         return
     import yaml
 
     out.print(yaml.safe_dump(row, sort_keys=False, allow_unicode=True).rstrip(), markup=False)
-
-
-def _fill_type_defaults(row: dict[str, Any], registry: PluginRegistry) -> None:
-    """``throttle``/``coalesce`` left out of the row are the connector type's defaults:
-    show those, not null (they stay null when the type is not installed)."""
-    if row.get("throttle") is not None and row.get("coalesce") is not None:
-        return
-    try:
-        spec = registry.connector_type(row["type"])
-    except WritebackError:
-        return
-    if row.get("throttle") is None:
-        default = spec.throttle_default
-        row["throttle"] = {"max_concurrency": default.max_concurrency, "rate": default.rate}
-    if row.get("coalesce") is None:
-        row["coalesce"] = spec.coalesce_default
 
 
 @connectors_app.command("enable")

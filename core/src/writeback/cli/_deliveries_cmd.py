@@ -5,41 +5,25 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .._errors import UserError
 from ._app import STATE, app
 from ._args import utf8_text
-from ._output import iso, one_line, out, print_json, table
+from ._output import err, one_line, out, print_json, table
 
 deliveries_app = typer.Typer(help="Inspect and replay deliveries.", no_args_is_help=True)
 app.add_typer(deliveries_app, name="deliveries")
 
 if TYPE_CHECKING:
-    from ..store import ConnectorStats
+    from .._views import DeliveryView
 
 # The statuses a delivery can have (docs/delivery.md, "Nothing is lost"); the
 # store's STATUSES, repeated so that --help does not import the store.
 STATUSES = ("pending", "delivered", "dead", "superseded")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def delivery_dict(row: Any) -> dict[str, Any]:
-    """A delivery as ``deliveries list --json`` prints it (docs/cli.md has the shape)."""
-    return {
-        "id": row.id,
-        "event_id": row.event_id,
-        "connector": row.connector_name,
-        "action": row.action,
-        "appointment": row.appointment_key,
-        "status": row.status,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-    }
 
 
 def _short(text: str | None, limit: int = 60) -> str:
@@ -56,15 +40,38 @@ def list_(
     connector: Annotated[
         str | None, typer.Option("--connector", help="Connector name.", callback=utf8_text)
     ] = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", min=0, help="List at most N deliveries (0: all).", metavar="N"),
+    ] = 1000,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after",
+            metavar="CURSOR",
+            help="Start after the page that printed this cursor.",
+            callback=utf8_text,
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List deliveries, oldest first."""
+    """List deliveries, oldest first, a page of --limit at a time."""
+    from .._pages import read_page
+
     if status is not None and status not in STATUSES:
         raise UserError(f"--status {status!r} is not a status; allowed: {', '.join(STATUSES)}.")
-    rows = [
-        delivery_dict(r)
-        for r in STATE.dispatcher().deliveries.list(status=status, connector=connector)
-    ]
+    page = read_page(
+        STATE.dispatcher().store.outbox,
+        status=status,
+        connector=connector,
+        limit=limit,
+        after=after,
+        field="--after",
+    )
+    rows = [d.to_dict() for d in page.items]
+    if page.next is not None:
+        # On stderr: --json's stdout stays the list it always was.
+        err.print(f"more deliveries follow; for the next page: --after {page.next}", markup=False)
     if as_json:
         print_json(rows)
         return
@@ -98,20 +105,11 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show one delivery with every attempt."""
-    row, history = STATE.dispatcher().deliveries.get(delivery_id)
-    data = delivery_dict(row)
-    data["history"] = [
-        {
-            "n": h.n,
-            "started_at": iso(h.started_at),
-            "duration_ms": round(h.duration_ms, 1),
-            "status_code": h.status_code,
-            "outcome": h.outcome,
-            "code": h.code,
-            "error": h.error,
-        }
-        for h in history
-    ]
+    from .._views import DeliveryView
+
+    view: DeliveryView = DeliveryView.of(*STATE.dispatcher().deliveries.get(delivery_id))
+    data = view.to_dict()
+    history = data["history"]
     if as_json:
         print_json(data)
         return
@@ -212,19 +210,13 @@ def stats(as_json: JsonFlag = False) -> None:
     The ledger balances when every delivery submitted is delivered, dead,
     superseded or pending; exit 1 when it does not.
     """
-    result = STATE.dispatcher().deliveries.stats()
-    entries = [*result.connectors, result.totals]
-    rows = [_stats_dict(e) for e in entries]
-    balanced = all(e.balanced for e in entries)
+    from .._views import StatsView
+
+    result = StatsView.of(STATE.dispatcher().deliveries.stats())
+    data = result.to_dict()
+    rows = [*data["connectors"], data["totals"]]
     if as_json:
-        print_json(
-            {
-                "connectors": rows[:-1],
-                "totals": rows[-1],
-                "attempts": result.attempts,
-                "balanced": balanced,
-            }
-        )
+        print_json(data)
     else:
         table(
             None,
@@ -241,19 +233,8 @@ def stats(as_json: JsonFlag = False) -> None:
             ],
         )
         out.print(f"{result.attempts} attempt(s) recorded")
-    if not balanced:
+    if not result.balanced:
         raise typer.Exit(1)
-
-
-def _stats_dict(entry: ConnectorStats) -> dict[str, Any]:
-    age = entry.oldest_pending_age
-    return {
-        "connector": entry.connector,
-        **{status: entry.counts.get(status, 0) for status in STATUSES},
-        "submitted": entry.submitted,
-        "oldest_pending_age_s": None if age is None else round(age, 1),
-        "balanced": entry.balanced,
-    }
 
 
 def _age(seconds: float | None) -> str:

@@ -88,8 +88,13 @@ class DeliveryLedger:
         connector: str | None = None,
         ids: Sequence[str] | None = None,
         limit: int | None = None,
+        after: int | None = None,
     ) -> list[Any]:
+        """Deliveries in submission order; ``after``: only those after that ``seq``
+        (a page of a listing, ``_pages``)."""
         query = select(deliveries).order_by(deliveries.c.seq)
+        if after is not None:
+            query = query.where(deliveries.c.seq > after)
         if status:
             query = query.where(deliveries.c.status == status)
         if connector:

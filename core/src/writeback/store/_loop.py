@@ -15,13 +15,21 @@ database; the figures are in docs/benchmarks.md, "The store's hot statements":
   for the GIL from a busy loop, claims took several times longer, and the
   worker's local queue ran dry.  On psycopg's asyncio connection the loop goes
   on while the server works and nothing changes threads.
+
+The worker's other calls (renewing leases, giving claims back, asking when the
+next delivery is due, reading a connector's row) are few, and run in a thread of
+the runner's own (:meth:`LoopRunner.call`), on both databases: on the loop's
+thread they stopped it for as long as SQLite's write lock or a slow server kept
+them waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ._driver import DriverStatements, Query, Steps, WriteLockBusy
@@ -43,6 +51,18 @@ class LoopRunner:
         self._connection: Any = None  # psycopg.AsyncConnection, opened on first use
         self._on_loop = not statements.embedded and _loop_can_watch_sockets()
         self._committing = False
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)``, a blocking call of the store's, in a thread of the
+        runner's own: it neither holds the loop up nor waits behind the loop's
+        default pool, which a transport's blocking requests may fill."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=2, thread_name_prefix="writeback-worker-store"
+            )
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     async def run(self, steps: Callable[[], Steps[T]]) -> T:
         """Run the unit of work ``steps()`` in one transaction; returns its result."""
@@ -67,7 +87,14 @@ class LoopRunner:
             return await self._run_on(await self._connect(), steps)
 
     async def aclose(self) -> None:
-        """Close the connection, if one was opened."""
+        """Close the connection, if one was opened, and the threads of :meth:`call`
+        (a call still running there ends by itself)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+        await self._close_connection()
+
+    async def _close_connection(self) -> None:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
@@ -78,7 +105,7 @@ class LoopRunner:
         connection = self._connection
         if connection is not None and not connection.closed and not connection.broken:
             return connection
-        await self.aclose()
+        await self._close_connection()
         engine = self._statements.engine
         # The pool's own arguments, from the engine's URL, which carries the work
         # engine's settings (``_engine.WORKER_OPTIONS``): both connect alike.
