@@ -72,7 +72,7 @@ def test_docs_show_plugins_importing_from_writeback_plugin():
 
 def test_every_error_code_is_documented():
     used = set()
-    for folder in ("core/src", "plugins", "testing/src"):
+    for folder in ("core/src", "plugins", "testing/src", "server/src"):
         for path in (ROOT / folder).rglob("*.py"):
             used |= set(re.findall(r"WB-\d{3}", path.read_text(encoding="utf-8")))
     text = _text("errors.md")
