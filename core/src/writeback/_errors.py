@@ -21,6 +21,7 @@ __all__ = [
     "InvalidEventError",
     "PluginLoadError",
     "PluginMissingError",
+    "SchemaVersionError",
     "SecretKeyError",
     "UserError",
     "WritebackError",
@@ -118,6 +119,23 @@ class DatabaseError(UserError):
     """The store cannot be opened or is of a newer schema than this release."""
 
     code = "WB-401"
+
+
+class SchemaVersionError(DatabaseError):
+    """The store's schema is not the one this release works with: older (run
+    ``writeback db upgrade``) or newer (upgrade writeback).  Nothing was changed.
+
+    ``found`` is the store's revision, ``expected`` this release's;
+    ``newer`` tells which way they differ.
+    """
+
+    code = "WB-402"
+
+    def __init__(self, message: str, *, found: str, expected: str, newer: bool) -> None:
+        super().__init__(message)
+        self.found = found
+        self.expected = expected
+        self.newer = newer
 
 
 class AttemptError(WritebackError):

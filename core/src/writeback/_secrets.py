@@ -4,7 +4,8 @@
   sent and never stored as a value.
 - Literal secrets are stored Fernet-encrypted (``fernet:<token>``) with a key
   from ``WRITEBACK_SECRET_KEY`` or a key file created with mode 0600 beside the
-  database.  Every literal is encrypted, one that starts with ``fernet:`` too,
+  database (:mod:`writeback._keyring`; several keys for a rotation, the first
+  encrypts).  Every literal is encrypted, one that starts with ``fernet:`` too,
   so that a stored value never depends on what the given one looks like.
 - The key file is made by exactly one process, whole; once secrets are sealed
   with it, a missing key file is an error, never a reason to make a new key.
@@ -20,14 +21,14 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from ._errors import EnvSecretMissingError, SecretKeyError
+from ._keyring import KEY_ENV
 from ._redaction import MASK, REDACTOR, RedactingFilter, Redactor
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
 
 ENV_PREFIX = "env:"
 SEALED_PREFIX = "fernet:"
-KEY_ENV = "WRITEBACK_SECRET_KEY"
 
 
 def secret_safe_logger(name: str) -> logging.Logger:
@@ -98,58 +98,106 @@ def mask_row(row: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
 
 
 class SecretBox:
-    """Encrypts literal secrets of a row for the store, and decrypts them back."""
+    """Encrypts literal secrets of a row for the store, and decrypts them back.
 
-    def __init__(self, key: bytes) -> None:
-        from cryptography.fernet import Fernet
+    Holds one key or several (``WRITEBACK_SECRET_KEY=NEW,OLD``, or a key file of
+    several lines): the first encrypts, every one decrypts (Fernet's MultiFernet).
+    A box made from a key file reads the file again when it has changed, so that
+    a process running while ``writeback keys rotate`` writes a new key into it
+    seals with the new key and opens what was sealed with it.
+    """
+
+    def __init__(self, keys: bytes | Sequence[bytes], *, key_file: Path | None = None) -> None:
+        from ._keyring import parse_keys
+
+        given = [keys] if isinstance(keys, bytes) else list(keys)
+        where = (
+            f"the key file {key_file}" if key_file is not None else f"{KEY_ENV} (or the key file)"
+        )
+        self._keys = parse_keys([k.decode("utf-8", "surrogateescape") for k in given], where, "key")
+        self._key_file = key_file
+        self._stamp = _stamp(key_file)
+        self._build()
+
+    def _build(self) -> None:
+        from cryptography.fernet import Fernet, MultiFernet
+
+        self._primary = Fernet(self._keys[0])
+        self._fernet = MultiFernet([Fernet(k) for k in self._keys])
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        """The keys, the one that encrypts first."""
+        return tuple(self._keys)
+
+    def _refresh(self) -> bool:
+        """Read the key file again if it changed since it was read; True when the keys did."""
+        if self._key_file is None:
+            return False
+        from ._keyring import read_key_file
+
+        stamp = _stamp(self._key_file)
+        if stamp == self._stamp:
+            return False
+        keys = read_key_file(self._key_file)
+        self._stamp = stamp
+        if keys is None or keys == self._keys:
+            return False  # gone meanwhile: keep the keys this process has
+        self._keys = keys
+        self._build()
+        return True
+
+    def _decrypt(self, sealed: str) -> bytes:
+        from cryptography.fernet import InvalidToken
 
         try:
-            self._fernet = Fernet(key)
-        except (ValueError, TypeError):
-            raise SecretKeyError(
-                f"{KEY_ENV} (or the key file) does not hold a valid Fernet key; "
-                "make one with: python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())'."
-            ) from None
+            return self._fernet.decrypt(sealed)
+        except InvalidToken:
+            if not self._refresh():
+                raise
+        return self._fernet.decrypt(sealed)
 
     @classmethod
     def for_key_file(
         cls, key_file: Path | None, *, holds_secrets: Callable[[], bool] | None = None
     ) -> SecretBox:
-        """The key from ``WRITEBACK_SECRET_KEY``, else ``key_file`` (created 0600 when absent).
+        """The keys from ``WRITEBACK_SECRET_KEY``, else ``key_file`` (created 0600 when absent).
 
         :param holds_secrets: asked when the key file is missing: whether the
             database already holds secrets sealed with a key.  Then the file was
             lost, and a new key would make every one of them undecryptable, so
             :class:`SecretKeyError` is raised instead of making one.
         """
-        from cryptography.fernet import Fernet
+        from ._keyring import create_key_file, env_keys, generate_key, read_key_file
 
-        env_key = os.environ.get(KEY_ENV)
-        if env_key:
-            return cls(env_key.strip().encode())
+        keys = env_keys()
+        if keys:
+            return cls(keys)
         if key_file is None:
             # An in-memory database: nothing outlives the process, neither may the key.
-            return cls(Fernet.generate_key())
-        key = _read_key(key_file)
-        if key is None and holds_secrets is not None and holds_secrets():
+            return cls(generate_key())
+        keys = read_key_file(key_file)
+        if keys is None and holds_secrets is not None and holds_secrets():
             # Another process opening a new database may have made the key meanwhile.
-            key = _read_key(key_file)
-            if key is None:
+            keys = read_key_file(key_file)
+            if keys is None:
                 raise SecretKeyError(
                     f"the key file {key_file} is missing, but the database holds secrets "
                     f"encrypted with its key; restore the file from a backup, or set {KEY_ENV} "
                     "to that key."
                 )
-        return cls(key if key is not None else _create_key_file(key_file))
+        if keys is None:
+            keys = [create_key_file(key_file)]
+        return cls(keys, key_file=key_file)
 
     def seal(self, row: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
-        """A copy of ``row`` with every literal secret encrypted.
+        """A copy of ``row`` with every literal secret encrypted with the first key.
 
         Every value that is not an ``env:`` reference is a literal given by the
         user, even one that looks sealed already (``fernet:…``): it is always
         encrypted, so that the stored form never depends on what the value looks like.
         """
+        self._refresh()
         out = copy.deepcopy(dict(row))
         for path in paths:
             node, key = _walk(out, path)
@@ -158,21 +206,43 @@ class SecretBox:
                 continue
             assert node is not None
             REDACTOR.add(value)
-            node[key] = SEALED_PREFIX + self._fernet.encrypt(value.encode()).decode()
+            node[key] = SEALED_PREFIX + self._primary.encrypt(value.encode()).decode()
         return out
 
     def seal_text(self, value: str) -> str:
         """``value`` encrypted (for a value that is not part of a row: a cached token)."""
-        return self._fernet.encrypt(value.encode()).decode()
+        self._refresh()
+        return self._primary.encrypt(value.encode()).decode()
 
     def open_text(self, sealed: str) -> str | None:
-        """The text :meth:`seal_text` sealed; ``None`` when this key cannot open it."""
+        """The text :meth:`seal_text` sealed; ``None`` when no key opens it."""
         from cryptography.fernet import InvalidToken
 
         try:
-            return self._fernet.decrypt(sealed).decode()
+            return self._decrypt(sealed).decode()
         except InvalidToken:
             return None
+
+    def is_current(self, sealed: str) -> bool:
+        """True when the first key alone opens ``sealed`` (nothing to re-encrypt)."""
+        from cryptography.fernet import InvalidToken
+
+        try:
+            self._primary.decrypt(sealed)
+        except InvalidToken:
+            return False
+        return True
+
+    def reseal_text(self, sealed: str) -> str | None:
+        """``sealed`` opened with whichever key opens it and encrypted with the first;
+        ``None`` when no key opens it."""
+        from cryptography.fernet import InvalidToken
+
+        try:
+            text = self._decrypt(sealed)
+        except InvalidToken:
+            return None
+        return self._primary.encrypt(text).decode()
 
     def open(self, row: Mapping[str, Any], paths: Iterable[str] | None = None) -> dict[str, Any]:
         """A copy of a stored row with its secrets decrypted (and remembered for redaction).
@@ -199,55 +269,23 @@ class SecretBox:
                 continue
             assert node is not None
             try:
-                node[key] = self._fernet.decrypt(value[len(SEALED_PREFIX) :]).decode()
+                node[key] = self._decrypt(value[len(SEALED_PREFIX) :]).decode()
             except InvalidToken:
                 raise SecretKeyError(
-                    f"connector {out.get('name')!r}: {path} cannot be decrypted with this key; "
-                    f"set {KEY_ENV} to the key the connector was stored with, or add the "
-                    "connector again."
+                    f"connector {out.get('name')!r}: {path} cannot be decrypted with any "
+                    f"configured key; add the key the connector was stored with to {KEY_ENV} "
+                    "(keys separated by commas), or add the connector again."
                 ) from None
             REDACTOR.add(node[key])
         return out
 
 
-def _read_key(key_file: Path) -> bytes | None:
-    """The key in ``key_file``; ``None`` when there is no such file."""
-    try:
-        return key_file.read_bytes().strip()
-    except FileNotFoundError:
+def _stamp(key_file: Path | None) -> tuple[int, int, int] | None:
+    """What changes when the key file is replaced or written (``None``: no file)."""
+    if key_file is None:
         return None
-    except OSError as exc:
-        raise SecretKeyError(
-            f"the key file {key_file} cannot be read ({exc.strerror}); give this user read "
-            f"access to it, or set {KEY_ENV}."
-        ) from None
-
-
-def _create_key_file(key_file: Path) -> bytes:
-    """Make a new key in ``key_file``, unless another process did first: the key it holds.
-
-    The key is written whole to a private temporary file, which is then linked
-    to its name: of several processes opening a new database at once, exactly
-    one link succeeds, and the others read a complete key, never an empty file.
-    """
-    from cryptography.fernet import Fernet
-
-    key = Fernet.generate_key()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{key_file.name}.", dir=key_file.parent)  # mode 0600
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        while True:
-            try:
-                os.link(temp, key_file)
-            except FileExistsError:
-                found = _read_key(key_file)
-                if found is not None:
-                    return found
-                continue  # removed again in between: try once more to be the one
-            return key
-    finally:
-        os.unlink(temp)
+        info = os.stat(key_file)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)

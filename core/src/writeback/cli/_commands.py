@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import _connectors_cmd, _deliveries_cmd, _run_cmd
+from . import _connectors_cmd, _db_cmd, _deliveries_cmd, _keys_cmd, _run_cmd
 
-__all__ = ["_connectors_cmd", "_deliveries_cmd", "_run_cmd"]
+__all__ = ["_connectors_cmd", "_db_cmd", "_deliveries_cmd", "_keys_cmd", "_run_cmd"]

@@ -8,7 +8,15 @@ from sqlalchemy import Engine
 
 from .._secrets import SecretBox
 from ._connectors import ConnectorStore, StoredConnector
-from ._engine import DB_ENV, DEFAULT_DB_URL, create_store_engine, key_file_for, migrate
+from ._engine import (
+    DB_ENV,
+    DEFAULT_DB_URL,
+    create_store_engine,
+    current_revision,
+    ensure_schema,
+    key_file_for,
+    migrate,
+)
 from ._key_guard import holds_sealed_secrets
 from ._ledger import STATUSES, ConnectorStats, DeliveryStats
 from ._loop import LoopRunner
@@ -43,6 +51,10 @@ __all__ = [
     "Target",
     "TokenStore",
     "WriteLockBusy",
+    "create_store_engine",
+    "current_revision",
+    "key_file_for",
+    "migrate",
     "new_delivery_id",
 ]
 
@@ -63,14 +75,27 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Open (creating and migrating as needed) the database at ``url``."""
+        """Open the database at ``url``; a new one is created at the current schema.
+
+        :raises SchemaVersionError: when the store's schema is older (run
+            ``writeback db upgrade``) or newer than this release; nothing is changed.
+        :raises SecretKeyError: for a missing or malformed key.
+        """
+        from .._keyring import env_keys
+
         engine = create_store_engine(url)
-        # The key first: a server database without WRITEBACK_SECRET_KEY is refused
-        # before anything connects to it.
-        box = SecretBox.for_key_file(
-            key_file_for(url), holds_secrets=lambda: holds_sealed_secrets(engine)
-        )
-        migrate(engine)
+        try:
+            # The keys first: a server database without WRITEBACK_SECRET_KEY, or a
+            # malformed key, is refused before anything connects or is created.
+            key_file = key_file_for(url)
+            env_keys()
+            ensure_schema(engine)
+            box = SecretBox.for_key_file(
+                key_file, holds_secrets=lambda: holds_sealed_secrets(engine)
+            )
+        except BaseException:
+            engine.dispose()
+            raise
         work = create_store_engine(url, worker=True)
         outbox = Outbox(engine, work)
         return cls(url, engine, ConnectorStore(engine, box), outbox, TokenStore(engine, box), work)

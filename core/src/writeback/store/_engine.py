@@ -1,4 +1,9 @@
-"""Opening the database: the engine, SQLite's settings, and migrations.
+"""Opening the database: the engine, SQLite's settings, and the schema's revision.
+
+A new store is created at the schema this release works with; an existing one
+is only ever upgraded by ``writeback db upgrade`` (:func:`migrate`): opening a
+store at another revision is refused (:func:`ensure_schema`), so that a release
+never changes the schema under the feet of workers that still run the old one.
 
 SQLite is the embedded default; PostgreSQL serves several workers on several
 hosts.  Both go through the same SQLAlchemy Core statements.
@@ -11,15 +16,24 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 
-from .._errors import DatabaseError, UserError
+from .._errors import DatabaseError, SchemaVersionError, UserError
 from ._schema import SCHEMA_REVISION
 
-__all__ = ["DB_ENV", "DEFAULT_DB_URL", "create_store_engine", "key_file_for", "migrate"]
+__all__ = [
+    "DB_ENV",
+    "DEFAULT_DB_URL",
+    "create_store_engine",
+    "current_revision",
+    "ensure_schema",
+    "key_file_for",
+    "migrate",
+    "schema_mismatch",
+]
 
 DB_ENV = "WRITEBACK_DB"
 DEFAULT_DB_URL = "sqlite:///writeback.db"
@@ -149,38 +163,115 @@ def key_file_for(url: str) -> Path | None:
     return None
 
 
-def _current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+def _read_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema up to :data:`SCHEMA_REVISION` (cheap when it already is)."""
+def current_revision(engine: Engine) -> str | None:
+    """The store's schema revision; ``None`` for a new (empty) store.
+
+    :raises DatabaseError: when the database cannot be read.
+    """
     try:
-        current = _current_revision(engine)
+        with engine.connect() as conn:
+            return _read_revision(conn)
     except SQLAlchemyDatabaseError as exc:
         raise DatabaseError(f"the database cannot be opened: {exc.orig}") from None
-    if current == SCHEMA_REVISION:
-        return
-    # Alembic is imported only when there is something to do.
-    from alembic import command
+
+
+def _alembic_config() -> Any:
+    # Alembic is imported only when the schema is not the expected one.
     from alembic.config import Config
-    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", "writeback.store:migrations")
-    known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
-    if current is not None and current not in known:
-        raise DatabaseError(
-            f"the database schema is at revision {current!r}, newer than this writeback "
-            "knows; upgrade writeback."
+    return config
+
+
+def schema_mismatch(found: str) -> SchemaVersionError:
+    """The error for a store at ``found``, which is not :data:`SCHEMA_REVISION`."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    older = {rev.revision for rev in script.iterate_revisions(SCHEMA_REVISION, "base")}
+    if found in older:
+        return SchemaVersionError(
+            f"the database schema is at revision {found!r}, older than the {SCHEMA_REVISION!r} "
+            "this writeback works with; back the database up, run 'writeback db upgrade', "
+            "then try again.",
+            found=found,
+            expected=SCHEMA_REVISION,
+            newer=False,
         )
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Workers on several hosts may start at once on a new database: one
-            # migrates, the others wait here and then find nothing left to do.
-            conn.execute(text("SELECT pg_advisory_xact_lock(7207316)"))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    return SchemaVersionError(
+        f"the database schema is at revision {found!r}, newer than the {SCHEMA_REVISION!r} "
+        "this writeback works with (a later release upgraded it); upgrade writeback on "
+        "this host.",
+        found=found,
+        expected=SCHEMA_REVISION,
+        newer=True,
+    )
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Check that the store's schema is :data:`SCHEMA_REVISION`; create it in a new store.
+
+    A new, empty store is created at :data:`SCHEMA_REVISION`.  A store at
+    another revision is left untouched: only ``writeback db upgrade``
+    (:func:`migrate`) changes an existing schema.
+
+    :raises SchemaVersionError: when the store is older or newer than this release.
+    :raises DatabaseError: when the database cannot be read.
+    """
+    found = current_revision(engine)
+    if found == SCHEMA_REVISION:
+        return
+    if found is not None:
+        raise schema_mismatch(found)
+    _upgrade(engine, new_only=True)
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema up to :data:`SCHEMA_REVISION` (``writeback db upgrade``).
+
+    Safe with several processes or hosts at once: one upgrades, the others wait
+    and then find nothing left to do.
+
+    :returns: the revision found (``None`` for a new store) and the one now.
+    :raises SchemaVersionError: when the store is newer than this release.
+    :raises DatabaseError: when the database cannot be read.
+    """
+    found = current_revision(engine)
+    if found == SCHEMA_REVISION:
+        return found, SCHEMA_REVISION
+    return _upgrade(engine, new_only=False), SCHEMA_REVISION
+
+
+def _upgrade(engine: Engine, *, new_only: bool) -> str | None:
+    """Upgrade to :data:`SCHEMA_REVISION` in one transaction; the revision found first.
+
+    :param new_only: only create a new store's schema; a store another process
+        made meanwhile at another revision is refused, not upgraded.
+    """
+    from alembic import command
+
+    config = _alembic_config()
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Several hosts may open a new database, or upgrade, at once: one
+                # migrates, the others wait here and then find nothing left to do.
+                # (On SQLite the transaction's BEGIN IMMEDIATE serialises them.)
+                conn.execute(text("SELECT pg_advisory_xact_lock(7207316)"))
+            found = _read_revision(conn)
+            if found == SCHEMA_REVISION:
+                return found
+            if found is not None and (new_only or schema_mismatch(found).newer):
+                raise schema_mismatch(found)
+            config.attributes["connection"] = conn
+            command.upgrade(config, SCHEMA_REVISION)
+    except SQLAlchemyDatabaseError as exc:
+        raise DatabaseError(f"the database cannot be opened: {exc.orig}") from None
+    return found
