@@ -148,7 +148,8 @@ def test_every_delivery_survives_a_receiver_failing_30_percent(cli, writeback_re
 
 def test_deliveries_stats_and_retry_filters(cli, writeback_receiver_factory):
     ok = writeback_receiver_factory()
-    gone = writeback_receiver_factory(plan=lambda request: Step(410))
+    # 404, not 410: a 410 Gone pauses the connector (tests/test_pause.py).
+    gone = writeback_receiver_factory(plan=lambda request: Step(404))
     cli("connectors", "add", cli.file(webhook_row("ok", ok.url)))
     cli("connectors", "add", cli.file(webhook_row("gone", gone.url)))
     cli("dispatch", events_file(cli, [appointment_event("create", f"A{n}") for n in range(3)]))

@@ -105,6 +105,10 @@ async def _attempt(claim: Claim, state: ConnectorState | AttemptResult) -> Finis
     finally:
         if isinstance(state, ConnectorState):
             state.gate.release(result)
+            if result is not None and result.pause_connector:
+                # The worker starts nothing more of this connector's from now on,
+                # before the pause is even recorded (with the next claim).
+                state.pause_here()
     duration_ms = (time.perf_counter() - clock) * 1000
     return _settle(claim, n, started, duration_ms, result, schedule)
 
@@ -133,7 +137,23 @@ def _settle(
     record = AttemptRecord(
         n, started, duration_ms, result.status_code, result.outcome.value, error, code
     )
-    return Finished(claim, record, status, next_at)
+    pause = _pause_reason(claim, result)
+    return Finished(claim, record, status, next_at, pause_reason=pause)
+
+
+#: The longest pause reason kept from a plugin.
+PAUSE_REASON_LIMIT = 500
+
+
+def _pause_reason(claim: Claim, result: AttemptResult) -> str | None:
+    """What the connector's ``paused_reason`` says when ``result`` asks for a pause:
+    the plugin's reason (secrets removed, cut short), the delivery and the code."""
+    if not result.pause_connector:
+        return None
+    reason = REDACTOR.redact(str(result.pause_connector)) or "paused by its plugin"
+    if len(reason) > PAUSE_REASON_LIMIT:
+        reason = reason[: PAUSE_REASON_LIMIT - 1] + "…"
+    return f"{reason} (delivery {claim.id})"
 
 
 def _delivery(claim: Claim, n: int) -> Delivery:

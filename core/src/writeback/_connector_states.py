@@ -44,6 +44,22 @@ class ConnectorState:
     gate: ConnectorGate
     #: When the row was last compared with the store (``time.monotonic()``).
     checked_at: float = 0.0
+    #: The connector is paused (``connectors pause``, or an attempt asked for it):
+    #: its claimed deliveries are given back unsent.  Read with the row.
+    paused: bool = False
+    #: Paused by an attempt's result, not yet read back from the store.
+    paused_here: bool = False
+
+    def may_start(self) -> bool:
+        """Whether another delivery of this connector may start now."""
+        return not self.paused and self.gate.free_slots() > 0
+
+    def pause_here(self) -> None:
+        """Paused by an attempt's result: start nothing more until the store says
+        otherwise.  The row is not read again for a ``ROW_CHECK_INTERVAL``, by when
+        the pause has been recorded (with the next claim, within 50 ms)."""
+        self.paused = self.paused_here = True
+        self.checked_at = time.monotonic()
 
 
 class ConnectorStates:
@@ -103,13 +119,17 @@ class ConnectorStates:
     ) -> ConnectorState | AttemptResult:
         cached = self._states.get(connector_id)
         now = time.monotonic()
-        if cached is not None and now - cached.checked_at < ROW_CHECK_INTERVAL:
+        # A paused connector's row is read at every claim of it: claims come only
+        # while it was being paused (given back unsent) or once it is resumed.
+        fresh = cached is not None and now - cached.checked_at < ROW_CHECK_INTERVAL
+        if fresh and cached is not None and (not cached.paused or cached.paused_here):
             return cached
         stored = stored or await self._offload(self.store.connectors.get_by_id, connector_id)
         if stored is None:
             return CONNECTOR_REMOVED
         if cached is not None and cached.version == stored.updated_at:
             cached.checked_at = now
+            cached.paused, cached.paused_here = stored.paused, False
             return cached
         if cached is not None:
             await cached.pipeline.aclose()
@@ -124,14 +144,20 @@ class ConnectorStates:
             return attempt_error_result(exc)
         share = None
         if self.fleet is not None:
-            share = self.fleet.share(connector.throttle_group, connector.throttle)
+            share = await self._offload(
+                self.fleet.share, connector.throttle_group, connector.throttle
+            )
         gate = ConnectorGate(connector.throttle, name=connector.name, fleet=share)
-        state = ConnectorState(stored.updated_at, pipeline, gate, checked_at=now)
+        state = ConnectorState(
+            stored.updated_at, pipeline, gate, checked_at=now, paused=stored.paused
+        )
         self._states[connector_id] = state
         return state
 
     def closed(self) -> set[int]:
         """Connectors that may not take another delivery now (throttled, paused, circuit)."""
+        # Not the paused ones: the claim's own query skips them (``store._statements``),
+        # and so knows at once when they are resumed.
         return {cid for cid, state in self._states.items() if state.gate.free_slots() <= 0}
 
     def ready_in(self, closed: set[int], cap: float) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from .store import (
     StoredConnector,
     Target,
 )
+from .store._retention import ENDED, PruneResult
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -102,7 +103,8 @@ class SubmitResult:
 
 
 class Connectors:
-    """``Dispatcher.connectors``: validate, add, read, enable, disable, remove, test."""
+    """``Dispatcher.connectors``: validate, add, read, enable, disable, pause, resume,
+    remove, test."""
 
     def __init__(self, store: Store, registry: PluginRegistry) -> None:
         self._store = store
@@ -129,6 +131,16 @@ class Connectors:
 
     def disable(self, name: str) -> None:
         self._store.connectors.set_enabled(name, False)
+
+    def pause(self, name: str, reason: str | None = None) -> bool:
+        """Stop sending this connector's deliveries; they stay pending and new events
+        still queue for it.  :returns: whether it was paused already."""
+        return self._store.connectors.set_paused(name, True, reason)
+
+    def resume(self, name: str) -> bool:
+        """Send this connector's deliveries again, in order.  :returns: whether it
+        was paused."""
+        return self._store.connectors.set_paused(name, False)
 
     def remove(self, name: str) -> int:
         return self._store.connectors.remove(name)
@@ -185,6 +197,12 @@ class Deliveries:
 
     def counts(self) -> dict[str, int]:
         return self._store.outbox.counts()
+
+    def prune(self, older_than: float, statuses: Collection[str] = ENDED) -> PruneResult:
+        """Delete ended deliveries last updated more than ``older_than`` seconds ago,
+        their attempts and the events no delivery refers to any more; never a pending
+        one.  ``stats()`` still counts them (``pruned``)."""
+        return self._store.outbox.prune(older_than, statuses)
 
     def stats(self) -> DeliveryStats:
         """Counts by status per connector, oldest pending age, and the ledger check."""

@@ -99,6 +99,11 @@ class AttemptResult:
     #: The stable ``WB-…`` code of why it did not succeed (docs/errors.md);
     #: ``None`` when delivered.  The field, never the error text, is the code.
     code: str | None = None
+    #: Pause the connector, for this reason: the endpoint said it will never take
+    #: anything again (a webhook's ``410 Gone``).  The core records the pause with
+    #: this attempt; the connector's other deliveries stay pending until
+    #: ``writeback connectors resume``.  ``None``: carry on.
+    pause_connector: str | None = None
 
 
 @dataclass(frozen=True)

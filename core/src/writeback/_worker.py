@@ -274,7 +274,9 @@ class Worker:
         while self._ready and len(self._inflight) < self.concurrency:
             claim = self._ready.popleft()
             state = await self._connectors.for_claim(claim)
-            if isinstance(state, ConnectorState) and not await state.gate.admit():
+            if isinstance(state, ConnectorState) and (
+                not state.may_start() or not await state.gate.admit()
+            ):
                 refused.append(claim)
                 continue
             task = asyncio.create_task(self._slot(claim, state))
@@ -313,7 +315,9 @@ class Worker:
             claim = self._ready.popleft()
             self._inflight[task] = claim
             state = await self._connectors.for_claim(claim)
-            if isinstance(state, ConnectorState) and not await state.gate.admit():
+            if isinstance(state, ConnectorState) and (
+                not state.may_start() or not await state.gate.admit()
+            ):
                 # The run loop gives it back (and skips its connector in claims).
                 self._ready.appendleft(claim)
                 return

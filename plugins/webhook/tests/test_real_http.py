@@ -114,6 +114,16 @@ def test_gone_receiver_fails(
     (result,) = deliver(make_connector(uri=http_server.url), make_delivery())
     assert result.outcome is Outcome.FAILED
     assert result.error == "HTTP 410: endpoint removed"
+    # Gone for good: the core pauses the connector (tests/test_pause.py runs it end to end).
+    assert result.pause_connector and "410 Gone" in result.pause_connector
+
+
+def test_other_failures_do_not_pause(
+    make_connector: MakeConnector, make_delivery: MakeDelivery, http_server: LocalServer
+) -> None:
+    http_server.reply(404, b"no such path")
+    (result,) = deliver(make_connector(uri=http_server.url), make_delivery())
+    assert result.outcome is Outcome.FAILED and result.pause_connector is None
 
 
 def test_refused_connection_is_retried(

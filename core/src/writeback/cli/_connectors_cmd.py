@@ -151,6 +151,52 @@ def disable(name: NameArg) -> None:
     out.print(f"disabled {name}")
 
 
+#: The longest ``--reason`` kept: a sentence, not a document.
+REASON_LIMIT = 500
+
+
+@connectors_app.command("pause")
+def pause(
+    name: NameArg,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            metavar="TEXT",
+            help="Why, shown by 'connectors list/show' and 'deliveries stats' "
+            f"(at most {REASON_LIMIT} characters).",
+            callback=utf8_text,
+        ),
+    ] = None,
+) -> None:
+    """Stop sending this connector's deliveries (a back office in maintenance).
+
+    Its deliveries stay pending and new events still queue for it;
+    'writeback connectors resume NAME' sends them, in order.  Attempts a worker
+    has already started finish.
+    """
+    from .._errors import UserError
+
+    if reason is not None and len(reason) > REASON_LIMIT:
+        raise UserError(f"--reason is {len(reason)} characters long; give at most {REASON_LIMIT}.")
+    was_paused = STATE.dispatcher().connectors.pause(name, reason or None)
+    note = " (it was paused already)" if was_paused else ""
+    out.print(
+        f"paused {name}{note}; its deliveries wait until 'writeback connectors resume {name}'",
+        markup=False,
+    )
+
+
+@connectors_app.command("resume")
+def resume(name: NameArg) -> None:
+    """Send a paused connector's deliveries again, in order, and new ones as they come."""
+    was_paused = STATE.dispatcher().connectors.resume(name)
+    if was_paused:
+        out.print(f"resumed {name}; a running worker sends its pending deliveries", markup=False)
+    else:
+        out.print(f"{name} was not paused; nothing changed", markup=False)
+
+
 @connectors_app.command("remove")
 def remove(name: NameArg) -> None:
     """Remove a connector; its pending deliveries become dead (kept in history)."""

@@ -48,6 +48,7 @@ def drain(
     until_idle: bool,
     concurrency: int,
     only: Collection[str] | None = None,
+    retention: float | None = None,
     **options: Any,
 ) -> WorkerStats:
     """Run a worker with a progress display, stopping cleanly on SIGTERM/SIGINT.
@@ -87,6 +88,13 @@ def drain(
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, worker.stop)
             watcher = asyncio.create_task(_stop_when_settled(dispatcher, worker, only))
+            # On the worker's loop, its database work in a thread (``store._retention``).
+            pruner = None
+            if retention is not None:
+                from ..store._retention import prune_periodically
+
+                engine = dispatcher.store.engine
+                pruner = asyncio.create_task(prune_periodically(engine, retention))
             # Run until idle, the wait for a later retry is said on stderr (_waiting).
             waits = (
                 asyncio.create_task(announce_waits(dispatcher.store.engine)) if until_idle else None
@@ -95,6 +103,8 @@ def drain(
                 return await worker.run(until_idle=until_idle)
             finally:
                 watcher.cancel()
+                if pruner is not None:
+                    pruner.cancel()
                 if waits is not None:
                     waits.cancel()
 
@@ -217,10 +227,25 @@ def worker(
             max=3600,
         ),
     ] = 30.0,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention",
+            metavar="DURATION",
+            help="Also delete ended deliveries older than this (30d, 12h, 90m, 45s), "
+            "as 'deliveries prune --older-than' does, at most once a minute.",
+        ),
+    ] = None,
 ) -> None:
     """Send due deliveries; runs until SIGTERM/Ctrl-C, or with --until-idle until done."""
+    retain = None
+    if retention is not None:
+        from ..store._retention import parse_duration
+
+        retain = parse_duration(retention, "--retention")
     stats = drain(
         STATE.dispatcher(),
+        retention=retain,
         until_idle=until_idle,
         concurrency=concurrency,
         lease_seconds=lease,

@@ -20,7 +20,7 @@ from .._schedule import bounded_wait
 from .._secrets import secret_safe_logger
 from ._driver import Command, Query, Steps
 from ._ledger import AttemptRecord
-from ._statements import DUE, INSERT_ATTEMPTS, LEASE, RECORD_STATE
+from ._statements import DUE, INSERT_ATTEMPTS, LEASE, PAUSE_CONNECTOR, RECORD_STATE
 
 __all__ = ["Claim", "Finished", "claim_due", "record_finished"]
 
@@ -57,6 +57,9 @@ class Finished:
     next_attempt_at: float | None = None
     #: ``time.monotonic()`` when the attempt ended (how long it has waited to be recorded).
     ended: float = field(default_factory=time.monotonic)
+    #: Pause the delivery's connector, for this reason, in the record's transaction
+    #: (the attempt's ``AttemptResult.pause_connector``); ``None``: leave it be.
+    pause_reason: str | None = None
 
 
 def claim_due(
@@ -188,6 +191,13 @@ def record_finished(finished: Sequence[Finished], owner: str, now: float) -> Ste
     values = {"finished": rows, "seqs": seqs, "owner": owner, "now": now}
     owned = {r[0] for r in (yield Query(RECORD_STATE, values))}
     yield Command(INSERT_ATTEMPTS, {"finished": rows})
+    for done in finished:
+        # Rare (a webhook's 410 Gone): one statement each, in the same transaction,
+        # so that the attempt and the pause it asked for are recorded together.
+        if done.pause_reason is not None and done.claim.connector_id is not None:
+            reason = _storable(done.pause_reason)
+            values = {"connector_id": done.claim.connector_id, "reason": reason}
+            yield Command(PAUSE_CONNECTOR, values)
     lost = set(seqs) - owned
     if lost:
         ids = ", ".join(f.claim.id for f in finished if f.claim.seq in lost)

@@ -29,6 +29,11 @@ class StoredConnector:
     sealed_row: dict[str, Any]
     secret_paths: tuple[str, ...]
     updated_at: float
+    #: A paused connector sends nothing; its deliveries stay pending (``pause``).
+    paused: bool = False
+    #: Why it was paused: what ``connectors pause --reason`` said, or what paused
+    #: it automatically (a webhook's ``410 Gone``); ``None`` when not given.
+    paused_reason: str | None = None
 
     def masked(self) -> dict[str, Any]:
         """The row fit to print: literal secrets as ``***``, the URI masked."""
@@ -48,6 +53,8 @@ def _from_db(r: Any) -> StoredConnector:
         sealed_row=row,
         secret_paths=tuple(json.loads(r.secret_paths)),
         updated_at=r.updated_at,
+        paused=bool(r.paused),
+        paused_reason=r.paused_reason,
     )
 
 
@@ -168,6 +175,31 @@ class ConnectorStore:
             )
         if result.rowcount == 0:
             raise ConnectorNotFoundError(self._not_found(name))
+
+    def set_paused(self, name: str, paused: bool, reason: str | None = None) -> bool:
+        """Pause (with ``reason``) or resume a connector; its deliveries are untouched.
+
+        Pausing does not change ``updated_at``: the row itself is the same, so
+        workers keep their pipeline and only stop (or go on) sending.
+
+        :returns: whether it was paused before.
+        :raises ConnectorNotFoundError: for an unknown name (nothing changed).
+        """
+        with self._engine.begin() as conn:
+            before = conn.execute(
+                select(connectors.c.paused).where(connectors.c.name == name)
+            ).first()
+            if before is not None:
+                conn.execute(
+                    update(connectors)
+                    .where(connectors.c.name == name)
+                    .values(paused=paused, paused_reason=reason if paused else None)
+                )
+        # Raised outside the transaction: naming the known connectors reads the
+        # table again, which must not wait for the lock this one held.
+        if before is None:
+            raise ConnectorNotFoundError(self._not_found(name))
+        return bool(before.paused)
 
     def remove(self, name: str) -> int:
         """Remove a connector; its pending deliveries go ``dead`` (kept, replayable no more).

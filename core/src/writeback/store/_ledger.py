@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, true, update
 
 from .._errors import DeliveryNotFoundError
-from ._schema import attempts, deliveries
+from ._retention import ENDED, PruneResult, prune, pruned_counts
+from ._schema import attempts, connectors, deliveries
 from ._statements import db_now
 
 __all__ = ["STATUSES", "AttemptRecord", "ConnectorStats", "DeliveryLedger", "DeliveryStats"]
@@ -43,15 +44,29 @@ class ConnectorStats:
     counts: dict[str, int] = field(default_factory=dict)
     #: Seconds since the oldest pending delivery was submitted; None: nothing pending.
     oldest_pending_age: float | None = None
+    #: Ended deliveries that retention removed (``deliveries prune``), by the status
+    #: they had: still counted as submitted.
+    pruned_by_status: dict[str, int] = field(default_factory=dict)
+    #: The connector is paused (``connectors pause``): its deliveries wait.
+    paused: bool = False
+    paused_reason: str | None = None
+
+    @property
+    def pruned(self) -> int:
+        """Every delivery retention removed."""
+        return sum(self.pruned_by_status.values())
 
     @property
     def submitted(self) -> int:
-        return sum(self.counts.values())
+        return sum(self.counts.values()) + self.pruned
 
     @property
     def balanced(self) -> bool:
-        """submitted = delivered + dead + superseded + pending: no delivery in another state."""
-        return self.submitted == sum(self.counts.get(s, 0) for s in STATUSES)
+        """submitted = pending + delivered + dead + superseded + pruned: no delivery in
+        another state, and none pruned that had not ended."""
+        kept = sum(self.counts.get(s, 0) for s in STATUSES)
+        pruned = sum(self.pruned_by_status.get(s, 0) for s in ENDED)
+        return self.submitted == kept + pruned
 
 
 @dataclass
@@ -68,6 +83,8 @@ class DeliveryStats:
         for entry in self.connectors:
             for status, count in entry.counts.items():
                 total.counts[status] = total.counts.get(status, 0) + count
+            for status, count in entry.pruned_by_status.items():
+                total.pruned_by_status[status] = total.pruned_by_status.get(status, 0) + count
             if entry.oldest_pending_age is not None:
                 total.oldest_pending_age = max(
                     total.oldest_pending_age or 0.0, entry.oldest_pending_age
@@ -206,10 +223,30 @@ class DeliveryLedger:
                 ).group_by(deliveries.c.connector_name, deliveries.c.status)
             ).all()
             recorded = conn.execute(select(func.count()).select_from(attempts)).scalar_one()
+            pruned = pruned_counts(conn)
+            pauses = conn.execute(
+                select(connectors.c.name, connectors.c.paused_reason).where(
+                    connectors.c.paused == true()
+                )
+            ).all()
         per: dict[str, ConnectorStats] = {}
         for name, status, count, oldest in rows:
             entry = per.setdefault(name, ConnectorStats(name))
             entry.counts[status] = entry.counts.get(status, 0) + count
             if status == "pending":
                 entry.oldest_pending_age = now - oldest
+        for (name, status), count in pruned.items():
+            per.setdefault(name, ConnectorStats(name)).pruned_by_status[status] = count
+        for name, reason in pauses:
+            # A paused connector is listed even with no deliveries: it is news.
+            entry = per.setdefault(name, ConnectorStats(name))
+            entry.paused, entry.paused_reason = True, reason
         return DeliveryStats(sorted(per.values(), key=lambda c: c.connector), recorded)
+
+    def prune(
+        self, older_than: float, statuses: Collection[str] = ENDED, **options: Any
+    ) -> PruneResult:
+        """Delete ended deliveries last updated more than ``older_than`` seconds ago,
+        with their attempts and the events no delivery refers to any more; never a
+        pending one.  In batches, each its own transaction (``_retention``)."""
+        return prune(self._engine, older_than, statuses, **options)

@@ -21,10 +21,12 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    false,
     func,
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -34,7 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from ._schema import PENDING, attempts, deliveries, events
+from ._schema import PENDING, attempts, connectors, deliveries, events
 
 __all__ = [
     "DUE",
@@ -42,6 +44,7 @@ __all__ = [
     "INSERT_ATTEMPTS",
     "LEASE",
     "NEXT_WAKE",
+    "PAUSE_CONNECTOR",
     "RECORD_STATE",
     "db_now",
 ]
@@ -90,6 +93,16 @@ _not_skipped = or_(
     deliveries.c.connector_id.is_(None),
     deliveries.c.connector_id.not_in(bindparam("skip", expanding=True)),
 )
+# Not a paused connector's: its deliveries stay pending and wait.  A correlated
+# scalar subquery, one probe of the connectors' primary key per candidate, like
+# the queue head below: the scan still walks ix_deliveries_due in claim order and
+# stops after ``limit`` heads.  NULL (a removed connector, or none) is not true.
+_not_paused = (
+    select(connectors.c.paused)
+    .where(connectors.c.id == deliveries.c.connector_id)
+    .scalar_subquery()
+    .is_not(true())
+)
 # The head of each queue: the earliest pending delivery of its (connector,
 # appointment).  A correlated scalar subquery, not NOT EXISTS: PostgreSQL runs it
 # as one probe of ix_deliveries_pending_queue per candidate whatever its
@@ -124,6 +137,7 @@ DUE = (
         deliveries.c.status == PENDING,
         deliveries.c.next_attempt_at <= db_now(),
         _lease_free,
+        _not_paused,
         # A removed connector's deliveries (NULL) have no queue: each just goes dead.
         or_(deliveries.c.connector_id.is_(None), deliveries.c.seq == _queue_head),
         _not_skipped,
@@ -291,5 +305,12 @@ INSERT_ATTEMPTS = insert(attempts).from_select(
 #: The earliest due time of a pending delivery, as seconds from now (may be
 #: negative; NULL: nothing pending), so that it means the same on any clock.
 NEXT_WAKE = select(func.min(deliveries.c.next_attempt_at) - db_now()).where(
-    deliveries.c.status == PENDING, _not_skipped
+    deliveries.c.status == PENDING, _not_skipped, _not_paused
+)
+#: Pause a connector with the ``reason`` an attempt gave (``AttemptResult.pause_connector``),
+#: recorded with that attempt; a connector already paused keeps its first reason.
+PAUSE_CONNECTOR = (
+    update(connectors)
+    .where(connectors.c.id == bindparam("connector_id"), connectors.c.paused == false())
+    .values(paused=True, paused_reason=bindparam("reason"))
 )

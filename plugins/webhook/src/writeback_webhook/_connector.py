@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from writeback.plugin import AttemptError, ConnectorTypeBase, Delivery, OutboundMessage
+from writeback.plugin import (
+    AttemptError,
+    AttemptResult,
+    ConnectorTypeBase,
+    Delivery,
+    OutboundMessage,
+)
 
 from ._options import WebhookOptions
 from ._signing import sign
@@ -84,3 +91,15 @@ class WebhookConnector(ConnectorTypeBase[WebhookOptions]):
             payload=document,
             content=body,
         )
+
+    def review(self, result: AttemptResult) -> AttemptResult:
+        """``410 Gone``: the receiver is gone for good (a subscription deleted), so
+        the connector is paused, not just this delivery failed: sending the rest
+        of its queue there would fail the same way.  ``connectors resume`` sends
+        them once the endpoint is back."""
+        if result.status_code == 410:
+            return replace(
+                result,
+                pause_connector="the endpoint answered 410 Gone: it takes no more deliveries",
+            )
+        return result
