@@ -164,3 +164,22 @@ def test_worker_until_idle_says_when_the_next_attempt_is_due(cli, writeback_rece
     # Said when the wait began, not every time the store was asked.
     assert len(waiting) <= 2
     assert [r.status for r in rx.requests if r.method == "POST"] == [503, 200]
+
+
+def test_list_and_show_print_the_next_attempt_with_the_id_whole_at_100_columns(
+    cli, writeback_receiver
+):
+    from .conftest import appointment_event, webhook_row
+
+    cli("connectors", "add", cli.file(webhook_row("hook", writeback_receiver.url)))
+    [made] = cli("dispatch", cli.file(appointment_event("create", "G1")), "--json").json()
+    delivery_id = made["deliveries"][0]["id"]
+    cli.env["COLUMNS"] = "100"
+    listed = cli("deliveries", "list")
+    # The id whole; other columns (the headers too) wrap around it.
+    assert "next" in listed.stdout and delivery_id in listed.stdout
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 100
+    due = cli("deliveries", "list", "--json").json()[0]["next_attempt_at"]
+    assert due and due.endswith("Z")
+    shown = cli("deliveries", "show", delivery_id)
+    assert f"next attempt {due}" in shown.stdout
