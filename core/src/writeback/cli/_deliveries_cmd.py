@@ -257,3 +257,58 @@ def _age(seconds: float | None) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f}{unit}"
     return f"{seconds:.0f}s"
+
+
+@deliveries_app.command("prune")
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="Delete ended deliveries last updated longer ago than this: a whole "
+            "number and d, h, m or s, like 30d, 12h, 90m, 45s.",
+        ),
+    ],
+    status: Annotated[
+        str,
+        typer.Option(
+            "--status",
+            metavar="S,…",
+            help="Which ended statuses to delete, comma-separated: delivered, "
+            "superseded, dead (default: all three). Pending deliveries are never deleted.",
+        ),
+    ] = "delivered,superseded,dead",
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete ended deliveries older than --older-than, with their attempts and the
+    events no delivery refers to any more.
+
+    Never a pending delivery.  What was deleted is still counted by
+    'deliveries stats' (its pruned column), so the ledger still balances.  Runs
+    in small batches, so workers go on delivering meanwhile.  On SQLite the file
+    does not shrink: its free pages are reused for new deliveries (VACUUM gives
+    them back to the disk).
+    """
+    from ..store._retention import parse_duration, parse_statuses
+
+    # Both checked before the store is opened: bad input changes nothing.
+    seconds = parse_duration(older_than, "--older-than")
+    statuses = parse_statuses(status, "--status")
+    result = STATE.dispatcher().deliveries.prune(seconds, statuses)
+    if as_json:
+        print_json(
+            {
+                "deliveries": result.total,
+                "by_status": {s: result.deliveries.get(s, 0) for s in statuses},
+                "attempts": result.attempts,
+                "events": result.events,
+            }
+        )
+        return
+    by_status = ", ".join(f"{s} {result.deliveries.get(s, 0)}" for s in statuses)
+    out.print(
+        f"pruned {result.total} delivery(ies) older than {older_than.strip()} ({by_status}), "
+        f"{result.attempts} attempt(s) and {result.events} event(s)",
+        markup=False,
+    )
