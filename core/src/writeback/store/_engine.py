@@ -255,23 +255,39 @@ def _upgrade(engine: Engine, *, new_only: bool) -> str | None:
     :param new_only: only create a new store's schema; a store another process
         made meanwhile at another revision is refused, not upgraded.
     """
-    from alembic import command
-
     config = _alembic_config()
     try:
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                # Several hosts may open a new database, or upgrade, at once: one
-                # migrates, the others wait here and then find nothing left to do.
-                # (On SQLite the transaction's BEGIN IMMEDIATE serialises them.)
-                conn.execute(text("SELECT pg_advisory_xact_lock(7207316)"))
-            found = _read_revision(conn)
-            if found == SCHEMA_REVISION:
-                return found
-            if found is not None and (new_only or schema_mismatch(found).newer):
-                raise schema_mismatch(found)
-            config.attributes["connection"] = conn
-            command.upgrade(config, SCHEMA_REVISION)
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                # A migration that rebuilds a table (alembic's batch mode drops and
+                # recreates it) would fire ON DELETE SET NULL with foreign keys on:
+                # every delivery lost its connector_id.  The pragma only takes
+                # effect outside a transaction, hence on the driver's connection
+                # before the transaction, and back on after it.
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                return _upgrade_in(conn, config, new_only=new_only)
+            finally:
+                if engine.dialect.name == "sqlite":
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     except SQLAlchemyDatabaseError as exc:
         raise DatabaseError(f"the database cannot be opened: {exc.orig}") from None
+
+
+def _upgrade_in(conn: Connection, config: Any, *, new_only: bool) -> str | None:
+    from alembic import command
+
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            # Several hosts may open a new database, or upgrade, at once: one
+            # migrates, the others wait here and then find nothing left to do.
+            # (On SQLite the transaction's BEGIN IMMEDIATE serialises them.)
+            conn.execute(text("SELECT pg_advisory_xact_lock(7207316)"))
+        found = _read_revision(conn)
+        if found == SCHEMA_REVISION:
+            return found
+        if found is not None and (new_only or schema_mismatch(found).newer):
+            raise schema_mismatch(found)
+        config.attributes["connection"] = conn
+        command.upgrade(config, SCHEMA_REVISION)
     return found
