@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import socket
@@ -170,7 +171,8 @@ class Worker:
         (``LoopRunner.call``), or outside a run in the loop's default pool."""
         if self._runner is not None:
             return await self._runner.call(fn, *args, **kwargs)
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
 
     def _next_wake(self, skip: Collection[int], until_idle: bool) -> tuple[float | None, bool]:
         """When the next delivery outside ``skip`` may be claimed (``None``: none
