@@ -109,12 +109,23 @@ def list_(as_json: JsonFlag = False) -> None:
         return
     table(
         None,
-        ["name", "type", "api_type", "auth", "source_app", "crud_types", "enabled", "uri"],
+        [
+            "name",
+            "type",
+            "api_type",
+            "auth",
+            "source_app",
+            "crud_types",
+            "enabled",
+            "paused",
+            "uri",
+        ],
         [
             [
                 *list(_summary(r).values())[:5],
                 ",".join(r.get("crud_types", ())),
                 r["enabled"],
+                r["paused"],
                 r["uri"],
             ]
             for r in rows

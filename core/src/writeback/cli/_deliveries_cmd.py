@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -233,14 +233,16 @@ def stats(as_json: JsonFlag = False) -> None:
     else:
         table(
             None,
-            ["connector", *STATUSES, "submitted", "oldest pending", "ledger"],
+            ["connector", *STATUSES, "pruned", "submitted", "oldest pending", "ledger", "paused"],
             [
                 [
                     r["connector"],
                     *(r[s] for s in STATUSES),
+                    r["pruned"],
                     r["submitted"],
                     _age(r["oldest_pending_age_s"]),
                     "balanced" if r["balanced"] else "UNBALANCED",
+                    _paused(r),
                 ]
                 for r in rows
             ],
@@ -248,6 +250,14 @@ def stats(as_json: JsonFlag = False) -> None:
         out.print(f"{result.attempts} attempt(s) recorded")
     if not result.balanced:
         raise typer.Exit(1)
+
+
+def _paused(row: dict[str, Any]) -> str:
+    """``paused: reason`` (shortened), ``paused``, or nothing."""
+    if not row.get("paused"):
+        return ""
+    reason = row.get("paused_reason")
+    return f"paused: {one_line(reason)[:60]}" if reason else "paused"
 
 
 def _age(seconds: float | None) -> str:
