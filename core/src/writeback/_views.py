@@ -180,9 +180,8 @@ class ConnectorView:
             auth_method=auth.get("method") if isinstance(auth, dict) else None,
             source_app=str(row.get("source_app")),
             enabled=stored.enabled,
-            # Read where the store has them (the columns came with schema 0005).
-            paused=bool(getattr(stored, "paused", False)),
-            paused_reason=getattr(stored, "paused_reason", None),
+            paused=stored.paused,
+            paused_reason=stored.paused_reason,
             row=row,
         )
 
@@ -256,10 +255,9 @@ class ConnectorStatsView:
             entry.oldest_pending_age,
             entry.submitted,
             entry.balanced,
-            # Read where the store has them (retention and pausing came with schema 0005).
-            pruned=int(getattr(entry, "pruned", 0)),
-            paused=bool(getattr(entry, "paused", False)),
-            paused_reason=getattr(entry, "paused_reason", None),
+            pruned=entry.pruned,
+            paused=entry.paused,
+            paused_reason=entry.paused_reason,
         )
 
     def to_dict(self) -> dict[str, Any]:
