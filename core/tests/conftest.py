@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from writeback import hookimpl
 from writeback.plugin import (
     ApiFormatSpec,
+    AttemptAuth,
     AttemptResult,
     AuthMechanismBase,
     AuthMethodSpec,
@@ -24,6 +25,7 @@ from writeback.plugin import (
     Outcome,
     PipelineContext,
     PluginRegistry,
+    TransportAuth,
 )
 
 
@@ -67,11 +69,10 @@ class FakeFormat:
     def __init__(self, context: PipelineContext) -> None:
         self.context = context
 
-    async def send(self, message: OutboundMessage) -> AttemptResult:
-        assert self.context.auth is not None
-        self.context.auth.for_transport(
-            self.context.transport
-        )  # reveals secrets, as real formats do
+    async def send(self, message: OutboundMessage, auth: AttemptAuth) -> AttemptResult:
+        # Attaches the attempt's credentials, as real formats do.
+        auth.headers()
+        auth.transport_auth(self.context.transport)
         if SCRIPT.delay:
             await asyncio.sleep(SCRIPT.delay)
         SCRIPT.sent.append(message)
@@ -88,6 +89,11 @@ class KeySettings(BaseModel):
 
 
 class KeyAuth(AuthMechanismBase):
+    """Bound to a transport (httpx): its object reveals the key when built."""
+
+    async def attempt_auth(self) -> AttemptAuth:
+        return TransportAuth(self.for_transport)
+
     def for_transport(self, transport: str) -> Any:
         return ("key", self.context.reveal(self.context.auth_settings.password))  # type: ignore[attr-defined]
 

@@ -113,13 +113,13 @@ def _send(connector: Any, *, send: Any = None) -> AttemptResult:
 def test_the_pipeline_codes_plugin_bugs_and_results_without_a_code(registry, script):
     connector = validate_connector(row(), registry)
 
-    async def broken(message: Any) -> AttemptResult:
+    async def broken(message: Any, auth: Any) -> AttemptResult:
         raise KeyError("subject")
 
     bug = _send(connector, send=broken)
     assert (bug.outcome, bug.code) == (Outcome.FAILED, "WB-399")
 
-    async def refuses(message: Any) -> AttemptResult:
+    async def refuses(message: Any, auth: Any) -> AttemptResult:
         raise AttemptError("no such job", code="WB-520", retryable=True)
 
     own = _send(connector, send=refuses)

@@ -189,18 +189,6 @@ def test_a_late_401_for_a_replaced_token_leaves_the_new_one_alone():
     assert source.peek() == new and source.get() is new and fetch.calls == 2
 
 
-def test_without_the_token_a_401_drops_only_a_token_older_than_the_request():
-    fetch = Fetcher()
-    source = TokenSource(fetch, key="k")
-    before = time.time() - 1  # a request that left before the first token existed
-    first = source.get()
-    started = time.time() + 1e-6  # a request that left after it
-    assert source.invalidate(None, sent_after=before) is True  # cannot have sent `first`
-    assert source.peek() is first
-    assert source.invalidate(None, sent_after=started) is True  # may have: dropped
-    assert source.peek() is None and source.get().access_token == "tok-2"
-
-
 def test_a_failed_request_reaches_every_waiter_and_is_held_briefly():
     fetch = Fetcher()
     fetch.errors = [token_oauth_error("invalid_client", None, url="http://h/t", client_id="c")]

@@ -119,14 +119,14 @@ def test_concurrency_runs_attempts_in_parallel(wb, script, monkeypatch):
     in_flight, most = [0], [0]
     real_send = FakeFormat.send
 
-    async def send(self, message):
+    async def send(self, message, auth):
         in_flight[0] += 1
         most[0] = max(most[0], in_flight[0])
         try:
             deadline = time.monotonic() + 30  # a sanity timeout, not a timing bound
             while in_flight[0] < 8 and most[0] < 8 and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
-            return await real_send(self, message)
+            return await real_send(self, message, auth)
         finally:
             in_flight[0] -= 1
 

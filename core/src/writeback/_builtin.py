@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from ._descriptors import TRANSPORTS, AuthMethodSpec
+from ._attempt_auth import NO_AUTH, AttemptAuth
+from ._descriptors import AuthMethodSpec
 from ._interfaces import AuthMechanismBase, PipelineContext
 from .hookspecs import hookimpl
 
@@ -16,7 +18,14 @@ from .hookspecs import hookimpl
 class NoAuth(AuthMechanismBase):
     """Sends requests as they are."""
 
+    def headers(self) -> Mapping[str, str]:
+        return {}
+
+    async def attempt_auth(self) -> AttemptAuth:
+        return NO_AUTH
+
     def for_transport(self, transport: str) -> Any:
+        """Deprecated (for formats written before ``send(message, auth)``): nothing."""
         return None
 
 
@@ -30,7 +39,6 @@ def writeback_auth_methods() -> list[AuthMethodSpec]:
         AuthMethodSpec(
             name="none",
             summary="no credentials",
-            transports=TRANSPORTS,
             factory=_no_auth,
             sends_credentials=False,
         )

@@ -33,7 +33,7 @@ __all__ = [
 #: The variant name of a connector type that has only one deployment.
 DEFAULT_VARIANT = "default"
 
-#: Transports a format may name and an auth method may support.
+#: Transports a format may name and a connection-bound auth method may support.
 TRANSPORTS = ("httpx", "requests")
 
 
@@ -200,8 +200,10 @@ class AuthMethodSpec:
     name: str
     #: One line for ``writeback plugins``.
     summary: str
-    #: Transports it can produce an auth object for (subset of :data:`TRANSPORTS`).
-    transports: tuple[str, ...]
+    #: For a method that authenticates connections (NTLM, Negotiate): the transports
+    #: it can hand an auth object to (a subset of :data:`TRANSPORTS`).  Empty (the
+    #: default) for a method whose credentials are headers: it rides every transport.
+    transports: tuple[str, ...] = ()
     #: Pydantic model for the row's ``auth`` minus ``method`` (``extra="forbid"``).
     settings_model: type[BaseModel] = NoSettings
     #: Builds the working :class:`writeback.plugin.AuthMechanism` for one connector.

@@ -1,9 +1,10 @@
 """The working objects a plugin's factory builds, and what flows between them.
 
 One delivery flows one way: the connector type builds an
-:class:`OutboundMessage`, the API format sends it with the auth mechanism's
-transport object and returns an :class:`AttemptResult`, the type reviews it, and
-the worker records it.  The base classes give every optional method a sensible
+:class:`OutboundMessage`, the pipeline takes the attempt's credentials from the
+auth mechanism (an :class:`~writeback.plugin.AttemptAuth`), the API format sends
+the message with them and returns an :class:`AttemptResult`, the type reviews
+it, and the worker records it.  The base classes give every optional method a sensible
 default so a plugin implements only what its back office needs.
 """
 
@@ -16,6 +17,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel
+
+from ._attempt_auth import AttemptAuth, HeaderAuth, legacy_attempt_auth
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -132,7 +135,8 @@ class PipelineContext:
     #: Reveals a secret setting: reads ``env:NAME`` at call time, remembers the
     #: value so that it is removed from every error text and log line.
     reveal: Callable[[SecretStr | None], str | None]
-    #: The connector's auth mechanism (set for the format's factory).
+    #: The connector's auth mechanism (set for the format's factory).  Deprecated for
+    #: formats: ``send(message, auth)`` is given the attempt's credentials.
     auth: AuthMechanism | None = None
     #: The effective throttle: the row's, else the connector type's default.
     throttle: Throttle | None = None
@@ -163,20 +167,18 @@ class ConnectorType(Protocol):
 
 @runtime_checkable
 class ApiFormat(Protocol):
-    """Encodes and sends a message with the connector's auth, classifies the answer."""
+    """Encodes and sends a message with the attempt's credentials, classifies the answer."""
 
-    async def send(self, message: OutboundMessage) -> AttemptResult: ...
+    async def send(self, message: OutboundMessage, auth: AttemptAuth) -> AttemptResult: ...
 
     async def aclose(self) -> None: ...
 
 
 @runtime_checkable
 class AuthMechanism(Protocol):
-    """Attaches credentials to a transport."""
+    """Gives each attempt its credentials."""
 
-    def for_transport(self, transport: str) -> Any: ...
-
-    async def unauthorized(self) -> bool: ...
+    async def attempt_auth(self) -> AttemptAuth: ...
 
     async def describe(self) -> str | None: ...
 
@@ -237,10 +239,13 @@ class ConnectorTypeBase(Generic[Options]):
 
 
 class AuthMechanismBase(Generic[Settings]):
-    """Defaults for :class:`AuthMechanism`: static credentials, nothing to refresh.
+    """Defaults for :class:`AuthMechanism`: a stateless method implements :meth:`headers`.
 
     Subclass ``AuthMechanismBase[MySettings]`` and ``self.settings`` is the row's
-    ``auth`` parsed by the method's ``settings_model``, typed as such.
+    ``auth`` parsed by the method's ``settings_model``, typed as such.  A method
+    whose credentials are headers works on every transport; one that
+    authenticates connections overrides :meth:`attempt_auth` instead and returns a
+    :class:`~writeback.plugin.TransportAuth`.
     """
 
     def __init__(self, context: PipelineContext) -> None:
@@ -248,13 +253,29 @@ class AuthMechanismBase(Generic[Settings]):
         # The core parsed the row with this method's settings_model, so the cast holds.
         self.settings: Settings = cast("Settings", context.auth_settings)
 
-    def for_transport(self, transport: str) -> Any:
-        """The transport's auth object; formats call this on every send, so keep any
-        state (a token cache) on the mechanism, not in what this returns."""
+    def headers(self) -> Mapping[str, str]:
+        """The headers that carry the credentials; called once per attempt, so an
+        ``env:`` secret is read at send time."""
         raise NotImplementedError
 
+    async def attempt_auth(self) -> AttemptAuth:
+        """The credentials of one attempt: :meth:`headers`, nothing to refresh."""
+        cls = type(self)
+        if cls.headers is AuthMechanismBase.headers and (
+            cls.for_transport is not AuthMechanismBase.for_transport
+        ):
+            return legacy_attempt_auth(self)  # written against the previous interface
+        return HeaderAuth(self.headers())
+
+    def for_transport(self, transport: str) -> Any:
+        """Deprecated, for formats written before ``send(message, auth)``: an
+        ``httpx.Auth`` or ``requests.auth.AuthBase`` attaching :meth:`headers`."""
+        from ._header_transports import header_transport_auth
+
+        return header_transport_auth(self.headers, transport)
+
     async def unauthorized(self) -> bool:
-        """Called after a 401; return True when fresh credentials make a resend worthwhile."""
+        """Deprecated (the pipeline asks :meth:`AttemptAuth.refresh_after_401`)."""
         return False
 
     async def describe(self) -> str | None:

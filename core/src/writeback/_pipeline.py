@@ -1,16 +1,20 @@
 """Assembling type -> format(auth) for one connector, and running one attempt.
 
 The pipeline is the only place the three plugin kinds meet.  It owns what must
-be the same for every combination: secrets revealed at send time, one resend
-after a 401 when the auth mechanism has fresh credentials, plugin failures
-turned into attempt results, and secrets removed from every error text.
+be the same for every combination: the attempt's credentials taken from the auth
+mechanism once per attempt (secrets revealed then) and handed to the format, one
+resend after a 401 when those credentials say a fresh one is worth it, plugin
+failures turned into attempt results, and secrets removed from every error text.
 """
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ._attempt_auth import AttemptAuth
 from ._errors import AttemptError
 from ._interfaces import (
     ApiFormat,
@@ -25,7 +29,6 @@ from ._interfaces import (
 )
 from ._outcome import with_code
 from ._secrets import REDACTOR, secret_safe_logger
-from ._tokens import track_tokens, untrack_tokens
 from ._validation import ValidatedConnector
 
 if TYPE_CHECKING:
@@ -55,6 +58,16 @@ class Pipeline:
         self.connector_type = connector_type
         self.api_format = api_format
         self.auth = auth
+        #: A format written before ``send(message, auth)`` reads ``context.auth`` itself.
+        self._legacy_format = not _takes_auth(api_format)
+        if self._legacy_format:
+            warnings.warn(
+                f"API format {connector.format_spec.name!r}: send(message) is deprecated; "
+                "accept send(message, auth) and attach auth.headers() "
+                "(docs/plugin-api.md, AttemptAuth)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
 
     @classmethod
     def build(
@@ -73,10 +86,28 @@ class Pipeline:
         api_format = _set_up("API format", connector.format_spec, replace(context, auth=auth))
         return cls(connector, connector_type, api_format, auth)
 
+    async def attempt_auth(self) -> AttemptAuth:
+        """The credentials of one attempt, from the auth mechanism."""
+        obtain = getattr(self.auth, "attempt_auth", None)
+        if obtain is None:  # a mechanism that does not subclass AuthMechanismBase
+            from ._attempt_auth import legacy_attempt_auth
+
+            return legacy_attempt_auth(self.auth)
+        auth = await obtain()
+        if not isinstance(auth, AttemptAuth):
+            raise TypeError(
+                f"auth method {self.connector.auth_spec.name!r}: attempt_auth returned "
+                f"{type(auth).__name__}, not AttemptAuth"
+            )
+        return auth
+
+    async def _send(self, message: OutboundMessage, auth: AttemptAuth) -> AttemptResult:
+        if self._legacy_format:
+            return await self.api_format.send(message)  # type: ignore[call-arg]
+        return await self.api_format.send(message, auth)
+
     async def send(self, delivery: Delivery) -> AttemptResult:
-        """One attempt: build the message, send it, review the answer."""
-        # Notes the token each send carries, so that a 401 invalidates that token only.
-        tracking = track_tokens()
+        """One attempt: build the message, take the credentials, send, review the answer."""
         try:
             message = self.connector_type.build_message(delivery)
             if not isinstance(message, OutboundMessage):
@@ -84,12 +115,14 @@ class Pipeline:
                     f"connector type {self.connector.type_spec.name!r}: build_message returned "
                     f"{type(message).__name__}, not OutboundMessage"
                 )
-            result = await self.api_format.send(message)
-            if result.status_code == 401 and await self.auth.unauthorized():
+            auth = await self.attempt_auth()
+            result = await self._send(message, auth)
+            # The object that attached the refused credential replaces exactly that one.
+            if result.status_code == 401 and await auth.refresh_after_401():
                 log.info(
                     "connector %s: 401, resending once with fresh credentials", self.connector.name
                 )
-                result = await self.api_format.send(message)
+                result = await self._send(message, auth)
             result = self.connector_type.review(result)
         except AttemptError as exc:
             result = attempt_error_result(exc)
@@ -100,8 +133,6 @@ class Pipeline:
                 error=f"{CODE_PLUGIN_BUG}: internal error in a plugin: {exc!r}",
                 code=CODE_PLUGIN_BUG,
             )
-        finally:
-            untrack_tokens(tracking)
         if result.error:
             result = replace(result, error=REDACTOR.redact(result.error))
         return with_code(result)
@@ -110,7 +141,8 @@ class Pipeline:
         """``connectors test``: the type's side-effect-free request, judged by the type."""
         try:
             detail = await self.auth.describe()
-            result = await self.api_format.send(self.connector_type.probe_message())
+            auth = await self.attempt_auth()
+            result = await self._send(self.connector_type.probe_message(), auth)
             report = self.connector_type.judge_probe(result)
         except AttemptError as exc:
             report = ProbeReport(False, str(exc))
@@ -121,6 +153,18 @@ class Pipeline:
 
     async def aclose(self) -> None:
         await self.api_format.aclose()
+
+
+def _takes_auth(api_format: Any) -> bool:
+    """Whether ``api_format.send`` accepts the attempt's credentials."""
+    try:
+        parameters = inspect.signature(api_format.send).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = [
+        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
 def _set_up(kind: str, spec: Any, context: PipelineContext) -> Any:

@@ -411,7 +411,9 @@ class PluginRegistry:
         methods = []
         for method in rule.methods:
             auth = self.auth_methods.get(method)
-            if fmt is not None and auth is not None and fmt.transport not in auth.transports:
+            # Header credentials ride every transport; connection-bound ones name theirs.
+            bound = fmt is not None and auth is not None and bool(auth.transports)
+            if bound and fmt.transport not in auth.transports:  # type: ignore[union-attr]
                 continue
             methods.append(method)
         return tuple(methods)

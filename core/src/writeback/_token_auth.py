@@ -3,12 +3,13 @@
 A plugin subclasses :class:`TokenAuthMechanismBase` and implements
 :meth:`~TokenAuthMechanismBase.fetch_token` (one blocking token request) and
 :meth:`~TokenAuthMechanismBase.token_identity`; the base wires the fetch into a
-:class:`~writeback.plugin.TokenSource`, gives each transport an object that attaches
-``Authorization: Bearer …`` from that source, invalidates the token a 401
-answered, and describes the token for ``connectors test``.
+:class:`~writeback.plugin.TokenSource`, gives each attempt a :class:`BearerAuth`
+(``Authorization: Bearer …``, so every transport can send it), which after a 401
+invalidates exactly the token it attached, and describes the token for
+``connectors test``.
 
-httpx and requests are imported only when a format asks for their auth object:
-the core depends on neither.
+httpx and requests are imported only when an old format asks for their auth
+object (:meth:`TokenAuthMechanismBase.for_transport`): the core depends on neither.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._attempt_auth import AttemptAuth
 from ._interfaces import AuthMechanismBase, Settings
-from ._tokens import Token, TokenSource, attempt_started, note_token_used, token_used
+from ._tokens import Token, TokenSource
 
 if TYPE_CHECKING:
     from ._interfaces import PipelineContext
 
-__all__ = ["TokenAuthMechanismBase", "token_key"]
+__all__ = ["BearerAuth", "TokenAuthMechanismBase", "token_key"]
 
 
 def token_key(context: PipelineContext, identity: Mapping[str, Any]) -> str:
@@ -38,6 +40,36 @@ def token_key(context: PipelineContext, identity: Mapping[str, Any]) -> str:
         json.dumps([method, dict(identity)], sort_keys=True, default=str).encode()
     ).hexdigest()[:16]
     return f"{context.connector.name[:150]}|{method}|{digest}"
+
+
+class BearerAuth(AttemptAuth):
+    """One attempt's bearer token; after a 401 it replaces exactly that token, once."""
+
+    def __init__(self, source: TokenSource, token: Token) -> None:
+        self.source = source
+        #: The token this attempt attaches (after a refresh, the fresh one).
+        self.token = token
+        self._refreshed = False
+
+    def headers(self) -> Mapping[str, str]:
+        return {"Authorization": _header(self.token)}
+
+    async def refresh_after_401(self) -> bool:
+        """Invalidate the attached token (compare-and-swap: however many attempts got
+        a 401 with it, one new token is fetched) and attach the next one."""
+        if self._refreshed:
+            return False
+        self._refreshed = True
+        if not self.source.invalidate(self.token):
+            return False
+        fresh = await self.source.aget()
+        if fresh.access_token == self.token.access_token:
+            return False  # the endpoint refused the token the source still hands out
+        self.token = fresh
+        return True
+
+    def __repr__(self) -> str:
+        return f"BearerAuth({self.token!r})"
 
 
 class TokenAuthMechanismBase(AuthMechanismBase[Settings]):
@@ -82,10 +114,15 @@ class TokenAuthMechanismBase(AuthMechanismBase[Settings]):
         """The token endpoint's URL, for ``connectors test``."""
         raise NotImplementedError
 
-    # -- what the pipeline and the formats call ---------------------------------------
+    # -- what the pipeline calls ------------------------------------------------------
+
+    async def attempt_auth(self) -> BearerAuth:
+        """The attempt's token, fetched if none is fresh (the fetch runs in a thread)."""
+        return BearerAuth(self.source, await self.source.aget())
 
     def for_transport(self, transport: str) -> Any:
-        """A bearer auth object for ``httpx`` or ``requests`` drawing on :attr:`source`.
+        """Deprecated, for formats written before ``send(message, auth)``: a bearer
+        auth object for ``httpx`` or ``requests`` drawing on :attr:`source`.
 
         :raises ValueError: for another transport.
         """
@@ -97,10 +134,6 @@ class TokenAuthMechanismBase(AuthMechanismBase[Settings]):
             f"the {self.context.connector.auth_method} auth method cannot authenticate "
             f"transport {transport!r}."
         )
-
-    async def unauthorized(self) -> bool:
-        """A 401: drop the token that request carried (once, however many got a 401)."""
-        return self.source.invalidate(token_used(), sent_after=attempt_started())
 
     async def describe(self) -> str | None:
         """``token from host:port: Bearer, lifetime 3600 s (3598 s left), scope '…'``."""
@@ -131,13 +164,11 @@ def _httpx_bearer_class() -> type:
 
         def sync_auth_flow(self, request: httpx.Request) -> Any:
             token = self.source.get()
-            note_token_used(token)
             request.headers["Authorization"] = _header(token)
             yield request
 
         async def async_auth_flow(self, request: httpx.Request) -> Any:
             token = await self.source.aget()
-            note_token_used(token)
             request.headers["Authorization"] = _header(token)
             yield request
 
@@ -156,7 +187,6 @@ def _requests_bearer_class() -> type:
 
         def __call__(self, request: Any) -> Any:
             token = self.source.get()
-            note_token_used(token)
             request.headers["Authorization"] = _header(token)
             return request
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import copy
 import os
 import socket
@@ -42,11 +41,8 @@ __all__ = [
     "MAX_LEEWAY",
     "Token",
     "TokenSource",
-    "attempt_started",
     "leeway_for",
-    "note_token_used",
     "remember_for_redaction",
-    "token_used",
 ]
 
 log = secret_safe_logger("writeback.tokens")
@@ -151,56 +147,6 @@ class Token:
             obtained_at=now,
             expires_at=now + max(lifetime, 1.0),
         )
-
-
-# -- which token an attempt sent -------------------------------------------------
-# A 401 must invalidate the token that request carried, not whatever is current
-# by then (another request may have refreshed it already).  The pipeline opens a
-# record per attempt; the transports' auth objects note the token they attach.  A
-# mutable record, not a plain value, so that a note made in a worker thread that
-# runs with a copy of the context (asyncio.to_thread) reaches the attempt's task.
-# A format whose threads do not copy the context (run_in_executor) notes nothing;
-# the attempt's start time then tells a token it cannot have sent (see invalidate).
-
-
-@dataclass
-class _Attempt:
-    started: float
-    tokens: list[Token] = field(default_factory=list)
-
-
-_ATTEMPT: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
-    "writeback_token_attempt", default=None
-)
-
-
-def track_tokens() -> contextvars.Token[_Attempt | None]:
-    """Start an attempt's record of the tokens it sends; :func:`untrack_tokens` ends it."""
-    return _ATTEMPT.set(_Attempt(time.time()))
-
-
-def untrack_tokens(marker: contextvars.Token[_Attempt | None]) -> None:
-    _ATTEMPT.reset(marker)
-
-
-def note_token_used(token: Token) -> None:
-    """Called by an auth object when it attaches ``token`` to a request."""
-    attempt = _ATTEMPT.get()
-    if attempt is None:
-        _ATTEMPT.set(attempt := _Attempt(time.time()))
-    attempt.tokens.append(token)
-
-
-def token_used() -> Token | None:
-    """The first token sent in the current attempt, if any was noted."""
-    attempt = _ATTEMPT.get()
-    return attempt.tokens[0] if attempt is not None and attempt.tokens else None
-
-
-def attempt_started() -> float | None:
-    """When the current attempt started (unix seconds), if the pipeline opened one."""
-    attempt = _ATTEMPT.get()
-    return attempt.started if attempt is not None else None
 
 
 def _owner_name() -> str:
@@ -375,26 +321,19 @@ class TokenSource:
 
     # -- after a 401 -----------------------------------------------------------------
 
-    def invalidate(self, token: Token | None, *, sent_after: float | None = None) -> bool:
+    def invalidate(self, token: Token) -> bool:
         """Forget ``token`` after the endpoint answered 401 to it (compare-and-swap).
 
         Only the first caller holding that exact token drops it; the next
         :meth:`get` then fetches one new token, however many requests got the
-        401.  A token already replaced is left alone.
+        401.  A token already replaced is left alone.  The caller knows which
+        token it sent: the attempt's :class:`~writeback._token_auth.BearerAuth`
+        holds it.
 
-        :param sent_after: when ``token`` is not known (the transport could not
-            note it), the time the request started: the current token is dropped
-            only if it was obtained before then, as it may have been the one sent.
         :returns: True when a resend is worthwhile (the token is no longer current).
         """
         with self._lock:
             current = self._token
-            if token is None:
-                if current is None:
-                    return True
-                if sent_after is not None and current.obtained_at > sent_after:
-                    return True  # obtained after the request left: not the one refused
-                token = current
             if current is not None and current.access_token == token.access_token:
                 self._token = None
             elif current is not None:

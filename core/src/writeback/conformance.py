@@ -79,8 +79,11 @@ def conformance_problems(spec: Any) -> list[str]:
                 problems.append(f"{owner}: alias {alias!r} is not a valid name.")
     elif isinstance(spec, AuthMethodSpec):
         problems += _model_problems(owner, spec.settings_model)
-        if not spec.transports or any(t not in TRANSPORTS for t in spec.transports):
-            problems.append(f"{owner}: transports must be a non-empty subset of {TRANSPORTS}.")
+        if any(t not in TRANSPORTS for t in spec.transports):
+            problems.append(
+                f"{owner}: transports must be a subset of {TRANSPORTS} (empty for a method "
+                "whose credentials are headers)."
+            )
     else:
         problems.append(f"{kind} is not a writeback descriptor.")
     return problems

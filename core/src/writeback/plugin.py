@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._attempt_auth import NO_AUTH, AttemptAuth, HeaderAuth, TransportAuth
 from ._commands import CommandSpec
 from ._deadline import Deadline, current_deadline
 from ._descriptors import (
@@ -84,9 +85,11 @@ __all__ = [
     "ANSWER_LIMIT",
     "CA_BUNDLE_VARIABLES",
     "DEFAULT_VARIANT",
+    "NO_AUTH",
     "TRANSPORTS",
     "ApiFormat",
     "ApiFormatSpec",
+    "AttemptAuth",
     "AttemptError",
     "AttemptFinished",
     "AttemptResult",
@@ -103,6 +106,7 @@ __all__ = [
     "DeadlinePassed",
     "Delivery",
     "EnvSecretMissingError",
+    "HeaderAuth",
     "NoSettings",
     "OutboundMessage",
     "Outcome",
@@ -114,6 +118,7 @@ __all__ = [
     "Token",
     "TokenAuthMechanismBase",
     "TokenSource",
+    "TransportAuth",
     "TransportOptions",
     "ValidatedConnector",
     "WatchedAdapter",

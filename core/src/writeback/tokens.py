@@ -9,7 +9,7 @@ of an answer read, one deadline for the whole fetch (docs/tokens.md).
 
 from __future__ import annotations
 
-from ._token_auth import TokenAuthMechanismBase, token_key
+from ._token_auth import BearerAuth, TokenAuthMechanismBase, token_key
 from ._token_errors import (
     bad_token_answer,
     endpoint_of,
@@ -36,13 +36,12 @@ from ._tokens import (
     Token,
     TokenSource,
     leeway_for,
-    note_token_used,
-    token_used,
 )
 
 __all__ = [
     "DEFAULT_LIFETIME",
     "MAX_LEEWAY",
+    "BearerAuth",
     "Token",
     "TokenAuthMechanismBase",
     "TokenDeadline",
@@ -51,7 +50,6 @@ __all__ = [
     "endpoint_of",
     "is_redirect",
     "leeway_for",
-    "note_token_used",
     "run_with_deadline",
     "token_adapter",
     "token_answer_too_long",
@@ -65,5 +63,4 @@ __all__ = [
     "token_redirected",
     "token_timeout",
     "token_tls_error",
-    "token_used",
 ]

@@ -1,4 +1,4 @@
-"""Settings and the transport objects of the basic auth method."""
+"""Settings and the per-attempt header of the basic auth method."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from writeback import InvalidConnectorError
 from writeback._secrets import REDACTOR
@@ -17,9 +16,9 @@ from writeback_auth_basic import BasicAuthMechanism, BasicSettings
 MakeContext = Callable[..., PipelineContext]
 
 
-def header(auth: httpx.Auth) -> str:
-    request = next(auth.sync_auth_flow(httpx.Request("GET", "https://erp.example.com/")))
-    return request.headers["authorization"]
+def header(mechanism: BasicAuthMechanism) -> str:
+    """The Authorization header of one attempt, as the pipeline obtains it."""
+    return asyncio.run(mechanism.attempt_auth()).headers()["Authorization"]
 
 
 def basic(user: str, password: str) -> str:
@@ -64,46 +63,43 @@ def test_unknown_setting_is_refused(make_connector: Callable[..., Any]) -> None:
     assert found == "auth.domain is not a known field; allowed fields: username, password."
 
 
-def test_httpx_auth_sends_the_credentials(make_context: MakeContext) -> None:
+def test_the_credentials_are_a_basic_header(make_context: MakeContext) -> None:
     auth = BasicAuthMechanism(make_context(username="WEBUSER", password="Pa55:wörd"))
-    assert header(auth.for_transport("httpx")) == basic("WEBUSER", "Pa55:wörd")
+    assert header(auth) == basic("WEBUSER", "Pa55:wörd")
 
 
-def test_env_password_is_read_on_every_call(
+def test_env_password_is_read_for_every_attempt(
     make_context: MakeContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth = BasicAuthMechanism(make_context(username="u", password="env:WB_TEST_BASIC_PW"))
     monkeypatch.setenv("WB_TEST_BASIC_PW", "first-pw")
-    assert header(auth.for_transport("httpx")) == basic("u", "first-pw")
+    assert header(auth) == basic("u", "first-pw")
     monkeypatch.setenv("WB_TEST_BASIC_PW", "second-pw")
-    assert header(auth.for_transport("httpx")) == basic("u", "second-pw")
+    assert header(auth) == basic("u", "second-pw")
     monkeypatch.delenv("WB_TEST_BASIC_PW")
     with pytest.raises(EnvSecretMissingError, match="WB_TEST_BASIC_PW"):
-        auth.for_transport("httpx")
+        header(auth)
 
 
 def test_the_revealed_password_is_redacted_from_texts(make_context: MakeContext) -> None:
     auth = BasicAuthMechanism(make_context(username="u", password="never-print-me-42"))
-    auth.for_transport("httpx")
+    header(auth)
     assert REDACTOR.redact("server said: never-print-me-42?") == "server said: ***?"
 
 
-def test_requests_auth_sends_the_credentials(make_context: MakeContext) -> None:
-    import requests.auth as requests_auth
+def test_it_names_no_transport_and_has_no_transport_object(make_context: MakeContext) -> None:
+    from writeback_auth_basic.plugin import writeback_auth_methods
 
-    auth = BasicAuthMechanism(make_context(username="WEBUSER", password="pw"))
-    made = auth.for_transport("requests")
-    assert isinstance(made, requests_auth.HTTPBasicAuth)
-    assert (made.username, made.password) == ("WEBUSER", "pw")
-
-
-def test_other_transports_are_refused(make_context: MakeContext) -> None:
-    auth = BasicAuthMechanism(make_context(username="u", password="p"))
-    with pytest.raises(ValueError, match="cannot authenticate transport 'zeep'"):
-        auth.for_transport("zeep")
+    (spec,) = writeback_auth_methods()
+    assert spec.transports == ()  # a header rides every transport
+    mechanism = BasicAuthMechanism(make_context(username="u", password="p"))
+    attempt = asyncio.run(mechanism.attempt_auth())
+    assert attempt.transport_auth("requests") is None
+    assert attempt.transport_auth("any-new-transport") is None
 
 
-def test_describe_names_the_user_only(make_context: MakeContext) -> None:
+def test_describe_names_the_user_only_and_a_401_is_not_retried(make_context: MakeContext) -> None:
     auth = BasicAuthMechanism(make_context(username="WEBUSER", password="hidden-pw"))
     assert asyncio.run(auth.describe()) == "basic auth as WEBUSER"
-    assert asyncio.run(auth.unauthorized()) is False
+    attempt = asyncio.run(auth.attempt_auth())
+    assert asyncio.run(attempt.refresh_after_401()) is False

@@ -19,6 +19,7 @@ import pytest
 from writeback._outcome import classify_status, connection_failure
 from writeback.plugin import (
     ApiFormatSpec,
+    AttemptAuth,
     AttemptResult,
     Delivery,
     OutboundMessage,
@@ -59,32 +60,31 @@ class RequestsFormat:
         self._local = threading.local()
         self.sessions: list[Any] = []
 
-    def session(self) -> Any:
+    def session(self, auth: AttemptAuth) -> Any:
         import requests
 
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
             session.trust_env = False
-            assert self.context.auth is not None
-            session.auth = self.context.auth.for_transport("requests")
+            session.auth = auth.transport_auth("requests")
             self._local.session = session
             self.sessions.append(session)
         return session
 
-    def post(self, message: OutboundMessage) -> AttemptResult:
+    def post(self, message: OutboundMessage, auth: AttemptAuth) -> AttemptResult:
         import requests
 
         try:
-            answer = self.session().post(
+            answer = self.session(auth).post(
                 message.url, data=json.dumps(message.payload).encode(), timeout=10
             )
         except requests.ConnectionError as exc:
             return connection_failure(str(exc))
         return classify_status(answer.status_code, dict(answer.headers), answer.text)
 
-    async def send(self, message: OutboundMessage) -> AttemptResult:
-        return await asyncio.to_thread(self.post, message)
+    async def send(self, message: OutboundMessage, auth: AttemptAuth) -> AttemptResult:
+        return await asyncio.to_thread(self.post, message, auth)
 
     async def aclose(self) -> None:
         for session in self.sessions:

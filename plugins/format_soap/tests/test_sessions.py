@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from writeback import Throttle
-from writeback.plugin import AttemptResult, OutboundMessage, Outcome, PipelineContext
+from writeback.plugin import NO_AUTH, AttemptResult, OutboundMessage, Outcome, PipelineContext
 from writeback_soap import SoapFormat
 from writeback_testing.acceptors import BasicAcceptor
 from writeback_testing.soap_page import PAGE_FIELDS, SoapPageServer, page_wsdl, result_envelope
@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 MakeContext = Callable[..., PipelineContext]
 PageFactory = Callable[..., SoapPageServer]
+
+
+async def send(fmt: SoapFormat, message: OutboundMessage) -> AttemptResult:
+    """One attempt as the pipeline makes it: the mechanism's credentials, then the send."""
+    mechanism = fmt.context.auth
+    auth = await mechanism.attempt_auth() if mechanism is not None else NO_AUTH
+    return await fmt.send(message, auth)
 
 
 def create(url: str, n: int = 0) -> OutboundMessage:
@@ -37,7 +44,7 @@ def test_the_wsdl_is_fetched_once_for_many_concurrent_deliveries(
     sessions: list[int] = []
 
     async def run() -> list[AttemptResult]:
-        results = await asyncio.gather(*(fmt.send(create(page.page_url, n)) for n in range(200)))
+        results = await asyncio.gather(*(send(fmt, create(page.page_url, n)) for n in range(200)))
         sessions.append(fmt.sessions.count)
         await fmt.aclose()
         return list(results)
@@ -108,18 +115,19 @@ def test_a_wrong_password_is_a_401_that_names_no_secret(
     assert page.calls == [] and page.wsdl_gets == 0
 
 
-def test_after_a_401_every_thread_takes_fresh_credentials(
+def test_an_env_password_is_read_again_for_every_attempt(
     make_context: MakeContext,
     writeback_soap_page_factory: PageFactory,
     credentials: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """An ``env:`` password rotated on the server: the 401 makes the next attempt re-read it."""
+    """An ``env:`` password rotated on the server and in the environment: the next
+    attempt carries the new one, on the thread's kept Session."""
     user, password = credentials
     monkeypatch.setenv("WB_SOAP_TEST_PW", password)
     acceptor = BasicAcceptor({user: password})
     page = writeback_soap_page_factory(auth=acceptor)
-    # One thread, so that the second send reuses the first one's Session (and auth).
+    # One thread, so that the second send reuses the first one's Session.
     context = make_context(
         page.page_url,
         auth="basic",
@@ -129,17 +137,17 @@ def test_after_a_401_every_thread_takes_fresh_credentials(
     fmt = SoapFormat(context)
 
     async def run() -> list[AttemptResult]:
-        first = await fmt.send(create(page.page_url))
+        first = await send(fmt, create(page.page_url))
         acceptor.users[user] = "rotated-pw-456"
+        stale = await send(fmt, create(page.page_url))
         monkeypatch.setenv("WB_SOAP_TEST_PW", "rotated-pw-456")
-        refused = await fmt.send(create(page.page_url))
-        again = await fmt.send(create(page.page_url))
+        again = await send(fmt, create(page.page_url))
         await fmt.aclose()
-        return [first, refused, again]
+        return [first, stale, again]
 
-    first, refused, again = asyncio.run(run())
+    first, stale, again = asyncio.run(run())
     assert first.outcome is Outcome.DELIVERED
-    assert (refused.outcome, refused.status_code) == (Outcome.FAILED, 401)
+    assert (stale.outcome, stale.status_code) == (Outcome.FAILED, 401)
     assert again.outcome is Outcome.DELIVERED
     assert page.wsdl_gets == 1
 
@@ -151,10 +159,10 @@ def test_closing_ends_the_sessions_and_a_later_send_starts_afresh(
     fmt = SoapFormat(make_context(page.page_url))
 
     async def run() -> tuple[AttemptResult, int, AttemptResult]:
-        first = await fmt.send(create(page.page_url))
+        first = await send(fmt, create(page.page_url))
         await fmt.aclose()
         count = fmt.sessions.count
-        return first, count, await fmt.send(create(page.page_url))
+        return first, count, await send(fmt, create(page.page_url))
 
     first, count_after_close, later = asyncio.run(run())
     assert first.outcome is later.outcome is Outcome.DELIVERED
@@ -232,7 +240,7 @@ def test_an_unreadable_ca_bundle_is_one_clear_sentence(
 
 async def _send(fmt: SoapFormat, *messages: OutboundMessage) -> list[AttemptResult]:
     try:
-        return [await fmt.send(message) for message in messages]
+        return [await send(fmt, message) for message in messages]
     finally:
         await fmt.aclose()
 

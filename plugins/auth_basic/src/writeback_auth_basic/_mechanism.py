@@ -1,8 +1,8 @@
-"""The working ``basic`` mechanism: one auth object per transport, built on request."""
+"""The working ``basic`` mechanism: an ``Authorization: Basic …`` header per attempt."""
 
 from __future__ import annotations
 
-from typing import Any
+import base64
 
 from writeback.plugin import AuthMechanismBase, add_basic_secret
 
@@ -12,27 +12,18 @@ __all__ = ["BasicAuthMechanism"]
 
 
 class BasicAuthMechanism(AuthMechanismBase[BasicSettings]):
-    """Gives each transport its own Basic auth object.
+    """Basic credentials as a header, which every transport can send.
 
-    The password is revealed on every call, so that an ``env:`` secret is read
+    The password is revealed for every attempt, so that an ``env:`` secret is read
     at send time and remembered for redaction from error texts, together with
     the Basic header it is sent in.
     """
 
-    def for_transport(self, transport: str) -> Any:
-        """``httpx.BasicAuth`` or ``requests.auth.HTTPBasicAuth`` for ``transport``.
-
-        :raises ValueError: for a transport this method does not support.
-        """
-        if transport == "httpx":
-            import httpx
-
-            return httpx.BasicAuth(*self._credentials())
-        if transport == "requests":
-            from requests.auth import HTTPBasicAuth
-
-            return HTTPBasicAuth(*self._credentials())
-        raise ValueError(f"the basic auth method cannot authenticate transport {transport!r}.")
+    def headers(self) -> dict[str, str]:
+        """``Authorization: Basic base64(user:password)`` (RFC 7617, UTF-8)."""
+        username, password = self._credentials()
+        encoded = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {encoded}"}
 
     def _credentials(self) -> tuple[str, str]:
         settings = self.settings

@@ -1,7 +1,7 @@
 """Declares the ``basic`` auth method to writeback.
 
-Loaded for ``writeback plugins`` and row validation: it imports no transport
-library; the mechanism imports httpx or requests when a format asks for it.
+Loaded for ``writeback plugins`` and row validation.  Its credentials are a
+header, so it names no transport: every format can send it.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ def writeback_auth_methods() -> list[AuthMethodSpec]:
         AuthMethodSpec(
             name="basic",
             summary="HTTP Basic: user name and password",
-            transports=("httpx", "requests"),
             settings_model=BasicSettings,
             factory=_basic,
             sends_credentials=True,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from writeback.plugin import AuthMechanismBase, add_secret
+from writeback.plugin import AttemptAuth, AuthMechanismBase, TransportAuth, add_secret
 
 from ._handshake import HandshakeCounter
 from .plugin import INSTALL_KERBEROS, WindowsSettings, split_user
@@ -31,6 +31,10 @@ class _WindowsMechanismBase(AuthMechanismBase[WindowsSettings]):
     def _password(self) -> str:
         # Revealed per auth object: an env: secret is read now and redacted from texts.
         return self.context.reveal(self.settings.password) or ""
+
+    async def attempt_auth(self) -> AttemptAuth:
+        """Connection-bound: the format builds the transport's object per Session."""
+        return TransportAuth(self.for_transport)
 
     def for_transport(self, transport: str) -> Any:
         """A ``requests.auth.AuthBase`` for a new Session.

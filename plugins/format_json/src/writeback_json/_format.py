@@ -25,6 +25,8 @@ import httpx
 import writeback
 from writeback.plugin import (
     ANSWER_LIMIT,
+    NO_AUTH,
+    AttemptAuth,
     AttemptError,
     AttemptResult,
     OutboundMessage,
@@ -127,20 +129,17 @@ class JsonFormat:
             transport=self._transport,
         )
 
-    def _auth(self) -> httpx.Auth | None:
-        # Asked on every send, so that an ``env:`` secret is read at send time
-        # and fresh credentials after a 401 take effect on the resend.
-        mechanism = self.context.auth
-        return mechanism.for_transport("httpx") if mechanism is not None else None
-
-    async def send(self, message: OutboundMessage) -> AttemptResult:
-        """Send ``message`` once and classify the answer with ``classify_status``."""
+    async def send(self, message: OutboundMessage, auth: AttemptAuth = NO_AUTH) -> AttemptResult:
+        """Send ``message`` once with ``auth``'s credentials and classify the answer
+        with ``classify_status``."""
         lanes = self._lanes or self._open_lanes()
-        auth = self._auth()
         content = encode_body(message)
         headers = httpx.Headers(message.headers)
         if content is not None and "content-type" not in headers:
             headers["content-type"] = "application/json"
+        headers.update(auth.headers())
+        # Only a connection-bound method has an object of its own; none does for httpx.
+        transport_auth: httpx.Auth | None = auth.transport_auth("httpx")
         deadline: asyncio.Timeout | None = None
         try:
             async with lanes.borrow() as client, asyncio.timeout(self.timeout) as deadline:
@@ -149,7 +148,7 @@ class JsonFormat:
                 request = client.build_request(
                     message.method.upper(), message.url, content=content, headers=headers
                 )
-                response = await client.send(request, auth=auth, stream=True)
+                response = await client.send(request, auth=transport_auth, stream=True)
                 try:
                     if response.is_success:
                         await _drain(response)

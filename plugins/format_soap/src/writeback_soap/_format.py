@@ -13,7 +13,6 @@ is followed and at most a bounded prefix of an answer is read (:mod:`._answers`)
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
 import threading
@@ -25,6 +24,8 @@ import writeback
 import zeep
 import zeep.exceptions
 from writeback.plugin import (
+    NO_AUTH,
+    AttemptAuth,
     AttemptResult,
     Deadline,
     DeadlinePassed,
@@ -100,7 +101,6 @@ class SoapFormat:
         self._timeouts = (min(CONNECT_TIMEOUT, read), read)
         self.workers = pool_size(context.throttle or context.connector.throttle)
         self.sessions = ThreadSessions(
-            self._make_auth,
             verify_setting(),
             environment_proxies(self.uri),
             {"User-Agent": f"writeback/{writeback.__version__}"},
@@ -117,10 +117,6 @@ class SoapFormat:
         #: How many times the WSDL was fetched (successfully); 1 in steady state.
         self.wsdl_loads = 0
 
-    def _make_auth(self) -> Any:
-        mechanism = self.context.auth
-        return mechanism.for_transport("requests") if mechanism is not None else None
-
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
@@ -129,8 +125,9 @@ class SoapFormat:
             )
         return self._executor
 
-    async def send(self, message: OutboundMessage) -> AttemptResult:
-        """Send ``message`` once in a worker thread and classify the answer.
+    async def send(self, message: OutboundMessage, auth: AttemptAuth = NO_AUTH) -> AttemptResult:
+        """Send ``message`` once with ``auth``'s credentials in a worker thread and
+        classify the answer.
 
         With an ``operation`` the page operation is called with ``payload`` as
         the record; without one, a plain authenticated HTTP request is made
@@ -138,10 +135,7 @@ class SoapFormat:
         """
         loop = asyncio.get_running_loop()
         deadline = Deadline(self.timeout)
-        # The attempt's context goes along: the core's token source records there
-        # which token this attempt sent, so a 401 invalidates exactly that one.
-        context = contextvars.copy_context()
-        call = functools.partial(context.run, self.send_sync, message, deadline, loop)
+        call = functools.partial(self.send_sync, message, auth, deadline, loop)
         try:
             return await loop.run_in_executor(self._pool(), call)
         finally:
@@ -150,6 +144,7 @@ class SoapFormat:
     def send_sync(
         self,
         message: OutboundMessage,
+        auth: AttemptAuth = NO_AUTH,
         deadline: Deadline | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> AttemptResult:
@@ -158,6 +153,8 @@ class SoapFormat:
         :param loop: the event loop whose timer cuts the attempt at its deadline
             (without one, only the body reader checks the clock).
         """
+        # Everything this thread sends in the attempt (the WSDL, the call) carries it.
+        self.sessions.use(auth)
         deadline = deadline or Deadline(self.timeout)
         deadline.start(loop)
         with deadline.applied():
@@ -170,8 +167,9 @@ class SoapFormat:
                 except _Unusable as exc:
                     result = exc.result
         if result.status_code == 401:
-            # The pipeline asks the auth mechanism for fresh credentials and
-            # resends once; every thread picks them up on its next request.
+            # Header credentials are the pipeline's to refresh; a connection-bound
+            # object is rebuilt by each thread before its next attempt (an env:
+            # secret changed meanwhile is read again).
             self.sessions.renew_auth()
         return result
 

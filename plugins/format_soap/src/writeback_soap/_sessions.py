@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import requests
+from requests.auth import AuthBase
 from writeback.plugin import redirect_target
 from zeep.transports import Transport
 
@@ -34,14 +35,15 @@ from ._answers import (
     was_cut,
 )
 
+if TYPE_CHECKING:
+    from writeback.plugin import AttemptAuth
+
 __all__ = ["PerThreadTransport", "ThreadSessions"]
 
 
 class ThreadSessions:
     """Makes and remembers the Session of each thread; closes them all at the end.
 
-    :param make_auth: returns a fresh ``requests.auth.AuthBase`` (or None); called
-        once per Session, and again after :meth:`renew_auth`.
     :param verify: what requests verifies TLS with (a CA bundle path or True).
     :param proxies: the proxies for the connector's endpoint, read from the
         environment once (see :func:`writeback_soap._tls.environment_proxies`).
@@ -49,31 +51,49 @@ class ThreadSessions:
     """
 
     def __init__(
-        self,
-        make_auth: Callable[[], Any],
-        verify: str | bool,
-        proxies: dict[str, str],
-        headers: dict[str, str],
+        self, verify: str | bool, proxies: dict[str, str], headers: dict[str, str]
     ) -> None:
-        self._make_auth = make_auth
         self._verify = verify
         self._proxies = proxies
         self._headers = headers
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[requests.Session] = []
-        # Bumped after a 401 so that each thread rebuilds its auth object once
-        # (fresh token, re-read env: secret) while keeping its connection.
+        # Bumped after a 401 so that each thread rebuilds a connection-bound auth
+        # object once (re-reading an env: secret) while keeping its connection.
         self._generation = 0
         # Bumped by close(): Sessions of an earlier epoch are closed, not reused.
         self._epoch = 0
 
+    def use(self, auth: AttemptAuth) -> requests.Session:
+        """This thread's Session, carrying ``auth`` for the attempt about to run in it.
+
+        Header credentials are set for this attempt only.  A connection-bound
+        method's own object (``auth.transport_auth("requests")``) stays with the
+        Session, and so with its authenticated connection, until :meth:`renew_auth`.
+        """
+        local = self._local
+        if getattr(local, "auth_generation", None) != self._generation or not self._fresh():
+            # First, so that a secret that cannot be revealed leaves nothing behind.
+            local.native = auth.transport_auth("requests")
+            local.auth_generation = self._generation
+        session = self.current()
+        native = local.native
+        if native is not None:
+            session.auth = native
+        else:
+            headers = auth.headers()
+            session.auth = _HeaderAuth(headers) if headers else None
+        return session
+
+    def _fresh(self) -> bool:
+        local = self._local
+        return getattr(local, "session", None) is not None and local.epoch == self._epoch
+
     def current(self) -> requests.Session:
-        """This thread's Session, made on first use; its auth renewed if asked to."""
+        """This thread's Session, made on first use."""
         session: requests.Session | None = getattr(self._local, "session", None)
-        generation = self._generation
         if session is None or self._local.epoch != self._epoch:
-            auth = self._make_auth()  # first, so that a missing secret leaves nothing behind
             session = NoRedirectSession()
             # The environment was read once for this connector (proxies, CA
             # bundle); requests would otherwise re-read all of os.environ on
@@ -81,7 +101,6 @@ class ThreadSessions:
             session.trust_env = False
             session.verify = self._verify
             session.proxies = dict(self._proxies)
-            session.auth = auth
             session.headers.update(self._headers)
             # A thread has one request in flight: one kept-alive connection per
             # Session, so a connection-bound handshake happens once per thread.
@@ -92,14 +111,11 @@ class ThreadSessions:
                 self._all.append(session)
                 self._local.epoch = self._epoch
             self._local.session = session
-            self._local.generation = generation
-        elif self._local.generation != generation:
-            session.auth = self._make_auth()
-            self._local.generation = generation
         return session
 
     def renew_auth(self) -> None:
-        """Ask every thread to rebuild its auth object before its next request."""
+        """Ask every thread to rebuild its connection-bound auth object before its next
+        attempt."""
         with self._lock:
             self._generation += 1
 
@@ -116,6 +132,17 @@ class ThreadSessions:
             sessions, self._all = self._all, []
         for session in sessions:
             session.close()
+
+
+class _HeaderAuth(AuthBase):
+    """Adds one attempt's credential headers to each request of its Session."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.update(self._headers)
+        return request
 
 
 class PerThreadTransport(Transport):
