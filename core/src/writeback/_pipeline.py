@@ -161,9 +161,7 @@ def _takes_auth(api_format: Any) -> bool:
         parameters = inspect.signature(api_format.send).parameters.values()
     except (TypeError, ValueError):
         return True
-    positional = [
-        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
