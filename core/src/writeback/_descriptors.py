@@ -143,6 +143,10 @@ class ConnectorTypeSpec:
     auth_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Extra row checks; returns one sentence per problem (empty when fine).
     check: Callable[[Connector, BaseModel], Sequence[str]] | None = None
+    #: Warnings about a valid row, given the row and its parsed options (printed,
+    #: exit 0); one sentence each.  For what works today but should change (a
+    #: format the back office is retiring for this deployment).  No I/O.
+    warn: Callable[[Connector, BaseModel], Sequence[str]] | None = None
     #: Where the formats and auth methods it accepts come from: name -> distribution,
     #: for install hints (the core knows no plugin by name).
     provided_by: Mapping[str, str] = field(default_factory=dict)

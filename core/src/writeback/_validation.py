@@ -390,6 +390,8 @@ def validate_connector(raw: Any, registry: PluginRegistry) -> ValidatedConnector
     notes = [rule.warnings[method]] if method in rule.warnings else []
     if auth_spec.warn is not None:
         notes += auth_spec.warn(auth_settings)
+    if type_spec.warn is not None:
+        notes += type_spec.warn(row, options)
     warnings = tuple(f"connector {row.name!r}: {note}" for note in notes)
     return ValidatedConnector(
         row=row,
