@@ -30,7 +30,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from writeback.cli import main
-from writeback.cli._output import out as console
+from writeback.cli._output import out, real_console
 
 PROPERTY = settings(
     max_examples=50,
@@ -114,7 +114,7 @@ def new_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyt
     """``new_cli(with_hook)``: a Cli on a fresh database, copied from a template made
     once (schema and key file); ``with_hook`` adds connector ``hook`` for ``APP``."""
     # Wide enough that no table cell is folded, so what a cell holds can be found.
-    monkeypatch.setattr(console, "_width", 1000)
+    monkeypatch.setattr(real_console(out), "_width", 1000)
     templates: dict[bool, Path] = {}
 
     def make(with_hook: bool = False) -> Cli:

@@ -16,7 +16,9 @@ from typing import Any
 __all__ = ["CORE_COMMANDS", "CommandSpec", "command_problems"]
 
 #: The core's own top-level commands; a plugin cannot claim these names.
-CORE_COMMANDS = frozenset({"connectors", "deliveries", "dispatch", "plugins", "worker"})
+CORE_COMMANDS = frozenset(
+    {"connectors", "db", "deliveries", "dispatch", "keys", "plugins", "worker"}
+)
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
