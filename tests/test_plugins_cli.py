@@ -86,6 +86,25 @@ def test_everything_installed_misses_nothing(monkeypatch, capsys) -> None:
     }
 
 
+def test_the_table_says_which_transports_a_header_method_rides(monkeypatch, capsys) -> None:
+    """A method naming no transports (its credentials are headers) rides any: the
+    table says so rather than leaving the cell empty; ``--json`` keeps ``[]``."""
+    monkeypatch.delenv("WRITEBACK_DISABLE_PLUGINS", raising=False)
+    code, out, _ = run(monkeypatch, capsys, "plugins")
+    assert code == 0
+    cells = {
+        parts[0]: parts[1]
+        for line in out.split("auth methods", 1)[1].splitlines()
+        if len(parts := [c.strip() for c in line.strip("│ ").split("│")]) == 4
+    }
+    for name in ("none", "basic", "oauth2", "entra"):
+        assert cells[name] == "any (headers)", cells
+    assert cells["ntlm"] == cells["windows"] == "requests"
+    code, out, _ = run(monkeypatch, capsys, "plugins", "--json")
+    methods = {m["name"]: m["transports"] for m in json.loads(out)["auth_methods"]}
+    assert methods["basic"] == [] and methods["windows"] == ["requests"]
+
+
 def test_check_passes_for_the_shipped_plugins(monkeypatch, capsys) -> None:
     monkeypatch.delenv("WRITEBACK_DISABLE_PLUGINS", raising=False)
     code, out, err = run(monkeypatch, capsys, "plugins", "check")

@@ -139,3 +139,18 @@ def test_a_bad_cursor_is_refused_in_one_sentence(
     assert message in run.stderr and "Traceback" not in run.stderr
     assert run.stderr.startswith("error: WB-100: --after ") and run.stdout == ""
     assert cli("deliveries", "list", "--limit", "-1", check=2).stdout == ""
+
+
+def test_submit_result_to_dict_is_dispatch_json_with_created(tmp_path, writeback_db_url):
+    cli = Cli(tmp_path, writeback_db_url)
+    cli("connectors", "add", cli.file(webhook_row("hook", "http://127.0.0.1:9/h")))
+    event = {**appointment_event("create", "S1"), "id": "evt-s1"}
+    [printed] = cli("dispatch", cli.file(event), "--json").json()
+    with Dispatcher.open(writeback_db_url) as wb:
+        [again] = wb.submit_many([event])  # a known id: nothing new
+        [fresh] = wb.submit_many([{**event, "id": "evt-s2"}])
+    assert again.to_dict() == {**printed, "created": False}
+    made = fresh.to_dict()
+    assert made["created"] is True and made["event_id"] == "evt-s2"
+    assert [d["connector"] for d in made["deliveries"]] == ["hook"]
+    assert made["deliveries"][0]["id"].startswith("dlv_")

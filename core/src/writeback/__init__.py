@@ -11,7 +11,15 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidConnectorError, InvalidEventError, UserError, WritebackError
+from ._errors import (
+    ConnectorNotFoundError,
+    DeliveryNotFoundError,
+    InvalidConnectorError,
+    InvalidEventError,
+    SchemaVersionError,
+    UserError,
+    WritebackError,
+)
 
 if TYPE_CHECKING:
     from ._async_dispatcher import AsyncDispatcher
@@ -27,13 +35,16 @@ __all__ = [
     "AppointmentEvent",
     "AsyncDispatcher",
     "Connector",
+    "ConnectorNotFoundError",
     "ConnectorView",
+    "DeliveryNotFoundError",
     "DeliveryPage",
     "DeliveryView",
     "Dispatcher",
     "InvalidConnectorError",
     "InvalidEventError",
     "RetryPolicy",
+    "SchemaVersionError",
     "StatsView",
     "SubmitResult",
     "Throttle",

@@ -101,6 +101,16 @@ class SubmitResult:
     #: False when the event id was known: nothing new was created.
     created: bool
 
+    def to_dict(self) -> dict[str, Any]:
+        """``{"event_id", "deliveries": [{"id", "connector"}], "created"}``: an item of
+        ``POST /v1/events``' answer; ``dispatch --json`` prints it without ``created``,
+        so that resubmitting a file prints the same."""
+        return {
+            "event_id": self.event_id,
+            "deliveries": [{"id": d, "connector": c} for d, c in self.deliveries],
+            "created": self.created,
+        }
+
 
 class Connectors:
     """``Dispatcher.connectors``: validate, add, read, enable, disable, pause, resume,
@@ -140,7 +150,11 @@ class Connectors:
     def resume(self, name: str) -> bool:
         """Send this connector's deliveries again, in order.  :returns: whether it
         was paused."""
-        return self._store.connectors.set_paused(name, False)
+        was_paused = self._store.connectors.set_paused(name, False)
+        if was_paused:
+            # Its deliveries are claimable again: idle workers need not wait to poll.
+            self._store.outbox.announce()
+        return was_paused
 
     def remove(self, name: str) -> int:
         return self._store.connectors.remove(name)

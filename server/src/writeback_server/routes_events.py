@@ -28,16 +28,7 @@ async def post_events(request: Request) -> Response:
     if created:
         EVENTS_SUBMITTED.inc(created)
     return answer(
-        {
-            "events": [
-                {
-                    "event_id": r.event_id,
-                    "deliveries": [{"id": d, "connector": c} for d, c in r.deliveries],
-                    "created": r.created,
-                }
-                for r in results
-            ]
-        },
+        {"events": [r.to_dict() for r in results]},
         202,
     )
 

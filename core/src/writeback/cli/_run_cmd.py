@@ -168,15 +168,8 @@ def dispatch(
     results = dispatcher.submit_many(events)
     # An event no connector matches is reported once, by the dispatcher's log line.
     if as_json:
-        print_json(
-            [
-                {
-                    "event_id": r.event_id,
-                    "deliveries": [{"id": d, "connector": c} for d, c in r.deliveries],
-                }
-                for r in results
-            ]
-        )
+        # Without "created": resubmitting a file prints exactly what it printed first.
+        print_json([{k: v for k, v in r.to_dict().items() if k != "created"} for r in results])
     else:
         rows = [
             [r.event_id, c, d, "new" if r.created else "known"]
@@ -314,7 +307,14 @@ def plugins(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         "auth methods",
         ["name", "transports", "distribution", "version"],
         [
-            [a["name"], ", ".join(a["transports"]), a["distribution"], a["version"]]
+            # No transports named: the method's credentials are headers, which
+            # every format sends, whatever its transport.
+            [
+                a["name"],
+                ", ".join(a["transports"]) or "any (headers)",
+                a["distribution"],
+                a["version"],
+            ]
             for a in summary["auth_methods"]
         ],
     )

@@ -109,7 +109,7 @@ def writeback_auth_methods() -> list[AuthMethodSpec]:
         AuthMethodSpec(
             name="entra",
             summary="Microsoft Entra ID client credentials (msal)",
-            transports=("httpx", "requests"),
+            # No transports: the token is a header, which every format sends.
             settings_model=EntraSettings,
             factory=_entra,
             sends_credentials=True,

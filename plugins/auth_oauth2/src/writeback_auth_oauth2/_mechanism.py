@@ -1,4 +1,5 @@
-"""The working ``oauth2`` mechanism: a token source fed by authlib, bearer on both transports."""
+"""The working ``oauth2`` mechanism: a token source fed by authlib; the token travels
+as an ``Authorization: Bearer`` header, which every format sends."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ __all__ = ["OAuth2Mechanism"]
 
 
 class OAuth2Mechanism(TokenAuthMechanismBase[OAuth2Settings]):
-    """Client credentials from ``token_url``; the token request uses the connector's transport.
+    """Client credentials from ``token_url``; the token request uses requests for a
+    ``requests`` connector (soap), else httpx.
 
     The secret is revealed for every token request, so that an ``env:`` secret is
     read then and removed from every error text.

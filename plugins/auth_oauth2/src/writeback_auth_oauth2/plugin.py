@@ -70,7 +70,7 @@ def writeback_auth_methods() -> list[AuthMethodSpec]:
         AuthMethodSpec(
             name="oauth2",
             summary="OAuth2 client credentials (client_secret_basic or client_secret_post)",
-            transports=("httpx", "requests"),
+            # No transports: the token is a header, which every format sends.
             settings_model=OAuth2Settings,
             factory=_oauth2,
             sends_credentials=True,
