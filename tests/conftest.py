@@ -63,6 +63,16 @@ def cli(tmp_path: Path, writeback_db_url: str) -> Cli:
     return Cli(tmp_path, writeback_db_url)
 
 
+@pytest.fixture
+def any_cli(tmp_path: Path, writeback_any_db_url: str) -> Cli:
+    """A :class:`Cli` on a SQLite file, then on a fresh PostgreSQL database."""
+    cli = Cli(tmp_path, writeback_any_db_url)
+    if writeback_any_db_url.startswith("postgresql"):
+        # A server database takes its key from the environment only (the fixture set one).
+        cli.env["WRITEBACK_SECRET_KEY"] = os.environ["WRITEBACK_SECRET_KEY"]
+    return cli
+
+
 def webhook_row(name: str, uri: str, source_app: str = "CRONUSUS", **extra: Any) -> dict[str, Any]:
     return {
         "name": name,
