@@ -27,6 +27,7 @@ __all__ = [
     "check_staging_row",
     "deployment_of",
     "principal_group",
+    "soap_online_warning",
     "writeback_connector_types",
 ]
 
@@ -121,6 +122,25 @@ def check_staging_row(row: Connector, options: BaseModel) -> list[str]:
     return rename_problems(getattr(options, "fields", None) or {}, fmt)
 
 
+_SOAP_ONLINE = (
+    "api_type 'soap' on Business Central online: SOAP web services are deprecated in "
+    "Business Central (since v18), publishing Microsoft's UI pages as SOAP is off by default "
+    "from v26 and removed in v29 (2026 release wave 2), and Microsoft says SOAP endpoints "
+    "will be removed in an upcoming release; the API page is the way forward: api_type "
+    "'json' with the uri https://api.businesscentral.dynamics.com/v2.0/{tenant}/{environment}"
+    "/api/dimeSoftware/dimeScheduler/v1.0/companies({company-id})/appointments."
+)
+
+
+def soap_online_warning(row: Connector, options: BaseModel) -> list[str]:
+    """The deprecation warning for ``soap`` on Business Central online (docs/connectors.md,
+    "SOAP on Business Central online"); nothing on premises, where a server keeps what
+    its version offers until it is upgraded."""
+    if row.api_type == "soap" and deployment_of(row, options) == "cloud":
+        return [_SOAP_ONLINE]
+    return []
+
+
 def _bc(context: PipelineContext) -> ConnectorType:
     from ._connector import StagingConnector
 
@@ -146,6 +166,8 @@ def writeback_connector_types() -> list[ConnectorTypeSpec]:
             default_throttle_group=principal_group,
             auth_defaults={"entra": {"scope": BC_ENTRA_SCOPE}},
             check=check_staging_row,
+            # Microsoft is retiring SOAP online: say so while the row still works.
+            warn=soap_online_warning,
             provided_by={
                 "json": "writeback-json",
                 "soap": "writeback-soap",
