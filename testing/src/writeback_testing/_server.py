@@ -163,8 +163,10 @@ class _HTTPServer(ThreadingHTTPServer):
     # worker processes, a benchmark) connect at once.
     request_queue_size = 256
 
-    def __init__(self, owner: LoopbackServer, handler_class: type[LoopbackHandler]) -> None:
-        super().__init__(("127.0.0.1", 0), handler_class)
+    def __init__(
+        self, owner: LoopbackServer, handler_class: type[LoopbackHandler], port: int = 0
+    ) -> None:
+        super().__init__(("127.0.0.1", port), handler_class)
         self.owner = owner
         self.closing = False
         self._lock = threading.Lock()
@@ -219,6 +221,9 @@ class LoopbackServer:
     """
 
     handler_class: ClassVar[type[LoopbackHandler]] = LoopbackHandler
+    #: The port :meth:`start` binds: 0 (tests) picks a free one; ``writeback
+    #: receive --port`` sets a fixed one on its instance.
+    bind_port: int = 0
 
     def __init__(self) -> None:
         self._httpd: _HTTPServer | None = None
@@ -233,11 +238,15 @@ class LoopbackServer:
         handler.respond(404, b"no handler", {"Content-Type": "text/plain"})
 
     def start(self) -> Self:
-        """Bind a free loopback port and serve from a daemon thread; returns ``self``."""
+        """Bind a loopback port (``bind_port``; a free one when 0) and serve from a
+        daemon thread; returns ``self``.
+
+        :raises OSError: the port is taken (only with a fixed ``bind_port``).
+        """
         if self._httpd is not None:
             raise RuntimeError(f"{type(self).__name__} is already started at {self.url}")
         self._stopping.clear()
-        httpd = _HTTPServer(self, self.handler_class)
+        httpd = _HTTPServer(self, self.handler_class, self.bind_port)
         self._thread = threading.Thread(
             target=httpd.serve_forever,
             kwargs={"poll_interval": 0.01},

@@ -18,13 +18,25 @@ def _demo() -> Any:
     return app
 
 
+def _receive() -> Any:
+    from ._receive_cmd import app
+
+    return app
+
+
 @hookimpl
 def writeback_commands() -> Sequence[CommandSpec]:
     return [
+        CommandSpec(
+            name="receive",
+            summary="A local webhook receiver that prints each request and checks Basic "
+            "auth and signatures.",
+            factory=_receive,
+        ),
         CommandSpec(
             name="demo",
             summary="The whole flow against local simulators, on a throwaway database "
             "unless --db is given.",
             factory=_demo,
-        )
+        ),
     ]
