@@ -160,6 +160,10 @@ class ConnectorStates:
         # and so knows at once when they are resumed.
         return {cid for cid, state in self._states.items() if state.gate.free_slots() <= 0}
 
+    def batch_scale(self) -> int:
+        """The most deliveries any connector's request may carry (1: none batches)."""
+        return max((s.pipeline.batch_limit for s in self._states.values()), default=1)
+
     def ready_in(self, closed: set[int], cap: float) -> float:
         """Seconds until one of the ``closed`` connectors may open again, at most
         ``cap`` and at least 5 ms."""

@@ -31,9 +31,11 @@ __all__ = [
     "AttemptResult",
     "AuthMechanism",
     "AuthMechanismBase",
+    "BatchRefused",
     "ConnectorType",
     "ConnectorTypeBase",
     "Delivery",
+    "OutboundBatch",
     "OutboundMessage",
     "Outcome",
     "PipelineContext",
@@ -84,6 +86,26 @@ class OutboundMessage:
     content: bytes | None = None
     #: SOAP operation name (``Create``); unused by HTTP-only formats.
     operation: str | None = None
+
+
+@dataclass
+class OutboundBatch:
+    """Several deliveries' messages for one request (an OData ``$batch``), built by
+    a connector type's ``build_batch`` and sent by a format's ``send_batch``
+    (docs/plugin-api.md, "Sending several deliveries in one request")."""
+
+    #: Where the batch request goes (``{service root}/$batch`` for OData).
+    url: str
+    #: One message per delivery, in the order the answers are expected.
+    messages: list[OutboundMessage]
+    #: Headers of the batch request itself (each message keeps its own).
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class BatchRefused(Exception):
+    """Raised by a format's ``send_batch`` when the endpoint refused the batch as
+    such (malformed, not supported): the pipeline sends each message on its own
+    instead, and sends that connector's deliveries one at a time from then on."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +229,16 @@ class ConnectorTypeBase(Generic[Options]):
     def review(self, result: AttemptResult) -> AttemptResult:
         """Refine the format's verdict (e.g. BC needs a ``Location`` header)."""
         return result
+
+    def batch_limit(self) -> int:
+        """How many deliveries may go in one request (``build_batch``); 1, the
+        default, sends each on its own.  Used only when the format has ``send_batch``."""
+        return 1
+
+    def build_batch(self, messages: list[OutboundMessage]) -> OutboundBatch:
+        """One request carrying ``messages`` (each from ``build_message``), when
+        ``batch_limit`` allows more than one."""
+        raise NotImplementedError
 
     def probe_message(self) -> OutboundMessage:
         """The side-effect-free request ``connectors test`` sends: ``HEAD {uri}``."""

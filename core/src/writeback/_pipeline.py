@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from ._interfaces import (
     ApiFormat,
     AttemptResult,
     AuthMechanism,
+    BatchRefused,
     ConnectorType,
     Delivery,
     OutboundMessage,
@@ -68,6 +70,10 @@ class Pipeline:
                 DeprecationWarning,
                 stacklevel=2,
             )
+        #: Deliveries the worker may send in one request (``send_batch``): the type's
+        #: ``batch_limit`` when the format can send a batch, else 1.  Set to 1 for
+        #: good when the endpoint refuses a batch as such (``BatchRefused``).
+        self.batch_limit = _batch_limit(connector_type, api_format)
 
     @classmethod
     def build(
@@ -106,15 +112,19 @@ class Pipeline:
             return await self.api_format.send(message)  # type: ignore[call-arg]
         return await self.api_format.send(message, auth)
 
+    def _message(self, delivery: Delivery) -> OutboundMessage:
+        message = self.connector_type.build_message(delivery)
+        if not isinstance(message, OutboundMessage):
+            raise TypeError(
+                f"connector type {self.connector.type_spec.name!r}: build_message returned "
+                f"{type(message).__name__}, not OutboundMessage"
+            )
+        return message
+
     async def send(self, delivery: Delivery) -> AttemptResult:
         """One attempt: build the message, take the credentials, send, review the answer."""
         try:
-            message = self.connector_type.build_message(delivery)
-            if not isinstance(message, OutboundMessage):
-                raise TypeError(
-                    f"connector type {self.connector.type_spec.name!r}: build_message returned "
-                    f"{type(message).__name__}, not OutboundMessage"
-                )
+            message = self._message(delivery)
             auth = await self.attempt_auth()
             result = await self._send(message, auth)
             # The object that attached the refused credential replaces exactly that one.
@@ -124,18 +134,82 @@ class Pipeline:
                 )
                 result = await self._send(message, auth)
             result = self.connector_type.review(result)
-        except AttemptError as exc:
-            result = attempt_error_result(exc)
-        except Exception as exc:  # a plugin bug must end up in the record, not kill the worker
-            log.exception("connector %s: plugin error", self.connector.name)
-            result = AttemptResult(
-                Outcome.FAILED,
-                error=f"{CODE_PLUGIN_BUG}: internal error in a plugin: {exc!r}",
-                code=CODE_PLUGIN_BUG,
+        except Exception as exc:
+            result = self._failure(exc)
+        return _finished(result)
+
+    async def send_batch(self, deliveries: Sequence[Delivery]) -> list[AttemptResult]:
+        """One attempt of each delivery, in one request when ``batch_limit`` allows
+        (the type's ``build_batch``, the format's ``send_batch``); one result each,
+        in order.  A whole-batch 401 refreshes the credentials once, as ``send``
+        does; a batch the endpoint refuses as such is sent one request at a time,
+        and so is everything after it (said once, as a warning)."""
+        results: list[AttemptResult | None] = [None] * len(deliveries)
+        messages: dict[int, OutboundMessage] = {}
+        for i, delivery in enumerate(deliveries):
+            try:
+                messages[i] = self._message(delivery)
+            except Exception as exc:  # this delivery's own problem: the others still go
+                results[i] = _finished(self._failure(exc))
+        if len(messages) < 2 or self.batch_limit < 2:
+            for i in messages:
+                results[i] = await self.send(deliveries[i])
+            return [r for r in results if r is not None]
+        try:
+            answers = await self._send_batch(list(messages.values()))
+        except BatchRefused as exc:
+            if self.batch_limit > 1:
+                log.warning(
+                    "connector %s: the endpoint refused a batch request (%s); sending one "
+                    "request per delivery from now on",
+                    self.connector.name,
+                    REDACTOR.redact(str(exc)),
+                )
+            self.batch_limit = 1
+            for i in messages:
+                results[i] = await self.send(deliveries[i])
+            return [r for r in results if r is not None]
+        except Exception as exc:
+            answers = [self._failure(exc)] * len(messages)
+        for i, answer in zip(messages, answers, strict=True):
+            results[i] = _finished(answer)
+        return [r for r in results if r is not None]
+
+    async def _send_batch(self, messages: list[OutboundMessage]) -> list[AttemptResult]:
+        auth = await self.attempt_auth()
+        batch = self.connector_type.build_batch(messages)  # type: ignore[attr-defined]
+        answer = await self.api_format.send_batch(batch, auth)  # type: ignore[attr-defined]
+        whole_401 = isinstance(answer, AttemptResult) and answer.status_code == 401
+        if whole_401 and await auth.refresh_after_401():
+            log.info(
+                "connector %s: 401 for a batch, resending it once with fresh credentials",
+                self.connector.name,
             )
-        if result.error:
-            result = replace(result, error=REDACTOR.redact(result.error))
-        return with_code(result)
+            answer = await self.api_format.send_batch(batch, auth)  # type: ignore[attr-defined]
+        if isinstance(answer, AttemptResult):  # the batch answered as a whole
+            answers = [answer] * len(messages)
+        else:
+            answers = list(answer)
+            if len(answers) != len(messages) or not all(
+                isinstance(a, AttemptResult) for a in answers
+            ):
+                raise TypeError(
+                    f"API format {self.connector.format_spec.name!r}: send_batch returned "
+                    f"{len(answers)} results for {len(messages)} messages"
+                )
+        return [self.connector_type.review(a) for a in answers]
+
+    def _failure(self, exc: Exception) -> AttemptResult:
+        """What an exception while sending comes to: an ``AttemptError`` as the
+        result it stands for; anything else a plugin bug, recorded, never raised."""
+        if isinstance(exc, AttemptError):
+            return attempt_error_result(exc)
+        log.error("connector %s: plugin error", self.connector.name, exc_info=exc)
+        return AttemptResult(
+            Outcome.FAILED,
+            error=f"{CODE_PLUGIN_BUG}: internal error in a plugin: {exc!r}",
+            code=CODE_PLUGIN_BUG,
+        )
 
     async def probe(self) -> ProbeReport:
         """``connectors test``: the type's side-effect-free request, judged by the type."""
@@ -153,6 +227,26 @@ class Pipeline:
 
     async def aclose(self) -> None:
         await self.api_format.aclose()
+
+
+def _finished(result: AttemptResult) -> AttemptResult:
+    """``result`` as recorded: secrets removed from its error, its code set."""
+    if result.error:
+        result = replace(result, error=REDACTOR.redact(result.error))
+    return with_code(result)
+
+
+def _batch_limit(connector_type: Any, api_format: Any) -> int:
+    """How many deliveries one request may carry: the type's ``batch_limit``
+    when it can build a batch and the format can send one, else 1."""
+    limit = getattr(connector_type, "batch_limit", None)
+    if not callable(limit) or not callable(getattr(api_format, "send_batch", None)):
+        return 1
+    try:
+        return max(1, int(limit()))
+    except Exception:  # a plugin bug here must not stop its deliveries: send singly
+        log.exception("connector type: batch_limit() failed; sending one request each")
+        return 1
 
 
 def _takes_auth(api_format: Any) -> bool:

@@ -25,7 +25,8 @@ from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._attempt import WorkerStats, attempt
+from ._attempt import WorkerStats
+from ._batching import attempt_batch, batch_limit, take_batch
 from ._connector_states import ConnectorState, ConnectorStates
 from ._errors import UserError
 from ._fleet import FleetLimits
@@ -105,6 +106,11 @@ class Worker:
         # Told of each attempt once it is recorded; with none installed, nothing is built.
         self._observers = registry.observers()
         self._inflight: dict[asyncio.Task[None], Claim] = {}
+        # The other claims a slot's batch request carries (``_batching``), by task.
+        self._mates: dict[asyncio.Task[None], list[Claim]] = {}
+        # The largest batch of any connector's (1: none batches): claims are
+        # wanted for that many per slot.
+        self._batch_scale = 1
         # Claimed (leased) and waiting for a free slot, in claim order.
         self._ready: deque[Claim] = deque()
         # Attempts that ended, recorded with the next claim in one transaction.
@@ -195,6 +201,7 @@ class Worker:
                 await self._attempt_ended(FLUSH_AFTER)
                 continue
             skip = self._connectors.closed()
+            self._batch_scale = self._connectors.batch_scale()
             wanted = self._wanted()
             finished, self._finished = self._finished, []
             claims = await self._claim(wanted, skip, finished)
@@ -266,8 +273,11 @@ class Worker:
         return bool(self._finished) and time.monotonic() - self._finished[0].ended >= FLUSH_AFTER
 
     def _wanted(self) -> int:
-        """How many more deliveries the slots and the local queue could take."""
-        return (1 + QUEUE_DEPTH) * self.concurrency - len(self._inflight) - len(self._ready)
+        """How many more deliveries the slots and the local queue could take (a
+        batching connector's slot takes up to its batch, ``_batch_scale``)."""
+        mates = sum(len(m) for m in self._mates.values())
+        room = (QUEUE_DEPTH + self._batch_scale) * self.concurrency
+        return room - len(self._inflight) - mates - len(self._ready)
 
     async def _fill(self) -> int:
         """Start claimed deliveries while slots are free and their connector's gate
@@ -276,13 +286,15 @@ class Worker:
         while self._ready and len(self._inflight) < self.concurrency:
             claim = self._ready.popleft()
             state = await self._connectors.for_claim(claim)
+            batch = take_batch(self._ready, claim, batch_limit(state))
             if isinstance(state, ConnectorState) and (
                 not state.may_start() or not await state.gate.admit()
             ):
-                refused.append(claim)
+                refused.extend(batch)
                 continue
-            task = asyncio.create_task(self._slot(claim, state))
+            task = asyncio.create_task(self._slot(batch, state))
             self._inflight[task] = claim
+            self._mates[task] = batch[1:]
             task.add_done_callback(self._ended)
             started += 1
         if refused:
@@ -290,9 +302,10 @@ class Worker:
             await self._offload(self.store.outbox.release, refused, self.owner)
         return started
 
-    async def _slot(self, claim: Claim, state: ConnectorState | AttemptResult) -> None:
-        """Attempt ``claim``, then the claims waiting in the local queue, one after
-        the other, until the queue is empty or the next one's connector is closed.
+    async def _slot(self, batch: list[Claim], state: ConnectorState | AttemptResult) -> None:
+        """Attempt ``batch`` (one claim, or several in one request), then the claims
+        waiting in the local queue, one after the other, until the queue is empty
+        or the next one's connector is closed.
 
         A slot going on by itself, rather than ending and waiting for the run loop
         to start a new task, keeps its connection busy: the run loop's round trip
@@ -303,9 +316,9 @@ class Worker:
         while True:
             # Awaited first: the run loop swaps ``_finished`` for a new list while
             # the attempt runs, and the result must land in the current one.
-            done = await attempt(claim, state)
-            self._finished.append(done)
-            if len(self._finished) == 1 or self._claim_due():
+            done = await attempt_batch(batch, state)
+            self._finished.extend(done)
+            if len(self._finished) == len(done) or self._claim_due():
                 # The first result starts the run loop's flush timer, and a batch
                 # wanted calls for a claim; waking it for every other result cost
                 # it a turn per delivery, a share of the CPU worth saving
@@ -316,16 +329,20 @@ class Worker:
                 return
             claim = self._ready.popleft()
             self._inflight[task] = claim
+            self._mates[task] = []
             state = await self._connectors.for_claim(claim)
+            batch = take_batch(self._ready, claim, batch_limit(state))
             if isinstance(state, ConnectorState) and (
                 not state.may_start() or not await state.gate.admit()
             ):
-                # The run loop gives it back (and skips its connector in claims).
-                self._ready.appendleft(claim)
+                # The run loop gives them back (and skips their connector in claims).
+                self._ready.extendleft(reversed(batch))
                 return
+            self._mates[task] = batch[1:]
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
+        self._mates.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             # Not an attempt's failure (those are recorded): the worker's own, such
             # as the database gone while looking up a connector.  The run loop
@@ -347,7 +364,8 @@ class Worker:
     async def _renew_leases(self) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
-            claims = [*self._inflight.values(), *self._ready]
+            mates = [claim for batch in self._mates.values() for claim in batch]
+            claims = [*self._inflight.values(), *mates, *self._ready]
             try:
                 lost = await self._offload(
                     self.store.outbox.renew, claims, self.owner, lease_seconds=self.lease_seconds
