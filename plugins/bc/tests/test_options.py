@@ -32,6 +32,9 @@ def refused(row: dict[str, Any], registry: PluginRegistry) -> list[str]:
         ({"deployment": "azure"}, "options.deployment is 'azure': input should be 'onprem' or"),
         ({"allow_insecure_http": "yes"}, "options.allow_insecure_http is 'yes': input should be"),
         ({"timeout": 0}, "options.timeout is 0: input should be greater than 0"),
+        ({"batch_size": 0}, "options.batch_size is 0: input should be greater than or equal"),
+        ({"batch_size": 101}, "options.batch_size is 101: input should be less than or equal"),
+        ({"batch_size": "20"}, "options.batch_size is '20': input should be a valid integer"),
         ({"signing_secret": "whsec_x"}, "options.signing_secret is not a known field; allowed"),
     ],
 )

@@ -47,7 +47,7 @@ def test_auth_rules_are_the_support_matrix(registry: PluginRegistry) -> None:
 def test_defaults_coalesce_throttle_and_entra_scope(registry: PluginRegistry) -> None:
     spec = registry.connector_type("bc")
     assert spec.coalesce_default is True
-    assert (spec.throttle_default.max_concurrency, spec.throttle_default.rate) == (8, "6000/300s")
+    assert (spec.throttle_default.max_concurrency, spec.throttle_default.rate) == (5, "6000/300s")
     assert spec.auth_defaults == {"entra": {"scope": BC_ENTRA_SCOPE}}
     assert BC_ENTRA_SCOPE == "https://api.businesscentral.dynamics.com/.default"
     assert spec.secret_fields == ()

@@ -41,3 +41,23 @@ def test_on_premises_is_host_and_port_plus_the_user():
     basic = {"method": "basic", "username": "PLANNER", "password": "p"}
     uri = "http://bc.example.test:7048/BC/api/contoso/planning/v1.0/companies(1)/staging"
     assert group(uri, basic) == "bc:bc.example.test:7048|basic:planner"
+
+
+def test_the_default_throttle_is_the_online_per_user_limit_shared_by_the_group():
+    """Contract §10: 5 concurrent, 6000/300s, one budget per environment and principal
+    (the fleet meters a throttle group as one, whichever connector or worker sends)."""
+    from writeback.plugin import PluginRegistry, validate_connector
+
+    registry = PluginRegistry.load()
+    entra = {"method": "entra", "tenant_id": "t", "client_id": "app-1", "client_secret": "s"}
+    uri = ONLINE.format(tenant="t1", env="production")
+    rows = [
+        {"name": name, "type": "bc", "api_type": "json", "uri": u, "source_app": "A", "auth": entra}
+        for name, u in (("planning", uri), ("other", uri.replace("staging", "other")))
+    ]
+    first, second = (validate_connector(r, registry) for r in rows)
+    for connector in (first, second):
+        assert (connector.throttle.max_concurrency, connector.throttle.rate) == (5, "6000/300s")
+    assert first.throttle_group == second.throttle_group
+    own = validate_connector({**rows[0], "throttle": {"max_concurrency": 2}}, registry)
+    assert own.throttle.max_concurrency == 2 and own.throttle_group == first.throttle_group

@@ -9,6 +9,7 @@ from writeback.plugin import (
     AttemptResult,
     ConnectorTypeBase,
     Delivery,
+    OutboundBatch,
     OutboundMessage,
     Outcome,
     ProbeReport,
@@ -20,7 +21,7 @@ from .staging import json_body, page_record, staging_row
 if TYPE_CHECKING:
     from writeback.plugin import PipelineContext
 
-__all__ = ["StagingConnector", "probe_url"]
+__all__ = ["StagingConnector", "probe_url", "service_root"]
 
 #: Failed answers that have one usual cause, with the code and the advice we add.
 _HINTS = {
@@ -51,6 +52,13 @@ _CREDENTIALS = {
     "oauth2": "check auth.client_id and auth.client_secret, and that the server accepts tokens "
     "of this authorization server",
 }
+
+
+def service_root(uri: str) -> str | None:
+    """The OData service root of an API page's uri: everything before
+    ``/companies(`` (``None`` when the uri has no such segment)."""
+    at = uri.find("/companies(")
+    return uri[:at] if at > 0 else None
 
 
 def probe_url(uri: str) -> str:
@@ -88,6 +96,19 @@ class StagingConnector(ConnectorTypeBase[StagingOptions]):
             headers={"accept": "application/json"},
             payload=json_body(row, self.renames),
         )
+
+    def batch_limit(self) -> int:
+        """Rows per request: ``options.batch_size`` over json when the uri names its
+        service root (``…/companies(``), else 1 (SOAP has no batch here)."""
+        if self.soap or service_root(self.context.connector.uri) is None:
+            return 1
+        return int(getattr(self.options, "batch_size", 1))
+
+    def build_batch(self, messages: list[OutboundMessage]) -> OutboundBatch:
+        """``POST {service root}/$batch`` carrying each row's request (contract §10)."""
+        root = service_root(self.context.connector.uri)
+        assert root is not None  # batch_limit() is 1 otherwise
+        return OutboundBatch(url=f"{root}/$batch", messages=messages)
 
     def review(self, result: AttemptResult) -> AttemptResult:
         """A JSON 2xx counts only with ``Location``; usual failures get their advice."""

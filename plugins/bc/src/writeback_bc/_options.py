@@ -60,3 +60,11 @@ class BcOptions(StagingOptions):
         description="'onprem' or 'cloud' (Business Central online); unset: cloud when the "
         "URI's host is under dynamics.com, else onprem",
     )
+    batch_size: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        strict=True,
+        description="over json, how many due staging rows go in one OData $batch request "
+        "(1 to 100, Business Central's most per batch; 1 sends one request per row)",
+    )

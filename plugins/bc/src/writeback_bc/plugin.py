@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BC_AUTH_RULES",
     "BC_ENTRA_SCOPE",
+    "BC_THROTTLE",
     "STAGING_THROTTLE",
     "check_staging_row",
     "deployment_of",
@@ -34,12 +35,14 @@ __all__ = [
 #: The Entra scope of Business Central's APIs (online and on-premises with Entra).
 BC_ENTRA_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 
-#: Business Central online's published limits (Microsoft's; they change, and 429
-#: with Retry-After decides): about 6,000 requests per 5-minute window per user,
-#: ~100 concurrent. Eight in flight per connector keeps a dozen connectors of one
-#: tenant under the concurrency cap, and bigger httpx pools got slower
-#: (docs/benchmarks.md, "Lasting advice from these measurements").
+#: The staging types' default throttle (``nav``'s): eight in flight per connector,
+#: 6,000 requests per 5 minutes; bigger httpx pools got slower (docs/benchmarks.md,
+#: "Lasting advice from these measurements").
 STAGING_THROTTLE = ThrottleDefaults(max_concurrency=8, rate="6000/300s")
+#: ``bc``'s default throttle: Business Central online's per-user limits as Microsoft
+#: publishes them (5 concurrent requests, 6,000 per 5-minute window; beyond them
+#: 429 with Retry-After), shared by the principal's throttle group (contract §10).
+BC_THROTTLE = ThrottleDefaults(max_concurrency=5, rate="6000/300s")
 
 _BASIC_ONLINE = (
     "basic authentication on Business Central online: Microsoft retired Basic (web service "
@@ -161,7 +164,7 @@ def writeback_connector_types() -> list[ConnectorTypeSpec]:
             # A pending update is worthless once a later change is queued: BC would
             # process both staging rows, the first only to be overwritten.
             coalesce_default=True,
-            throttle_default=STAGING_THROTTLE,
+            throttle_default=BC_THROTTLE,
             # BC's limits are per user: one budget per environment and principal.
             default_throttle_group=principal_group,
             auth_defaults={"entra": {"scope": BC_ENTRA_SCOPE}},

@@ -29,12 +29,14 @@ from writeback.plugin import (
     AttemptAuth,
     AttemptError,
     AttemptResult,
+    OutboundBatch,
     OutboundMessage,
     classify_status,
     connection_failure,
     deadline_passed,
 )
 
+from ._batch import batch_body, read_answer, whole_answer
 from ._describe import describe_timeout, describe_transport_error
 from ._lanes import Lanes
 from ._tls import verify_setting
@@ -170,6 +172,44 @@ class JsonFormat:
             return connection_failure(describe_transport_error(exc, message.url))
         return classify_status(response.status_code, response.headers, text, url=message.url)
 
+    async def send_batch(
+        self, batch: OutboundBatch, auth: AttemptAuth = NO_AUTH
+    ) -> AttemptResult | list[AttemptResult]:
+        """Send ``batch`` as one OData JSON batch request (``_batch``): one result
+        per message, or one for the whole batch when it was answered as a whole.
+
+        :raises BatchRefused: the server refused the batch as such.
+        """
+        lanes = self._lanes or self._open_lanes()
+        headers = httpx.Headers(batch.headers)
+        headers["content-type"] = "application/json"
+        headers["accept"] = "application/json"
+        headers.update(auth.headers())
+        transport_auth: httpx.Auth | None = auth.transport_auth("httpx")
+        deadline: asyncio.Timeout | None = None
+        try:
+            async with lanes.borrow() as client, asyncio.timeout(self.timeout) as deadline:
+                request = client.build_request(
+                    "POST", batch.url, content=batch_body(batch), headers=headers
+                )
+                response = await client.send(request, auth=transport_auth, stream=True)
+                try:
+                    raw = await _read(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            return deadline_passed(self.timeout, batch.url)
+        except httpx.TimeoutException as exc:
+            if _past(deadline):
+                return deadline_passed(self.timeout, batch.url)
+            return connection_failure(describe_timeout(exc, batch.url, self.timeout), timeout=True)
+        except httpx.TransportError as exc:
+            return connection_failure(describe_transport_error(exc, batch.url))
+        if not response.is_success:
+            text = raw[:ERROR_BODY_LIMIT].decode(response.charset_encoding or "utf-8", "replace")
+            return whole_answer(response.status_code, response.headers, text, batch.url)
+        return read_answer(raw, batch.messages)
+
     def _open_lanes(self) -> Lanes:
         # One SSL context for every lane: httpx would load the bundle for each client.
         context = self._ssl_context or _ssl_context()
@@ -211,6 +251,19 @@ async def _drain(response: httpx.Response) -> None:
         size += len(chunk)
         if size > ANSWER_LIMIT:
             break
+
+
+async def _read(response: httpx.Response) -> bytes:
+    """A batch answer's body, at most :data:`ANSWER_LIMIT` bytes (cut there: a longer
+    one is then not valid JSON, and every message in it is retried)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > ANSWER_LIMIT:
+            break
+    return b"".join(chunks)[:ANSWER_LIMIT]
 
 
 async def _error_body(response: httpx.Response) -> str | None:
