@@ -283,6 +283,13 @@ def test_from_response():
             "WB-313",
             True,
         ),
+        (
+            lambda: token_oauth_error(
+                "temporarily_unavailable", None, url="https://h/t", client_id="c", status=429
+            ),
+            "WB-313",
+            True,
+        ),
         (lambda: token_http_error(404, url="https://h/t"), "WB-312", False),
         (lambda: token_http_error(502, url="https://h/t"), "WB-313", True),
         (lambda: token_http_error(429, url="https://h/t"), "WB-313", True),

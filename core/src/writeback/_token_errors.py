@@ -58,10 +58,12 @@ def _detail(error: str, description: str | None) -> str:
 def token_oauth_error(
     error: str, description: str | None, *, url: str, client_id: str, status: int | None = None
 ) -> AttemptError:
-    """An OAuth2 error answer (``{"error": …}``): never retryable, the request must change."""
+    """An OAuth2 error answer (``{"error": …}``): not retryable, the request must change;
+    unless its status says the server is busy (5xx, 408, 429: Entra throttles with a 429
+    carrying an OAuth2 body), which waiting cures."""
     where = endpoint_of(url)
     detail = _detail(error, description)
-    if status is not None and status >= 500:
+    if status is not None and (status >= 500 or status in (408, 429)):
         return token_http_error(status, url=url, detail=detail)
     if error in CREDENTIAL_ERRORS:
         return AttemptError(
