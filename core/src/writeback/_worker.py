@@ -35,6 +35,7 @@ from ._registry import PluginRegistry
 from ._schedule import idle_sleep, next_delay
 from ._secrets import secret_safe_logger
 from .store import Claim, Finished, LoopRunner, Store
+from .store._wake import Wakeup
 
 if TYPE_CHECKING:
     from .store._driver import Steps
@@ -118,6 +119,10 @@ class Worker:
         self._stopping = asyncio.Event()
         # Set whenever an attempt ends: the run loop's wake-up call.
         self._wakeup = asyncio.Event()
+        # Set by stop() and when work is queued (this process's submits, NOTIFY):
+        # an idle worker waits on it rather than only polling (``store._wake``).
+        self._news = Wakeup()
+        self._news.also = self._wakeup
         self._hurry = asyncio.Event()
         self._broken: BaseException | None = None
         # Runs the claims; made (and closed) on the run's own loop.
@@ -128,11 +133,13 @@ class Worker:
         if self._stopping.is_set():
             self._hurry.set()
         self._stopping.set()
+        self._news.set()
 
     async def run(self, *, until_idle: bool = False) -> WorkerStats:
         """Work until stopped, or with ``until_idle`` until nothing is pending."""
         renewer = asyncio.create_task(self._renew_leases())
         self._runner = self.store.outbox.loop_runner()
+        self._news.start(self.store.outbox)
         failed = False
         try:
             await self._connectors.prepare()
@@ -166,6 +173,7 @@ class Worker:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
+            await self._news.aclose()
             await self._connectors.aclose()
             await self._runner.aclose()
             self._runner = None
@@ -204,6 +212,8 @@ class Worker:
             self._batch_scale = self._connectors.batch_scale()
             wanted = self._wanted()
             finished, self._finished = self._finished, []
+            # Before the claim: news of work queued from now on ends the idle wait.
+            self._news.clear()
             claims = await self._claim(wanted, skip, finished)
             self.stats.count(finished, self.on_progress)
             self._ready.extend(claims)
@@ -218,13 +228,16 @@ class Worker:
             wake, pending = await self._offload(self._next_wake, skip, until_idle)
             if not pending:
                 return
-            # Wake for the next scheduled retry or a gate opening, but look again
-            # at least every second: another process may submit or claim meanwhile.
+            # Wake for the next scheduled retry or a gate opening, when told of new
+            # work, and in any case look again every poll (at most every second by
+            # default): a SQLite store gets no word of another process's submits.
             idle = 0 if claims else min(idle + 1, 16)  # 2**idle: no overflow
             delay = idle_sleep(wake, time.time(), idle, self.poll_interval)
-            delay = min(delay, self._connectors.ready_in(skip, self.poll_interval), 1.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            delay = min(delay, self._connectors.ready_in(skip, self.poll_interval))
+            delay = min(delay, max(self.poll_interval, 1.0))
+            if self._stopping.is_set():
+                continue  # stopped during the awaits above, after the news was cleared
+            await self._news.wait(delay)
 
     # -- throttling and leases -----------------------------------------------------
 

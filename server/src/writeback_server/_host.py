@@ -50,6 +50,10 @@ class WorkerOptions:
     concurrency: int = 8
     #: Seconds in-flight attempts may take to end on shutdown.
     grace: float = 30.0
+    #: Seconds between looks for work nobody announced: submits through this
+    #: service wake the worker at once (the store's ``queued`` signal), and on
+    #: PostgreSQL so do other processes' (LISTEN/NOTIFY).
+    poll_interval: float = 0.5
 
 
 @contextlib.contextmanager
@@ -111,6 +115,7 @@ class Service:
             self._runner = self.host.start_worker(
                 concurrency=self.worker_options.concurrency,
                 grace_seconds=self.worker_options.grace,
+                poll_interval=self.worker_options.poll_interval,
             )
         try:
             yield self

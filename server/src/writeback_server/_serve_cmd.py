@@ -71,6 +71,17 @@ def serve(
             max=3600,
         ),
     ] = 30.0,
+    poll_interval: Annotated[
+        float,
+        typer.Option(
+            "--poll-interval",
+            metavar="SECONDS",
+            help="With --worker: how often it looks for work it was not told of "
+            "(this process's submits wake it at once).",
+            min=0.05,
+            max=86400,
+        ),
+    ] = 0.5,
 ) -> None:
     """Run the HTTP API over the store (with --worker, deliver too); stop with SIGTERM."""
     import uvicorn
@@ -87,7 +98,11 @@ def serve(
     application = create_app(
         url,
         max_body=limit,
-        worker=WorkerOptions(concurrency=concurrency, grace=grace) if worker else None,
+        worker=(
+            WorkerOptions(concurrency=concurrency, grace=grace, poll_interval=poll_interval)
+            if worker
+            else None
+        ),
     )
     config = uvicorn.Config(
         application,

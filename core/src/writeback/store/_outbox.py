@@ -16,7 +16,7 @@ import functools
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from .._event import AppointmentEvent
@@ -28,6 +28,7 @@ from ._salvage import drive, drive_async, record_one_by_one
 from ._schema import deliveries
 from ._statements import NEXT_WAKE, db_now
 from ._submit import Target, TargetsFor, new_delivery_id, write_batch
+from ._wake import CHANNEL, WorkSignal
 
 __all__ = [
     "AttemptRecord",
@@ -58,6 +59,11 @@ class Outbox(DeliveryLedger):
         self._work_engine = work_engine or engine
         # Claims and results: the statements a busy worker runs all the time.
         self._hot = DriverStatements(self._work_engine)
+        #: Told once a submit or retry that queued deliveries has committed: the
+        #: workers of this process wake at once (``_wake``).
+        self.queued = WorkSignal()
+        # PostgreSQL also tells the workers of other processes (LISTEN/NOTIFY).
+        self._notify = engine.dialect.name == "postgresql"
 
     # -- submit ------------------------------------------------------------------
 
@@ -91,13 +97,51 @@ class Outbox(DeliveryLedger):
             try:
                 with self._engine.begin() as conn:
                     per_event = targets(conn) if callable(targets) else targets
-                    return write_batch(conn, batch, per_event)
+                    made = write_batch(conn, batch, per_event)
+                    queued = any(created and pairs for pairs, created in made)
+                    if queued and self._notify:
+                        # Sent by the server at COMMIT, so no worker wakes to a
+                        # delivery it cannot see yet.
+                        conn.execute(text(f"NOTIFY {CHANNEL}"))
             except IntegrityError:
                 # Another process stored one of these event ids between our look
                 # and our insert (or removed a connector we matched): look again.
                 if attempt == _SUBMIT_TRIES - 1:
                     raise
+                continue
+            if queued:
+                self.queued.fire()
+            return made
         raise AssertionError("unreachable")
+
+    def retry(
+        self,
+        delivery_ids: Sequence[str] = (),
+        *,
+        all_dead: bool = False,
+        connector: str | None = None,
+        since: float | None = None,
+    ) -> list[str]:
+        """As :meth:`DeliveryLedger.retry`; the workers are told of what was re-queued."""
+        requeued = super().retry(delivery_ids, all_dead=all_dead, connector=connector, since=since)
+        if requeued:
+            self.announce()
+        return requeued
+
+    def listen_engine(self) -> Engine | None:
+        """The engine whose database ``NOTIFY``s of queued work (PostgreSQL), else
+        ``None``; only where psycopg's asyncio mode works (``_loop``)."""
+        from ._loop import _loop_can_watch_sockets
+
+        return self._engine if self._notify and _loop_can_watch_sockets() else None
+
+    def announce(self) -> None:
+        """Tell the workers that deliveries may have become due (after a commit
+        that queued some outside :meth:`submit_many`: a retry, a resume)."""
+        if self._notify:
+            with self._engine.begin() as conn:
+                conn.execute(text(f"NOTIFY {CHANNEL}"))
+        self.queued.fire()
 
     # -- claim and finish ----------------------------------------------------------
 
