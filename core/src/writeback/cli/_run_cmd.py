@@ -229,6 +229,32 @@ def worker(
             "as 'deliveries prune --older-than' does, at most once a minute.",
         ),
     ] = None,
+    poll_interval: Annotated[
+        float,
+        typer.Option(
+            "--poll-interval",
+            metavar="SECONDS",
+            help="How often an idle worker looks for work it was not told of "
+            "(submits of other processes on SQLite).",
+            min=0.05,
+            max=86400,
+        ),
+    ] = 0.5,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            metavar="PORT",
+            help="Serve this process's counters at http://HOST:PORT/metrics "
+            "(Prometheus; needs writeback-server). 0: a free port.",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option("--metrics-host", metavar="ADDRESS", help="Address /metrics listens on."),
+    ] = "127.0.0.1",
 ) -> None:
     """Send due deliveries; runs until SIGTERM/Ctrl-C, or with --until-idle until done."""
     retain = None
@@ -236,13 +262,22 @@ def worker(
         from ..store._retention import parse_duration
 
         retain = parse_duration(retention, "--retention")
+    dispatcher = STATE.dispatcher()
+    if metrics_port is not None:
+        from ._metrics_port import serve_metrics
+
+        url, note = serve_metrics(metrics_host, metrics_port, dispatcher.registry)
+        err.print(f"writeback worker: metrics on {url}", markup=False, soft_wrap=True)
+        if note is not None:
+            err.print(f"note: {note}", markup=False)
     stats = drain(
-        STATE.dispatcher(),
+        dispatcher,
         retention=retain,
         until_idle=until_idle,
         concurrency=concurrency,
         lease_seconds=lease,
         grace_seconds=grace,
+        poll_interval=poll_interval,
     )
     _report(stats)
 
