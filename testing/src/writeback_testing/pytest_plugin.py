@@ -26,6 +26,8 @@ pytest_plugins = [
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from writeback.plugin import PluginRegistry
+
     from writeback_testing.webhook import WebhookReceiver
 
 
@@ -59,6 +61,18 @@ def writeback_receiver_factory() -> Iterator[Callable[..., WebhookReceiver]]:
             return stack.enter_context(WebhookReceiver(**kwargs))
 
         yield make
+
+
+@pytest.fixture
+def writeback_registry() -> Callable[..., PluginRegistry]:
+    """``writeback_registry(only=[...], plugins={...})``: a registry of the built-ins and
+    the named plugins only, so a plugin's tests do not depend on what else is installed.
+
+    See :func:`writeback_testing.registry.writeback_registry`.
+    """
+    from writeback_testing.registry import writeback_registry
+
+    return writeback_registry
 
 
 @pytest.fixture

@@ -1,0 +1,31 @@
+"""The bc type against its contract suite, over the API page and the SOAP page."""
+
+from __future__ import annotations
+
+from writeback_testing.contract import ConnectorTypeContract
+
+BASIC = {"method": "basic", "username": "WEBUSER", "password": "access-key-0123"}
+
+
+class TestBcJsonContract(ConnectorTypeContract):
+    plugin = "bc"
+    uses = ("json", "basic")
+    api_format = "json"
+    backend = "bc_api"
+    auth = BASIC
+    valid_options = {"deployment": "onprem", "timeout": 20}
+    invalid_options = [
+        {"deployment": "moon"},
+        {"fields": {"colour": "Colour"}},
+        {"fields": {"subject": " "}},
+        {"timeout": 601},
+    ]
+
+
+class TestBcSoapContract(ConnectorTypeContract):
+    plugin = "bc"
+    uses = ("soap", "basic")
+    api_format = "soap"
+    auth = BASIC
+    valid_options = {"deployment": "onprem"}
+    invalid_options = [{"deployment": "moon"}, {"colour": "blue"}]
