@@ -24,6 +24,12 @@ def _receive() -> Any:
     return app
 
 
+def _plugin() -> Any:
+    from ._plugin_new_cmd import app
+
+    return app
+
+
 @hookimpl
 def writeback_commands() -> Sequence[CommandSpec]:
     return [
@@ -32,6 +38,11 @@ def writeback_commands() -> Sequence[CommandSpec]:
             summary="A local webhook receiver that prints each request and checks Basic "
             "auth and signatures.",
             factory=_receive,
+        ),
+        CommandSpec(
+            name="plugin",
+            summary="Start a new plugin distribution: writeback plugin new NAME --kind KIND.",
+            factory=_plugin,
         ),
         CommandSpec(
             name="demo",
