@@ -197,7 +197,7 @@ def test_connectors_show_prints_the_throttle_and_coalescing_in_effect(cli, write
     assert hook["coalesce"] is False and hook["throttle"] == {"max_concurrency": None, "rate": None}
     assert cli("connectors", "show", "hook-coalesced", "--json").json()["coalesce"] is True
     bc = cli("connectors", "show", "bc", "--json").json()
-    assert bc["coalesce"] is True and bc["throttle"] == {"max_concurrency": 8, "rate": "6000/300s"}
+    assert bc["coalesce"] is True and bc["throttle"] == {"max_concurrency": 5, "rate": "6000/300s"}
 
 
 def test_dispatch_wait_returns_once_its_own_deliveries_are_settled(cli, writeback_receiver_factory):

@@ -53,7 +53,9 @@ def test_oauth2_token_reused_and_refreshed_once_after_401(
         "client_secret": SECRET,
         "scope": "api://bc/.default",
     }
-    cli("connectors", "add", cli.file(bc_row("bc", api.endpoint, auth)))
+    # One request per row ($batch off): the third request is the one refused.
+    row = {**bc_row("bc", api.endpoint, auth), "options": {"batch_size": 1}}
+    cli("connectors", "add", cli.file(row))
     events = [appointment_event("create", f"G{n}") for n in range(3)]
     made = cli("dispatch", cli.file("\n".join(json.dumps(e) for e in events)), "--json").json()
     cli("worker", "--until-idle", "--concurrency", "1")

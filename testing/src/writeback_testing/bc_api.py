@@ -21,9 +21,18 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from writeback_testing._bc_limits import (
+    BcLimits,
+    LimitStats,
+    UserLimits,
+    batch_answer,
+    parse_batch,
+    resolve,
+    response_item,
+)
 from writeback_testing._odata import DEFAULTS, ERROR_CODES, SCHEMA, ODataError, parse_properties
 from writeback_testing._server import LoopbackHandler, LoopbackServer
 
@@ -34,6 +43,7 @@ __all__ = [
     "DEFAULT_COMPANY",
     "SCHEMA",
     "BcApiServer",
+    "BcLimits",
     "BcPlan",
     "BcRequest",
     "BcStep",
@@ -53,6 +63,8 @@ class BcStep:
     error (``code``/``message``, defaults per status). ``omit_location`` leaves
     the ``Location`` header out; ``retry_after`` adds ``Retry-After``; ``delay``
     waits first; ``drop`` resets the connection without answering.
+    ``batch_answer`` spoils a ``$batch`` answer: ``"invalid_json"`` answers 200
+    with a body that is not JSON, ``"drop_last"`` leaves the last response out.
     """
 
     status: int | None = None
@@ -63,6 +75,7 @@ class BcStep:
     drop: bool = False
     omit_location: bool = False
     headers: Mapping[str, str] | None = None
+    batch_answer: Literal["invalid_json", "drop_last"] | None = None
 
 
 @dataclass
@@ -79,6 +92,8 @@ class BcRequest:
     principal: str | None = None
     status: int | None = None
     dropped: bool = False
+    #: For a request inside a ``$batch``: its ``id`` there (``None``: an HTTP request).
+    batch_id: str | None = None
 
 
 @dataclass
@@ -115,6 +130,10 @@ class BcApiServer(LoopbackServer):
     :param plan: POST answers, consumed one per POST (then normal), or a callable
         given each request (any method) returning a :class:`BcStep` or None.
     :param omit_location: answer every created row without ``Location``.
+    :param limits: per-user limits to enforce (:class:`BcLimits`: concurrency, a
+        request budget per sliding window, 429 with ``Retry-After``); None: none.
+
+    ``POST {service root}/$batch`` takes OData's JSON batch format (``_bc_limits``).
     """
 
     def __init__(
@@ -125,12 +144,15 @@ class BcApiServer(LoopbackServer):
         omit_location: bool = False,
         company: str = DEFAULT_COMPANY,
         instance: str = "BC",
+        limits: BcLimits | None = None,
     ) -> None:
         super().__init__()
         self.auth = auth
         self.omit_location = omit_location
         self.company = company
         self.base_path = f"/{instance}{_API}/companies({company})"
+        self.root_path = f"/{instance}{_API}"
+        self.user_limits = UserLimits(limits) if limits is not None else None
         self._cond = threading.Condition()
         self._requests: list[BcRequest] = []
         self._rows: dict[str, StagingRow] = {}
@@ -143,6 +165,17 @@ class BcApiServer(LoopbackServer):
     def endpoint(self) -> str:
         """The entity set's URL: what a ``bc`` connector row's ``uri`` is."""
         return f"{self.url}{self.base_path}/appointments"
+
+    @property
+    def batch_url(self) -> str:
+        """Where ``$batch`` requests go: the service root's ``$batch``."""
+        return f"{self.url}{self.root_path}/$batch"
+
+    def limit_stats(self, user: str | None = None) -> LimitStats:
+        """What the per-user limits saw (``user`` None: the only one seen)."""
+        if self.user_limits is None:
+            raise RuntimeError("this BcApiServer was started without limits")
+        return self.user_limits.stats(user)
 
     def set_plan(self, plan: BcPlan) -> None:
         """Replace the failure plan (steps of the old one not yet used are forgotten)."""
@@ -195,6 +228,29 @@ class BcApiServer(LoopbackServer):
             if request.principal is None:
                 self._answered(request, 401)
                 return
+        if self.user_limits is None:
+            self._handle(handler, request)
+            return
+        user = request.principal or "anonymous"
+        wait = self.user_limits.enter(user, self._cost(request))
+        if wait is not None:
+            error = ODataError(429, "Application_TooManyRequests", "Too many requests.")
+            self._send_error(handler, request, error, {"Retry-After": f"{wait:.0f}"})
+            return
+        try:
+            self._handle(handler, request)
+        finally:
+            self.user_limits.leave(user)
+
+    def _cost(self, request: BcRequest) -> int:
+        """What ``request`` counts against the window: 1, or a batch's operations."""
+        assert self.user_limits is not None
+        if self.user_limits.limits.batch_counts_as == "operations" and _is_batch(request):
+            found = request.json.get("requests") if isinstance(request.json, dict) else None
+            return max(1, len(found)) if isinstance(found, list) else 1
+        return 1
+
+    def _handle(self, handler: LoopbackHandler, request: BcRequest) -> None:
         step = self._step(request)
         if (step.delay and self.sleep(step.delay)) or step.drop:
             with self._cond:
@@ -240,7 +296,11 @@ class BcApiServer(LoopbackServer):
     def _serve(self, request: BcRequest, step: BcStep) -> tuple[int, bytes, dict[str, str]]:
         parts = urlsplit(request.path)
         path, query = unquote(parts.path), parse_qs(parts.query)
+        if path == f"{self.root_path}/$batch" and request.method == "POST":
+            return self._batch(request, step)
         collection = f"{self.base_path}/appointments"
+        if self.user_limits is not None and self.user_limits.limits.operation_seconds:
+            self.sleep(self.user_limits.limits.operation_seconds)
         expand = query.get("$expand") == ["resources"]
         if path == collection:
             if request.method in ("GET", "HEAD"):
@@ -256,6 +316,44 @@ class BcApiServer(LoopbackServer):
             "BadRequest_NotFound",
             f"No HTTP resource was found that matches the request URI '{parts.path}'.",
         )
+
+    def _batch(self, request: BcRequest, step: BcStep) -> tuple[int, bytes, dict[str, str]]:
+        """Each request of the batch as on its own (a callable plan sees each, with
+        ``batch_id`` set), every answer inside one ``200``."""
+        responses = []
+        for item in parse_batch(request.json):
+            body = item.get("body")
+            sub = BcRequest(
+                method=item["method"].upper(),
+                path=resolve(item["url"], self.root_path),
+                headers={str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()},
+                body=b"" if body is None else json.dumps(body).encode(),
+                json=body,
+                connection=request.connection,
+                received_at=time.time(),
+                principal=request.principal,
+                batch_id=item["id"],
+            )
+            with self._cond:
+                self._requests.append(sub)
+            plan = self._plan
+            sub_step = (plan(sub) if callable(plan) else None) or BcStep()
+            try:
+                if sub_step.status is not None and sub_step.status >= 300:
+                    code = sub_step.code or ERROR_CODES.get(sub_step.status, "BadRequest")
+                    message = sub_step.message or f"Simulated HTTP {sub_step.status}."
+                    raise ODataError(sub_step.status, code, message)
+                status, answer, headers = self._serve(sub, sub_step)
+            except ODataError as exc:
+                status, headers = exc.status, dict(_JSON_HEADERS)
+                answer = json.dumps({"error": {"code": exc.code, "message": exc.message}}).encode()
+            self._answered(sub, status)
+            responses.append(response_item(item["id"], status, headers, answer))
+        if step.batch_answer == "invalid_json":
+            return 200, b'{"responses": [', dict(_JSON_HEADERS)
+        if step.batch_answer == "drop_last":
+            responses = responses[:-1]
+        return 200, batch_answer(responses), dict(_JSON_HEADERS)
 
     def _list(self, query: dict[str, list[str]], expand: bool) -> tuple[int, bytes, dict[str, str]]:
         unknown = [k for k in query if k.startswith("$") and k not in ("$top", "$skip", "$expand")]
@@ -335,6 +433,10 @@ _JSON_HEADERS = {
     "Content-Type": "application/json; odata.metadata=minimal; odata.streaming=true",
     "OData-Version": "4.0",
 }
+
+
+def _is_batch(request: BcRequest) -> bool:
+    return request.method == "POST" and urlsplit(request.path).path.endswith("/$batch")
 
 
 def _json_or_none(body: bytes) -> Any:
