@@ -171,11 +171,17 @@ def _sign_in(driver: Any, url: str, key: str) -> None:
     _press(driver, css="form.stack button")
 
 
-def _shoot(driver: Any, name: str) -> None:
+def _shoot(driver: Any, name: str, width: int = 1100) -> None:
+    """Save the page for the docs when ``WRITEBACK_DASHBOARD_SCREENSHOTS`` names a folder."""
     folder = os.environ.get("WRITEBACK_DASHBOARD_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
+        before = driver.get_window_size()
+        driver.set_window_size(width, 900)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, min(int(height) + 20, 900))
         driver.save_screenshot(str(Path(folder) / name))
+        driver.set_window_size(before["width"], before["height"])
 
 
 # -- in the browser ---------------------------------------------------------------------
@@ -191,23 +197,36 @@ def test_a_wrong_key_is_refused(service, browser) -> None:
     assert browser.current_url == f"{service.url}/ui/sign-in"
 
 
-def test_retry_a_dead_delivery(service, browser, put, refusing, receiver) -> None:
+def test_retry_a_dead_delivery(service, browser, put, refusing) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
 
     put("dash", "DASHAPP", auth={"method": "basic", "username": "ops", "password": SECRET})
     refusing.refusing.set()
-    (delivery,) = _submit(service, "DASHAPP", "<b>g-dash-1</b>")
-    service.wait_status(delivery["id"], "dead", service.keys["read"], timeout=WAIT)
+    # Three refused: one is retried here, the other two stay dead.
+    events = [
+        {"action": "create", "appointment": {"appointmentGuid": guid, "sourceApp": "DASHAPP"}}
+        for guid in ("<b>g-dash-1</b>", "g-dash-2", "g-dash-3")
+    ]
+    answer = service.post_events(events, service.keys["ingest"])
+    assert answer.status_code == 202, answer.text
+    ids = [e["deliveries"][0]["id"] for e in answer.json()["events"]]
+    for delivery_id in ids:
+        service.wait_status(delivery_id, "dead", service.keys["read"], timeout=WAIT)
+    delivery = {"id": ids[0]}
 
     _sign_in(browser, service.url, service.keys["admin"])
     assert browser.current_url == f"{service.url}/ui/"
     assert "dash" in _text(browser, "table")
-    browser.get(f"{service.url}/ui/deliveries?status=dead&connector=dash")
+    browser.get(f"{service.url}/ui/deliveries")
+    Select(browser.find_element(By.NAME, "status")).select_by_value("dead")
+    Select(browser.find_element(By.NAME, "connector")).select_by_value("dash")
+    _press(browser, css="form.filters button")
+    assert browser.current_url.endswith("/ui/deliveries?status=dead&connector=dash")
     row = browser.find_element(By.CSS_SELECTOR, "#log tbody tr")
     # The appointment's markup is shown as text, not obeyed.
     assert "<b>g-dash-1</b>" in row.text
     assert not browser.find_elements(By.CSS_SELECTOR, "#log td b")
-    _shoot(browser, "dashboard.png")
     _press(browser, css="#log tbody tr a")
     assert browser.current_url.endswith(f"/ui/deliveries/{delivery['id']}")
     assert _text(browser, "#status") == "dead"
@@ -257,6 +276,12 @@ def test_pause_holds_deliveries_until_resumed(service, browser, put, receiver) -
     url = f"{service.url}/ui/deliveries/{deliveries['held']}"
     _poll(browser, url, lambda d: _text(d, "#status") == "delivered", "the resumed delivery")
 
+    browser.get(f"{service.url}/ui/connectors/free")
+    _press(browser, "test")
+    assert "Test passed" in _text(browser, "[role=status]")
+    browser.get(f"{service.url}/ui/deliveries")
+    _shoot(browser, "dashboard.png")
+
 
 def test_a_phone_sized_window_needs_no_sideways_scrolling(service, browser, put) -> None:
     put("phone", "PHONEAPP")
@@ -276,6 +301,8 @@ def test_a_phone_sized_window_needs_no_sideways_scrolling(service, browser, put)
                 "return Math.max(document.body.scrollWidth, document.documentElement.scrollWidth)"
             )
             assert scroll <= width, f"{path}: {scroll} px wide in a {width} px window"
+            if path == "/ui/":
+                _shoot(browser, "dashboard-phone.png", width=390)
     finally:
         browser.set_window_size(1280, 900)
 
@@ -360,6 +387,52 @@ def test_a_read_key_looks_but_cannot_act(service, put) -> None:
         assert client.post("/ui/sign-out", data={}).status_code == 403
         assert client.post("/ui/sign-out", data={"csrf": csrf}).status_code == 303
         assert client.get("/ui/").headers["location"] == "/ui/sign-in"
+
+
+def test_the_log_pages_by_next_links(service, put) -> None:
+    put("pages", "PAGEAPP")
+    events = [
+        {
+            "action": "create",
+            "appointment": {"appointmentGuid": f"g-page-{n}", "sourceApp": "PAGEAPP"},
+        }
+        for n in range(60)
+    ]
+    assert service.post_events(events, service.keys["ingest"]).status_code == 202
+    client, _ = _session(service, service.keys["read"])
+    seen: list[str] = []
+    with contextlib.closing(client):
+        url: str | None = "/ui/deliveries?connector=pages"
+        while url is not None:
+            page = client.get(url.replace("&amp;", "&"))
+            assert page.status_code == 200, page.text
+            seen += re.findall(r'href="/ui/deliveries/(dlv_\w+)"', page.text)
+            found = re.search(r'<a rel="next" href="([^"]+)"', page.text)
+            url = found.group(1) if found else None
+            assert len(seen) <= 60
+    assert len(seen) == len(set(seen)) == 60
+
+
+def test_the_cookie_is_secure_over_https() -> None:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from writeback_server.ui._session import Session
+
+    for scheme, secure in (("https", True), ("http", False)):
+        request = Request(
+            {
+                "type": "http",
+                "scheme": scheme,
+                "method": "GET",
+                "path": "/ui/",
+                "headers": [],
+                "query_string": b"",
+                "server": ("h", 443),
+            }
+        )
+        response = Response()
+        Session.fresh().save(request, response)
+        assert ("; secure" in response.headers["set-cookie"].lower()) is secure
 
 
 def test_secrets_and_markup_are_never_rendered(service, put) -> None:
