@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.util
 import os
 import shlex
 import shutil
@@ -241,12 +242,19 @@ def run_demo(
     command = runnable_command()
     db_flag = f"--db {shlex.quote(db_url)}"
     out.print("\nwhere to look next:")
-    for line in (
+    lines = [
         f"{command} {db_flag} deliveries list",
         f"{command} {db_flag} deliveries show <id>      every attempt of one delivery",
         f"{command} {db_flag} connectors list",
         f"{command} plugins      what is installed",
-    ):
+    ]
+    # The dashboard comes with writeback-server, which the demo does not need.
+    if importlib.util.find_spec("writeback_server") is not None:
+        lines += [
+            f"{command} {db_flag} api-keys create ops --scope admin      a key to sign in with",
+            f"{command} {db_flag} serve      then open http://127.0.0.1:8080/ui/ in a browser",
+        ]
+    for line in lines:
         out.print(f"  {line}", markup=False, highlight=False)
     if not ok:
         err.print("demo: something did not arrive as expected (see the table above)")
