@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The Alembic head this release expects; ``Store.open`` migrates up to it.
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0007"
 
 metadata = MetaData()
 
@@ -124,6 +124,10 @@ deliveries = Table(
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),
+    # The delivery log's pages, filtered or not, in seq order (migration 0007).
+    Index("ix_deliveries_status_seq", "status", "seq"),
+    Index("ix_deliveries_connector_seq", "connector_name", "seq"),
+    Index("ix_deliveries_connector_status_seq", "connector_name", "status", "seq"),
 )
 
 attempts = Table(

@@ -1,0 +1,233 @@
+"""Reading the delivery log over HTTP with 1,000,000 deliveries in the store.
+
+Usage: ``python bench/bench_read.py [--deliveries 1000000] [--repeat 30] [--keep DIR]``.
+
+The store is a fresh SQLite file made by ``Dispatcher.open`` (the current
+schema), filled in seconds by bulk SQL: ``executemany`` of plain ``INSERT``s of
+one event and one delivery each, in one transaction (no attempts: the listing
+reads none), over three webhook connectors, in the mix of a store that has run
+for a while: 97 % delivered, 2 % dead, 0.5 % pending, 0.5 % superseded.
+``--keep DIR`` keeps (and reuses) the file.
+
+Then ``writeback serve`` (no worker) answers, over one keep-alive httpx
+connection, with a ``read`` key, each request ``--repeat`` times:
+
+- the first page (``GET /v1/deliveries``, 100 items);
+- filtered first pages: ``?status=dead``, ``?connector=…``, and both;
+- a deep page: ``?after=`` a cursor 900,000 deliveries in (made with
+  ``writeback._pages.encode_cursor``, as a client reaches it by following
+  ``next``), and the same filtered by status;
+- as the baseline of the same run, ``GET /healthz`` (no store, no auth): what
+  HTTP itself costs on this machine.
+
+Reported: p50 and p99 per request, in milliseconds; and each query's plan on
+SQLite (``EXPLAIN QUERY PLAN``), to show it walks an index in ``seq`` order
+rather than sorting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+CONNECTORS = ("hook-a", "hook-b", "hook-c")
+#: A connector with few deliveries (one in 10,000): a filter that matches little
+#: is the one a scan in ``seq`` order would pay for with the whole table.
+RARE = "hook-rare"
+MIX = (("delivered", 0.97), ("dead", 0.02), ("pending", 0.005), ("superseded", 0.005))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "WRITEBACK_CACHE_DIR": ""}
+    env.pop("WRITEBACK_DB", None)
+    return env
+
+
+def build(path: Path, count: int) -> float:
+    """Fill a new store at ``path`` with ``count`` deliveries; returns seconds taken."""
+    from writeback import Dispatcher
+
+    began = time.perf_counter()
+    with Dispatcher.open(f"sqlite:///{path.as_posix()}") as wb:
+        for name in (*CONNECTORS, RARE):
+            wb.connectors.add(
+                {
+                    "name": name,
+                    "type": "webhook",
+                    "uri": f"http://127.0.0.1:9/{name}",
+                    "api_type": "json",
+                    "source_app": "BENCH",
+                }
+            )
+        ids = {c.name: c.id for c in wb.connectors.list()}
+    rng = random.Random(20)
+    statuses = [s for s, _ in MIX]
+    weights = [w for _, w in MIX]
+    now = time.time() - count * 0.01
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA synchronous = OFF")
+    with db:
+        step = 50_000
+        for start in range(0, count, step):
+            events, rows = [], []
+            for n in range(start, min(start + step, count)):
+                at = now + n * 0.01
+                event_id = f"ev-{n:07d}"
+                key = f"BENCH|g-{n}"
+                name = RARE if n % 10_000 == 5_000 else CONNECTORS[n % len(CONNECTORS)]
+                status = rng.choices(statuses, weights)[0]
+                payload = json.dumps({"id": event_id, "action": "create", "n": n})
+                events.append((event_id, "create", "BENCH", key, payload, at))
+                rows.append(
+                    (n + 1, f"dlv_{n:026d}", event_id, ids[name], name, "create", key, status,
+                     1 if status != "pending" else 0, 0, at, None, None,
+                     "WB-301: refused" if status == "dead" else None,
+                     400 if status == "dead" else 200, at, at + 0.2)
+                )  # fmt: skip
+            db.executemany(
+                "INSERT INTO events (id, action, source_app, appointment_key, payload,"
+                " submitted_at) VALUES (?, ?, ?, ?, ?, ?)",
+                events,
+            )
+            db.executemany(
+                "INSERT INTO deliveries (seq, id, event_id, connector_id, connector_name,"
+                " action, appointment_key, status, attempts, replayed_after, next_attempt_at,"
+                " lease_owner, lease_expires_at, last_error, last_status_code, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+    db.close()
+    return time.perf_counter() - began
+
+
+def plans(path: Path) -> list[tuple[str, str]]:
+    """``EXPLAIN QUERY PLAN`` of the listing's query, per filter."""
+    from sqlalchemy import create_engine, select
+    from writeback.store._schema import deliveries
+
+    engine = create_engine(f"sqlite:///{path.as_posix()}")
+    found = []
+    cases = {
+        "first page": {},
+        "status": {"status": "dead"},
+        "connector": {"connector": "hook-b"},
+        "both": {"status": "dead", "connector": "hook-b"},
+        "rare": {"connector": RARE},
+    }
+    with engine.connect() as conn:
+        for label, f in cases.items():
+            query = select(deliveries).order_by(deliveries.c.seq).where(deliveries.c.seq > 900)
+            if "status" in f:
+                query = query.where(deliveries.c.status == f["status"])
+            if "connector" in f:
+                query = query.where(deliveries.c.connector_name == f["connector"])
+            sql = str(query.limit(101).compile(engine, compile_kwargs={"literal_binds": True}))
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
+            found.append((label, "; ".join(r[-1] for r in rows)))
+    engine.dispose()
+    return found
+
+
+def measure(path: Path, count: int, repeat: int) -> dict[str, tuple[float, float, int]]:
+    from writeback._pages import encode_cursor
+
+    db = f"sqlite:///{path.as_posix()}"
+    key = subprocess.run(
+        [sys.executable, "-m", "writeback", "--db", db, "api-keys", "create",
+         f"bench-{time.time_ns()}", "--scope", "read"],
+        capture_output=True, text=True, env=_env(), check=True,
+    ).stdout.strip()  # fmt: skip
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "writeback", "--db", db, "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
+    )  # fmt: skip
+    deep = int(count * 0.9)
+    requests = {
+        "healthz (baseline)": ("/healthz", {}),
+        "first page": ("/v1/deliveries", {}),
+        "status=dead": ("/v1/deliveries", {"status": "dead"}),
+        "connector=hook-b": ("/v1/deliveries", {"connector": "hook-b"}),
+        "status=dead&connector=hook-b": (
+            "/v1/deliveries",
+            {"status": "dead", "connector": "hook-b"},
+        ),
+        f"connector={RARE} (100 of them)": ("/v1/deliveries", {"connector": RARE}),
+        f"after= cursor at {deep:,}": ("/v1/deliveries", {"after": encode_cursor(deep)}),
+        f"status=dead&after= cursor at {deep:,}": (
+            "/v1/deliveries",
+            {"status": "dead", "after": encode_cursor(deep, status="dead")},
+        ),
+    }
+    results = {}
+    try:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            for _ in range(600):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            for label, (path_, params) in requests.items():
+                times = []
+                for _ in range(repeat + 2):
+                    began = time.perf_counter()
+                    answer = client.get(path_, params=params, headers=headers)
+                    times.append(time.perf_counter() - began)
+                    assert answer.status_code == 200, answer.text
+                items = answer.json().get("items", [])
+                times = sorted(times[2:])  # the first two warm the caches
+                p50 = times[len(times) // 2]
+                p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+                results[label] = (1000 * p50, 1000 * p99, len(items))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--keep", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"read-{args.deliveries}.db"
+        if not path.exists():
+            took = build(path, args.deliveries)
+            print(f"built {args.deliveries:,} deliveries in {took:.1f} s "
+                  f"({path.stat().st_size / 1e6:,.0f} MB)")  # fmt: skip
+        results = measure(path, args.deliveries, args.repeat)
+        for label, plan in plans(path):
+            print(f"plan, {label}: {plan}")
+    print()
+    print(f"| GET ({args.deliveries:,} deliveries, SQLite) | items | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|")
+    for label, (p50, p99, items) in results.items():
+        print(f"| {label} | {items} | {p50:.1f} | {p99:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
