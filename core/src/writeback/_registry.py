@@ -23,6 +23,7 @@ from . import hookspecs
 from ._commands import CORE_COMMANDS, CommandSpec, command_problems
 from ._descriptors import ApiFormatSpec, AuthMethodSpec, ConnectorTypeSpec
 from ._errors import DuplicatePluginError, PluginLoadError, PluginMissingError
+from ._load_advice import load_advice
 from ._observers import Observer, Observers
 from .conformance import conformance_problems
 
@@ -307,16 +308,24 @@ class PluginRegistry:
             reason = self._broken[kind][name]
             if "provided by both" in reason:
                 raise DuplicatePluginError(f"{field} {name!r}: {reason}")
+            # The load error this reason was recorded from ("{dist} ({error})").
+            owner = next(
+                (e for e in self.load_errors if reason == f"{e.distribution} ({e.error})"), None
+            )
+            advice = (
+                load_advice(owner.distribution, owner.error)
+                if owner is not None
+                else "run 'writeback plugins check' to see why"
+            )
             raise PluginLoadError(
-                f"{field} {name!r}: the plugin that provides it failed to load: {reason}; "
-                "reinstall it or run 'writeback plugins' for details."
+                f"{field} {name!r}: the plugin that provides it failed to load: {reason}; {advice}."
             )
         available = ", ".join(sorted(n for n in table if self.usable(kind, n))) or "none installed"
         dist = self.provider_of(kind, name)
         if dist in self._failed:
             raise PluginLoadError(
                 f"{field} {name!r}: the plugin that provides it failed to load: {dist} "
-                f"({self._failed[dist]}); reinstall it or run 'writeback plugins' for details."
+                f"({self._failed[dist]}); {load_advice(dist, self._failed[dist])}."
             )
         if name in self.disabled or name in self._skipped or (dist and dist in self.disabled):
             raise PluginMissingError(

@@ -93,9 +93,16 @@ def build(spec: CommandSpec) -> Any:
     try:
         made = spec.factory()
     except Exception as exc:
+        from .._load_advice import load_advice
+
+        advice = load_advice(spec.distribution, f"writeback_commands failed: {exc!r}")
+        if "No module named" not in repr(exc):
+            advice = (
+                f"the factory of the command {spec.name!r} in {spec.distribution} raised: fix "
+                "it (it should only import the command's module and return its typer.Typer)"
+            )
         raise PluginLoadError(
-            f"the command {spec.name!r} from {where} could not be loaded ({exc!r}); "
-            f"reinstall {spec.distribution} or run 'writeback plugins check'."
+            f"the command {spec.name!r} from {where} could not be loaded ({exc!r}); {advice}."
         ) from None
     if isinstance(made, typer.Typer):
         made = typer.main.get_command(made)
