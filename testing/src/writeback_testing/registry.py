@@ -21,7 +21,7 @@ from types import ModuleType
 
 from writeback.plugin import PluginRegistry
 
-__all__ = ["writeback_registry"]
+__all__ = ["load_object", "writeback_registry"]
 
 GROUP = "writeback"
 
@@ -39,7 +39,8 @@ def writeback_registry(
         exactly what it loads.
     :param plugins: plugins that are not installed (one under development, a
         test-local one): registration name -> a module, an object whose methods
-        carry ``@hookimpl``, or a dotted module path to import.  Registered after
+        carry ``@hookimpl``, or a dotted module path to import (``"pkg.mod"``, or
+        ``"pkg.mod:attribute"`` for an object in it).  Registered after
         the installed ones, with the registration name as their distribution.
     :raises LookupError: when a name in ``only`` is neither an installed entry
         point nor an installed distribution; the message lists what is installed.
@@ -62,6 +63,13 @@ def writeback_registry(
     registry = PluginRegistry.load(entry_points=chosen, disabled=())
     for name, plugin in (plugins or {}).items():
         if isinstance(plugin, str):
-            plugin = importlib.import_module(plugin)
+            plugin = load_object(plugin)
         registry.register(plugin, name=name, distribution=name)
     return registry
+
+
+def load_object(path: str) -> ModuleType | object:
+    """The module ``"pkg.mod"``, or the object ``"pkg.mod:attribute"`` names."""
+    module_name, _, attribute = path.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute) if attribute else module

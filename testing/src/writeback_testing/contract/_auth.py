@@ -76,7 +76,8 @@ class AuthMethodContract(ContractBase):
         return self.name or self.plugin
 
     def extra_plugins(self) -> dict[str, object]:
-        plugin = _standin.ContractPlugin([self.api_format], [self.declared_name()])
+        soap = self.api_format == "soap"
+        plugin = _standin.ContractPlugin([self.api_format], [self.declared_name()], soap=soap)
         return {"writeback-testing-contract": plugin}
 
     def row(
@@ -240,8 +241,9 @@ class AuthMethodContract(ContractBase):
             monkeypatch.delenv(f"WB_CONTRACT_{field.upper()}")
         (result,) = self.deliver(connector)[0]
         assert result.code == "WB-202" and "WB_CONTRACT_" in (result.error or ""), (
-            f"with the variable unset the attempt gave {result.code}: {result.error!r}; let "
-            "the EnvSecretMissingError context.reveal raises through (it names the variable)."
+            f"with the variable unset the attempt gave {result.code}: {result.error!r}; read "
+            "secrets with context.reveal(...) at send time and let the EnvSecretMissingError "
+            "it raises through (it names the variable)."
         )
 
     def test_401_refreshes_once_then_succeeds(

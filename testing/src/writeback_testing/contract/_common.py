@@ -69,7 +69,9 @@ class Watch:
 
 sys.meta_path.insert(0, Watch())
 if module_name:
+    module_name, _, attribute = module_name.partition(":")
     module = importlib.import_module(module_name)
+    module = getattr(module, attribute) if attribute else module
 else:
     found = [e for e in importlib.metadata.entry_points(group="writeback") if e.name == name]
     module = found[0].load()
@@ -109,8 +111,10 @@ class ContractBase:
 
     - ``plugin``: the plugin's entry-point name in group ``writeback`` (by
       convention its short name); required.
-    - ``plugin_module``: a dotted module path to register under ``plugin``
-      instead of the installed entry point (a plugin not installed yet).
+    - ``plugin_module``: a dotted module path (``"pkg.plugin"``, or
+      ``"pkg.mod:attribute"`` for an object whose methods carry ``@hookimpl``) to
+      register under ``plugin`` instead of the installed entry point (a plugin
+      not installed yet, a test-local one).
     - ``uses``: other installed plugins the rows need (entry-point or
       distribution names), loaded with it and nothing else.
     - ``skip_checks``: check name (the test name without ``test_``) -> the

@@ -22,7 +22,7 @@ class ApiFormatContract(FaultChecks, ContractBase):
 
     The suite pairs the format with its own stand-ins (``writeback_testing.contract``
     ``._standin``): the ``contract`` connector type, which sends the appointment
-    (a SOAP page ``Create`` when the format is named ``soap``), and the
+    (a SOAP page ``Create`` to a SOAP back office), and the
     ``contract-token`` auth method, a bearer token that changes on each refresh.
 
     Attributes (besides ``plugin``, ``plugin_module``, ``uses``, ``skip_checks``,
@@ -55,7 +55,8 @@ class ApiFormatContract(FaultChecks, ContractBase):
         return self.name or self.plugin
 
     def extra_plugins(self) -> dict[str, object]:
-        plugin = _standin.ContractPlugin([self.declared_name()], [_standin.TOKEN_METHOD])
+        soap = self.backend_kind() == "soap_page"
+        plugin = _standin.ContractPlugin([self.declared_name()], [_standin.TOKEN_METHOD], soap=soap)
         return {"writeback-testing-contract": plugin}
 
     def backend_kind(self) -> str:

@@ -5,7 +5,7 @@ and a format needs credentials to attach.  These stand-ins are registered next
 to the plugin under test, so its suite depends on no other installed plugin.
 
 - ``contract`` (connector type): the appointment as it is over ``json``-like
-  formats, the SOAP page's ``Create`` (page fields) over ``soap``; its options
+  formats, the SOAP page's ``Create`` (page fields) to a SOAP back office; its options
   are :class:`~writeback.plugin.TransportOptions`, so a row can shorten the
   timeout; its probe is a ``GET`` of the ``uri`` (no side effect).
 - ``contract-token`` (auth method): ``Authorization: Bearer contract-token-N``,
@@ -65,11 +65,15 @@ class ContractOptions(TransportOptions):
 
 
 class ContractType(ConnectorTypeBase[ContractOptions]):
-    """Sends the appointment to the row's ``uri``; a SOAP page ``Create`` over ``soap``."""
+    """Sends the appointment to the row's ``uri``; a SOAP page ``Create`` when ``soap``."""
+
+    def __init__(self, context: Any, *, soap: bool = False) -> None:
+        super().__init__(context)
+        self.soap = soap
 
     def build_message(self, delivery: Delivery) -> OutboundMessage:
         uri = self.context.connector.uri
-        if self.context.connector.api_type == "soap":
+        if self.soap:
             source = {**delivery.appointment, "action": _ACTIONS[delivery.action]}
             payload = {page: source.get(key) for key, page in _PAGE_FIELDS.items()}
             payload["Database_Action"] = source["action"]
@@ -80,15 +84,22 @@ class ContractType(ConnectorTypeBase[ContractOptions]):
         return OutboundMessage(self.context.connector.uri, method="GET")
 
 
-def contract_type(formats: Sequence[str], methods: Sequence[str]) -> ConnectorTypeSpec:
-    """The ``contract`` type accepting ``methods`` with each of ``formats``."""
+def contract_type(
+    formats: Sequence[str], methods: Sequence[str], *, soap: bool = False
+) -> ConnectorTypeSpec:
+    """The ``contract`` type accepting ``methods`` with each of ``formats``; with ``soap``
+    its messages are SOAP page ``Create`` calls."""
+
+    def build(context: Any) -> ContractType:
+        return ContractType(context, soap=soap)
+
     return ConnectorTypeSpec(
         name=TYPE_NAME,
         summary="the contract suites' stand-in connector type",
         formats=tuple(formats),
         auth_rules=tuple(AuthRule(api_format=f, methods=tuple(methods)) for f in formats),
         options_model=ContractOptions,
-        factory=ContractType,
+        factory=build,
     )
 
 
@@ -152,8 +163,10 @@ def token_principal(token: str) -> str | None:
 class ContractPlugin:
     """Declares ``contract`` (for ``formats`` and ``methods``) and ``contract-token``."""
 
-    def __init__(self, formats: Sequence[str], methods: Sequence[str]) -> None:
-        self.type = contract_type(formats, methods)
+    def __init__(
+        self, formats: Sequence[str], methods: Sequence[str], *, soap: bool = False
+    ) -> None:
+        self.type = contract_type(formats, methods, soap=soap)
 
     @hookimpl
     def writeback_connector_types(self) -> list[ConnectorTypeSpec]:

@@ -182,6 +182,7 @@ class ConnectorTypeContract(FaultChecks, ContractBase):
             monkeypatch.delenv(f"WB_CONTRACT_{field.upper()}")
         (result,) = self.deliver(connector)[0]
         assert result.code == "WB-202" and "WB_CONTRACT_" in (result.error or ""), (
-            f"with the variable unset the attempt gave {result.code}: {result.error!r}; let "
-            "the EnvSecretMissingError context.reveal raises through (it names the variable)."
+            f"with the variable unset the attempt gave {result.code}: {result.error!r}; read "
+            "secret options with context.reveal(...) at send time and let the "
+            "EnvSecretMissingError it raises through (it names the variable)."
         )
