@@ -1,4 +1,5 @@
-"""Pause and resume, by hand and on a webhook's 410 Gone: real worker, real receiver."""
+"""Pause and resume, by hand and on a webhook's 410 Gone: real worker, real receiver,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ def _statuses(cli, connector):
 
 
 def test_a_paused_connector_sends_nothing_and_resume_sends_in_order(
-    cli, writeback_receiver_factory
+    any_cli, writeback_receiver_factory
 ):
+    cli = any_cli
     rx = writeback_receiver_factory()
     cli("connectors", "add", cli.file(webhook_row("hook", rx.url)))
     cli("connectors", "pause", "hook", "--reason", "back office in maintenance")
@@ -39,7 +41,8 @@ def test_a_paused_connector_sends_nothing_and_resume_sends_in_order(
     assert shown["paused"] is False and shown["paused_reason"] is None
 
 
-def test_410_gone_pauses_the_connector_with_the_reason(cli, writeback_receiver_factory):
+def test_410_gone_pauses_the_connector_with_the_reason(any_cli, writeback_receiver_factory):
+    cli = any_cli
     gone = writeback_receiver_factory(plan=[Step(410)])
     cli("connectors", "add", cli.file(webhook_row("hook", gone.url)))
     cli("dispatch", events_file(cli, [appointment_event("create", f"K{n}") for n in range(4)]))
@@ -56,7 +59,8 @@ def test_410_gone_pauses_the_connector_with_the_reason(cli, writeback_receiver_f
     assert _statuses(cli, "hook").count("delivered") == 3
 
 
-def test_pause_of_an_unknown_connector_is_one_sentence(cli):
+def test_pause_of_an_unknown_connector_is_one_sentence(any_cli):
+    cli = any_cli
     cli("connectors", "add", cli.file(webhook_row("hook", "http://127.0.0.1:9/h")))
     for verb in ("pause", "resume"):
         run = cli("connectors", verb, "NOSUCH", check=2)
@@ -65,3 +69,21 @@ def test_pause_of_an_unknown_connector_is_one_sentence(cli):
     run = cli("connectors", "pause", "hook", "--reason", "x" * 501, check=2)
     assert "--reason" in run.stderr and "500" in run.stderr
     assert cli("connectors", "show", "hook", "--json").json()["paused"] is False
+
+
+def test_the_waiting_line_leaves_a_paused_connector_out(cli, writeback_receiver_factory):
+    """``worker --until-idle`` waits for a retry of one connector while another is
+    paused with a delivery due: the line counts the retry only (the paused one,
+    due already, would otherwise hide the wait altogether)."""
+    slow = writeback_receiver_factory(plan=[Step(503)])
+    held = writeback_receiver_factory()
+    cli("connectors", "add", cli.file(webhook_row("slow", slow.url, retry={"schedule": [9]})))
+    cli("connectors", "add", cli.file(webhook_row("held", held.url, source_app="OTHER")))
+    cli("connectors", "pause", "held")
+    cli("dispatch", events_file(cli, [appointment_event("create", "P1", source_app="OTHER")]))
+    cli("dispatch", events_file(cli, [appointment_event("create", "S1")]))
+    run = cli("worker", "--until-idle")
+    waiting = [line for line in run.stderr.splitlines() if line.startswith("waiting: ")]
+    assert waiting and all("of 1 delivery due at" in line for line in waiting), run.stderr
+    assert len(slow.requests) == 2 and held.requests == []
+    assert _statuses(cli, "held") == ["pending"] and _statuses(cli, "slow") == ["delivered"]

@@ -37,13 +37,17 @@ _SAME_MOMENT = 1.0
 
 def next_due(engine: Engine) -> tuple[float, int] | None:
     """(seconds until the next attempt of a pending delivery, how many are due
-    then), on the database's clock; ``None`` when nothing is pending."""
-    from sqlalchemy import func, select
+    then), on the database's clock; ``None`` when nothing is pending.
+
+    A paused connector's deliveries are left out, as the claim leaves them: they
+    are not attempted when due, so they neither hide a later wait nor count in it.
+    """
+    from sqlalchemy import and_, func, select
 
     from ..store._schema import deliveries
-    from ..store._statements import db_now
+    from ..store._statements import _not_paused, db_now
 
-    pending = deliveries.c.status == "pending"
+    pending = and_(deliveries.c.status == "pending", _not_paused)
     with engine.connect() as conn:
         soonest = select(func.min(deliveries.c.next_attempt_at) - db_now()).where(pending)
         wait = conn.execute(soonest).scalar()
