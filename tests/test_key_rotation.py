@@ -1,5 +1,5 @@
 """Key rotation with a worker delivering throughout, checked by a receiver that
-insists on the password on every request."""
+insists on the password on every request; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import text
+from sqlalchemy import MetaData, select, text
 from writeback.store import create_store_engine
 
 from .conftest import appointment_event, webhook_row
@@ -25,12 +25,26 @@ def _sealed_password(url: str) -> str:
     return json.loads(row)["auth"]["password"].removeprefix("fernet:")
 
 
+def _everything_stored(url: str) -> str:
+    """Every value of every table of the store, as text (what a dump would show)."""
+    engine = create_store_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        with engine.connect() as conn:
+            rows = [conn.execute(select(table)).all() for table in meta.sorted_tables]
+        return "\n".join(repr(tuple(row)) for table in rows for row in table)
+    finally:
+        engine.dispose()
+
+
 def _dispatch(cli, first: int, n: int) -> None:
     events = [appointment_event("create", f"G{i}") for i in range(first, first + n)]
     cli("dispatch", cli.file("\n".join(json.dumps(e) for e in events), ".jsonl"))
 
 
-def test_rotation_while_a_worker_delivers(cli, writeback_receiver_factory, tmp_path):
+def test_rotation_while_a_worker_delivers(any_cli, writeback_receiver_factory, tmp_path):
+    cli = any_cli
     rx = writeback_receiver_factory(basic_auth=("planner", PASSWORD))
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     cli.env["WRITEBACK_SECRET_KEY"] = old
@@ -68,7 +82,9 @@ def test_rotation_while_a_worker_delivers(cli, writeback_receiver_factory, tmp_p
     with pytest.raises(InvalidToken):
         Fernet(old.encode()).decrypt(sealed)
     assert Fernet(new.encode()).decrypt(sealed).decode() == PASSWORD
-    for path in tmp_path.iterdir():
+    stored = _everything_stored(cli.db_url)
+    assert "fernet:" in stored and PASSWORD not in stored
+    for path in tmp_path.iterdir():  # the SQLite file (and its journal) among them
         if path.is_file() and not path.name.startswith("input-"):
             assert PASSWORD.encode() not in path.read_bytes(), path.name
     assert PASSWORD not in "".join(cli.outputs) + stderr
@@ -91,7 +107,8 @@ def test_a_key_file_rotation_writes_a_new_key_and_drops_the_old(cli, writeback_r
     assert len(rx.deliveries) == 2 and rx.count(401) == 0
 
 
-def test_a_key_that_is_not_fernet_is_named_by_position(cli):
+def test_a_key_that_is_not_fernet_is_named_by_position(any_cli):
+    cli = any_cli
     good = Fernet.generate_key().decode()
     cli.env["WRITEBACK_SECRET_KEY"] = good
     cli("connectors", "list")

@@ -1,10 +1,12 @@
-"""Retention: deliveries prune and worker --retention, on a real worker and receiver."""
+"""Retention: deliveries prune and worker --retention, on a real worker and receiver,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
+from sqlalchemy import text
+from writeback.store import create_store_engine
 from writeback_testing import Step
 
 from .conftest import appointment_event, webhook_row
@@ -12,14 +14,18 @@ from .test_delivery_engine import events_file
 
 
 def _count(cli, table):
-    path = cli.db_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    engine = create_store_engine(cli.db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def test_prune_keeps_pending_removes_the_rest_and_the_ledger_balances(
-    cli, writeback_receiver_factory
+    any_cli, writeback_receiver_factory
 ):
+    cli = any_cli
     ok = writeback_receiver_factory()
     bad = writeback_receiver_factory(plan=lambda request: Step(404))
     cli("connectors", "add", cli.file(webhook_row("ok", ok.url)))
@@ -46,7 +52,8 @@ def test_prune_keeps_pending_removes_the_rest_and_the_ledger_balances(
     assert "pruned 0 delivery(ies)" in cli("deliveries", "prune", "--older-than", "0s").stdout
 
 
-def test_bad_input_is_one_sentence_and_changes_nothing(cli, writeback_receiver_factory):
+def test_bad_input_is_one_sentence_and_changes_nothing(any_cli, writeback_receiver_factory):
+    cli = any_cli
     rx = writeback_receiver_factory()
     cli("connectors", "add", cli.file(webhook_row("ok", rx.url)))
     cli("dispatch", events_file(cli, [appointment_event("create", "A")]))
@@ -64,7 +71,8 @@ def test_bad_input_is_one_sentence_and_changes_nothing(cli, writeback_receiver_f
     assert _count(cli, "deliveries") == 1 and _count(cli, "events") == 1
 
 
-def test_worker_retention_prunes_as_it_runs(cli, writeback_receiver_factory):
+def test_worker_retention_prunes_as_it_runs(any_cli, writeback_receiver_factory):
+    cli = any_cli
     rx = writeback_receiver_factory()
     cli("connectors", "add", cli.file(webhook_row("ok", rx.url)))
     cli("dispatch", events_file(cli, [appointment_event("create", f"A{n}") for n in range(3)]))
