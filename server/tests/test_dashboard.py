@@ -435,6 +435,27 @@ def test_the_cookie_is_secure_over_https() -> None:
         assert ("; secure" in response.headers["set-cookie"].lower()) is secure
 
 
+def test_revoking_the_key_ends_its_sessions_at_once(service) -> None:
+    key = service.make_key("revoked-soon", "read")
+    client, _ = _session(service, key)
+    with contextlib.closing(client):
+        assert client.get("/ui/").status_code == 200
+        service.cli("api-keys", "revoke", "revoked-soon")
+        assert client.get("/ui/").headers["location"] == "/ui/sign-in"
+
+
+def test_a_short_configured_secret_is_ignored(monkeypatch, caplog) -> None:
+    from writeback_server.ui import _session
+
+    monkeypatch.setattr(_session, "_secret", None)
+    monkeypatch.setenv(_session.SECRET_ENV, "too-short")
+    assert _session._key() != b"too-short" and len(_session._key()) == 32
+    assert "too-short" not in caplog.text and "is ignored" in caplog.text
+    monkeypatch.setattr(_session, "_secret", None)
+    monkeypatch.setenv(_session.SECRET_ENV, "s" * 40)
+    assert _session._key() == b"s" * 40
+
+
 def test_secrets_and_markup_are_never_rendered(service, put) -> None:
     put(
         "masked",

@@ -24,6 +24,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import time
@@ -43,15 +44,23 @@ LIFETIME = 8 * 3600
 SECRET_ENV = "WRITEBACK_UI_SECRET"
 
 _secret: bytes | None = None
+log = logging.getLogger("writeback.server")
 
 
 def _key() -> bytes:
     global _secret
     if _secret is None:
         configured = os.environ.get(SECRET_ENV, "")
-        # A short configured secret is ignored rather than trusted: a random one
-        # only costs a sign-in after a restart.
-        _secret = configured.encode() if len(configured) >= 32 else secrets.token_bytes(32)
+        if configured and len(configured) < 32:
+            # Ignored rather than trusted: a random secret only costs a sign-in
+            # after a restart.  The value itself is never logged.
+            log.warning(
+                "%s is shorter than 32 characters and is ignored; the dashboard signs "
+                "its sessions with a secret of this process's own.",
+                SECRET_ENV,
+            )
+            configured = ""
+        _secret = configured.encode() if configured else secrets.token_bytes(32)
     return _secret
 
 
