@@ -1,5 +1,5 @@
 """Business Central's OData ``$batch`` end to end: the real CLI and worker against the
-BC simulator on 127.0.0.1 (contract §10).
+BC simulator on 127.0.0.1 (docs/connectors.md, "Batching on Business Central").
 
 Several due staging rows of one connector go in one JSON batch request, at most
 one change per appointment; each delivery is settled by its own response and

@@ -44,7 +44,7 @@ def test_on_premises_is_host_and_port_plus_the_user():
 
 
 def test_the_default_throttle_is_the_online_per_user_limit_shared_by_the_group():
-    """Contract §10: 5 concurrent, 6000/300s, one budget per environment and principal
+    """5 concurrent, 6000/300s, one budget per environment and principal
     (the fleet meters a throttle group as one, whichever connector or worker sends)."""
     from writeback.plugin import PluginRegistry, validate_connector
 

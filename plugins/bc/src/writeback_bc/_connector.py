@@ -105,7 +105,7 @@ class StagingConnector(ConnectorTypeBase[StagingOptions]):
         return int(getattr(self.options, "batch_size", 1))
 
     def build_batch(self, messages: list[OutboundMessage]) -> OutboundBatch:
-        """``POST {service root}/$batch`` carrying each row's request (contract §10)."""
+        """``POST {service root}/$batch`` carrying each row's request (docs/connectors.md)."""
         root = service_root(self.context.connector.uri)
         assert root is not None  # batch_limit() is 1 otherwise
         return OutboundBatch(url=f"{root}/$batch", messages=messages)

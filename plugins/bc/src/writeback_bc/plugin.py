@@ -41,7 +41,7 @@ BC_ENTRA_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 STAGING_THROTTLE = ThrottleDefaults(max_concurrency=8, rate="6000/300s")
 #: ``bc``'s default throttle: Business Central online's per-user limits as Microsoft
 #: publishes them (5 concurrent requests, 6,000 per 5-minute window; beyond them
-#: 429 with Retry-After), shared by the principal's throttle group (contract §10).
+#: 429 with Retry-After), shared by the principal's throttle group (docs/connectors.md).
 BC_THROTTLE = ThrottleDefaults(max_concurrency=5, rate="6000/300s")
 
 _BASIC_ONLINE = (
