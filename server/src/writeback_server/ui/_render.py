@@ -87,6 +87,7 @@ class Context:
 
     @property
     def admin(self) -> bool:
+        """The key may act (retry, pause, resume, test), not only look."""
         return self.key is not None and self.key.scope in ALLOWED["admin"]
 
 

@@ -139,6 +139,7 @@ class Session:
         self.changed = True
 
     def take_flash(self) -> tuple[str, str] | None:
+        """The message for this page, which is then forgotten."""
         found, self.flash = self.flash, None
         if found is not None:
             self.changed = True

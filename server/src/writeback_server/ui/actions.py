@@ -78,6 +78,7 @@ async def sign_in(ctx: Context) -> Response:
 
 @page(None)
 async def sign_out(ctx: Context) -> Response:
+    """Forget the cookie (the form carries the CSRF token too: no forced sign-out)."""
     await _form(ctx)
     response = redirect(ctx, "/ui/sign-in")
     Session.clear(response)
@@ -114,6 +115,7 @@ async def pause(ctx: Context) -> Response:
 
 @page("admin")
 async def resume(ctx: Context) -> Response:
+    """Send the connector's deliveries again, in order."""
     await _form(ctx)
     name = ctx.request.path_params["name"]
     await ctx.service.call(ctx.service.dispatcher.connectors.resume, name)

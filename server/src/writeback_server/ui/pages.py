@@ -9,7 +9,15 @@ from writeback_server._errors import ApiError
 
 from ._render import Context, page, render
 
-__all__ = ["PAGE_SIZE", "STATUSES", "connector", "deliveries", "delivery", "overview"]
+__all__ = [
+    "PAGE_SIZE",
+    "STATUSES",
+    "connector",
+    "deliveries",
+    "delivery",
+    "not_found",
+    "overview",
+]
 
 #: Deliveries on one page of the log.
 PAGE_SIZE = 50
@@ -91,4 +99,5 @@ async def connector(ctx: Context) -> Response:
 
 @page(None)
 async def not_found(ctx: Context) -> Response:
+    """Any other path under ``/ui``: a 404 page (the API's are JSON)."""
     raise ApiError(404, "WB-906", f"the dashboard has no page {ctx.request.url.path[:120]!r}.")
