@@ -192,12 +192,23 @@ def test_connectors_show_prints_the_throttle_and_coalescing_in_effect(cli, write
             "auth": {"method": "basic", "username": "u", "password": "p"},
         },
     ]
+    # A row that gives only a group replaces the type's limits (docs/connectors.md).
+    rows.append({**rows[2], "name": "bc-grouped", "throttle": {"group": "bc-shared"}})
     cli("connectors", "add", cli.file(rows))
     hook = cli("connectors", "show", "hook", "--json").json()
-    assert hook["coalesce"] is False and hook["throttle"] == {"max_concurrency": None, "rate": None}
+    assert hook["coalesce"] is False
+    assert hook["throttle"] == {"max_concurrency": None, "rate": None, "group": "hook"}
     assert cli("connectors", "show", "hook-coalesced", "--json").json()["coalesce"] is True
     bc = cli("connectors", "show", "bc", "--json").json()
-    assert bc["coalesce"] is True and bc["throttle"] == {"max_concurrency": 5, "rate": "6000/300s"}
+    port = writeback_bc_api.endpoint.split("://", 1)[1].split("/", 1)[0]
+    assert bc["coalesce"] is True and bc["throttle"] == {
+        "max_concurrency": 5,
+        "rate": "6000/300s",
+        "group": f"bc:{port}|basic:u",  # its environment and principal
+    }
+    grouped = cli("connectors", "show", "bc-grouped", "--json").json()["throttle"]
+    assert grouped == {"max_concurrency": None, "rate": None, "group": "bc-shared"}
+    assert "group: bc:" in cli("connectors", "show", "bc").stdout  # the YAML too
 
 
 def test_dispatch_wait_returns_once_its_own_deliveries_are_settled(cli, writeback_receiver_factory):

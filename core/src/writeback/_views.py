@@ -171,7 +171,7 @@ class ConnectorView:
         null without it, or when the type is not installed)."""
         row = _printable(stored)
         if registry is not None:
-            _fill_type_defaults(row, registry)
+            _fill_type_defaults(row, registry, stored)
         auth = row.get("auth")
         return cls(
             name=stored.name,
@@ -213,11 +213,12 @@ def _printable(stored: StoredConnector) -> dict[str, Any]:
     return row
 
 
-def _fill_type_defaults(row: dict[str, Any], registry: PluginRegistry) -> None:
-    """``throttle``/``coalesce`` left out of the row are the connector type's defaults:
-    show those, not null (they stay null when the type is not installed)."""
-    if row.get("throttle") is not None and row.get("coalesce") is not None:
-        return
+def _fill_type_defaults(
+    row: dict[str, Any], registry: PluginRegistry, stored: StoredConnector
+) -> None:
+    """``throttle``/``coalesce`` left out of the row are the connector type's defaults,
+    and ``throttle.group`` the group the worker will use: show those, not null (they
+    stay null when the type is not installed)."""
     try:
         spec = registry.connector_type(row["type"])
     except WritebackError:
@@ -227,6 +228,24 @@ def _fill_type_defaults(row: dict[str, Any], registry: PluginRegistry) -> None:
         row["throttle"] = {"max_concurrency": default.max_concurrency, "rate": default.rate}
     if row.get("coalesce") is None:
         row["coalesce"] = spec.coalesce_default
+    if isinstance(row["throttle"], dict) and row["throttle"].get("group") is None:
+        row["throttle"]["group"] = _effective_group(stored, spec)
+
+
+def _effective_group(stored: StoredConnector, spec: Any) -> str | None:
+    """The throttle group the worker derives for a row that names none (a ``bc``
+    row's environment and principal); ``None`` when the row no longer parses."""
+    if spec.default_throttle_group is None:
+        return stored.name
+    from ._models import Connector
+    from ._validation import throttle_group_of
+
+    try:  # the sealed row: a group is made of names, never of a secret
+        row = Connector.model_validate(stored.sealed_row)
+        options = spec.options_model.model_validate(row.options or {})
+        return throttle_group_of(row, spec, options)
+    except Exception:  # a view never fails on a row a newer plugin would refuse
+        return None
 
 
 @dataclass(frozen=True)
