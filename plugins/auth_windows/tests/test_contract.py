@@ -1,5 +1,6 @@
 """The ntlm and windows auth methods against their contract suite: SOAP over requests,
-to the SOAP page simulator guarded by the NTLM test acceptor."""
+to the SOAP page simulator guarded by the NTLM test acceptor, and for ``windows`` with
+a Kerberos name also by the test KDC's Negotiate acceptor."""
 
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ class TestNtlmContract(AuthMethodContract):
 
 class TestWindowsContract(TestNtlmContract):
     name = "windows"
+
+
+class TestWindowsKerberosContract(TestNtlmContract):
+    name = "windows"
+    acceptor = "negotiate"
+    settings = {"username": "alice@WRITEBACK.TEST", "password": "Wonder-Land-42"}

@@ -43,8 +43,9 @@ class AuthMethodContract(ContractBase):
       registers ``settings["client_id"]``/``["client_secret"]`` there.
     - ``acceptor``: how the back office checks credentials: ``"basic"``
       (``settings["username"]``/``["password"]``), ``"bearer"`` (tokens of the
-      token server; the default with one), ``"ntlm"`` (the NTLM test users), or
-      ``None`` (anyone is let in).
+      token server; the default with one), ``"ntlm"`` (the NTLM test users),
+      ``"negotiate"`` (Kerberos tickets of the test KDC, NTLM inside Negotiate for
+      the NTLM test users), or ``None`` (anyone is let in).
     - ``refreshes``: whether a 401 can be cured by fresh credentials (default:
       with a token server).
     - ``options``: options of the ``contract`` row.
@@ -133,7 +134,11 @@ class AuthMethodContract(ContractBase):
             return BearerAcceptor(server.principal)
         if kind == "ntlm":
             return request.getfixturevalue("writeback_ntlm_acceptor")
-        pytest.fail(f"acceptor must be 'basic', 'bearer', 'ntlm' or None, not {kind!r}.")
+        if kind == "negotiate":
+            return request.getfixturevalue("writeback_negotiate_acceptor")
+        pytest.fail(
+            f"acceptor must be 'basic', 'bearer', 'ntlm', 'negotiate' or None, not {kind!r}."
+        )
 
     @pytest.fixture
     def contract_setup(
