@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,3 +122,19 @@ def test_metrics_port_without_prometheus_client_is_one_sentence(tmp_path: Path) 
     assert "pip install writeback-server" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "attempts" not in proc.stdout  # no worker ran
+
+
+def test_ports_in_use_are_one_sentence(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{(tmp_path / 'writeback.db').as_posix()}"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for args in (["worker", "--until-idle", "--metrics-port", port], ["serve", "--port", port]):
+            proc = subprocess.run(
+                [sys.executable, "-m", "writeback", "--db", db_url, *args],
+                capture_output=True, text=True, env=_env(), timeout=120,
+            )  # fmt: skip
+            assert proc.returncode == 2, (args, proc.stderr)
+            assert f"{port}: cannot listen" in proc.stderr, proc.stderr
+            assert "Traceback" not in proc.stderr
