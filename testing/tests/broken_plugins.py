@@ -243,6 +243,7 @@ class TokenMechanism(AuthMechanismBase[TokenSettings]):
 
     async def attempt_auth(self) -> AttemptAuth:
         if self.token is None:
+            # FLAW (expiring_token_is_renewed_before_use): kept for ever, expires_in ignored.
             self.token = await asyncio.to_thread(self.fetch)
         # FLAW (401_refreshes_once_then_succeeds): HeaderAuth refreshes nothing.
         return HeaderAuth({"Authorization": f"{self.scheme} {self.token}"})

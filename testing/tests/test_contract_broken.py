@@ -157,6 +157,7 @@ EXPECTED = [
     ("TestBrokenToken", "token_endpoint_5xx_and_429_are_retried", "token_http_error"),
     ("TestBrokenToken", "token_endpoint_refusal_fails_keeping_its_error", "token_oauth_error"),
     ("TestBrokenToken", "silent_token_endpoint_times_out_as_retry", "raise token_timeout"),
+    ("TestBrokenToken", "expiring_token_is_renewed_before_use", "renew a token ahead of its"),
 ]
 
 #: Each class of SUITES -> the suite it subclasses.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -14,11 +15,6 @@ from writeback_testing.contract._backends import Backend, Fault
 from writeback_testing.contract._common import ContractBase
 
 __all__ = ["AuthMethodContract"]
-
-_TOKEN_FIXTURES = {
-    "oauth2": ("writeback_oauth2_server",),
-    "entra": ("writeback_trust_test_ca", "writeback_entra_authority"),
-}
 
 
 class AuthMethodContract(ContractBase):
@@ -57,7 +53,7 @@ class AuthMethodContract(ContractBase):
     WB-202, named); after a 401 exactly one refresh (one new token) and
     success, or no resend when nothing can be refreshed; the token endpoint's
     5xx and 429 retried, its refusal failed with its error kept, its silence
-    timed out as retry.
+    timed out as retry; a token that expired replaced before it is sent.
     """
 
     name: ClassVar[str | None] = None
@@ -94,18 +90,34 @@ class AuthMethodContract(ContractBase):
             "options": {**self.options, **(options or {})},
         }
 
+    def start_token_server(self, request: pytest.FixtureRequest, lifetime: float = 3600) -> Any:
+        """A started ``token_server`` issuing tokens of ``lifetime`` seconds, the client
+        registered; stopped after the test.  None without a token server."""
+        if self.token_server is None:
+            return None
+        if self.token_server == "oauth2":
+            from writeback_testing.oauth2_server import OAuth2Server
+
+            server = OAuth2Server(lifetime=lifetime)
+        elif self.token_server == "entra":
+            from writeback_testing.entra import EntraAuthority
+
+            ca = request.getfixturevalue("writeback_test_ca")
+            request.getfixturevalue("writeback_trust_test_ca")
+            server = EntraAuthority(ca.server_context(), lifetime=lifetime)
+        else:
+            pytest.fail(
+                f"token_server must be 'oauth2', 'entra' or None, not {self.token_server!r}."
+            )
+        server.start()
+        request.addfinalizer(server.stop)
+        server.register(str(self.settings["client_id"]), str(self.settings["client_secret"]))
+        return server
+
     @pytest.fixture
     def contract_token_server(self, request: pytest.FixtureRequest) -> Any:
         """The started token server ``token_server`` names, with the client registered."""
-        if self.token_server is None:
-            return None
-        if self.token_server not in _TOKEN_FIXTURES:
-            pytest.fail(f"token_server must be one of {sorted(_TOKEN_FIXTURES)} or None.")
-        server = None
-        for fixture in _TOKEN_FIXTURES[self.token_server]:
-            server = request.getfixturevalue(fixture)
-        server.register(str(self.settings["client_id"]), str(self.settings["client_secret"]))
-        return server
+        return self.start_token_server(request)
 
     def settings_for(self, server: Any) -> dict[str, Any]:
         """``settings`` with the token server's ``{token_url}`` and ``{authority}`` filled in."""
@@ -282,6 +294,40 @@ class AuthMethodContract(ContractBase):
             f"after the token was revoked and the back office answered 401, {fetched} tokens "
             f"were fetched and the resend gave {second.outcome.value} ({second.error}); drop "
             "exactly the token the attempt sent in refresh_after_401, fetch one, return True."
+        )
+
+    def test_expiring_token_is_renewed_before_use(
+        self,
+        request: pytest.FixtureRequest,
+        contract_registry: PluginRegistry,
+        contract_backends: Callable[..., Backend],
+    ) -> None:
+        """Tokens live 2 s: after 2.5 s the next attempt brings a new one, never the
+        expired one (the back office refuses nothing)."""
+        self.opt_out("expiring_token_is_renewed_before_use")
+        from writeback_testing.acceptors import BearerAcceptor
+
+        server = self.start_token_server(request, lifetime=2)
+        if server is None:
+            pytest.skip("no token endpoint (token_server is None)")
+        acceptor = BearerAcceptor(server.principal)
+        backend = contract_backends(
+            "soap_page" if self.api_format == "soap" else "receiver", acceptor
+        )
+        connector = validate_connector(
+            self.row(backend.uri, self.settings_for(server)), contract_registry
+        )
+
+        def wait(n: int) -> None:
+            if n == 1:
+                time.sleep(2.5)  # the first token's whole lifetime, whatever the load
+
+        first, second = self.deliver(connector, ("create", "update"), before_send=wait)[0]
+        assert first.outcome is Outcome.DELIVERED, f"the first delivery failed: {first.error}"
+        assert second.outcome is Outcome.DELIVERED and acceptor.refused == 0, (
+            f"after the token expired the back office refused {acceptor.refused} requests and "
+            f"the delivery gave {second.outcome.value}; renew a token ahead of its expiry "
+            "(Token.from_response keeps expires_in; TokenSource refreshes ahead)."
         )
 
     def _token_fault(
