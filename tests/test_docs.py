@@ -56,6 +56,12 @@ def test_every_name_of_writeback_plugin_is_documented():
     )
 
 
+def test_every_name_of_the_host_api_is_documented():
+    text = _text("host-api.md")
+    missing = [n for n in writeback.__all__ if f"`{n}`" not in text]
+    assert missing == [], f"names of writeback without a mention in docs/host-api.md: {missing}"
+
+
 def test_plugin_api_page_is_linked_from_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "(docs/plugin-api.md)" in readme
