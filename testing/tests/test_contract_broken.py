@@ -207,7 +207,10 @@ def failures(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
         cwd=folder,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": here},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])),
+        },
         timeout=900,
     )
     assert report.exists(), done.stdout + done.stderr
