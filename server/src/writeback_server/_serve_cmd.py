@@ -9,7 +9,6 @@ pending, due at once), and the store is closed.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import sys
@@ -50,12 +49,28 @@ def listen(host: str, port: int) -> socket.socket:
     :raises UserError: when ``host:port`` cannot be bound.
     """
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family, backlog=2048)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+        # Made with proto IPPROTO_TCP, as asyncio's own listeners are: asyncio sets
+        # TCP_NODELAY only on such sockets' connections, and without it every
+        # answer waited some 40 ms for the client's delayed ACK.
+        sock = socket.socket(family, kind, proto)
     except OSError as exc:
         raise UserError(
+            f"--host {host!r} is not an address to listen on ({exc.strerror or exc}); "
+            "give an IP address or a host name of this machine."
+        ) from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+        return sock
+    except OSError as exc:
+        sock.close()
+        raise UserError(
             f"--host {host} --port {port}: cannot listen there "
-            f"({os.strerror(exc.errno) if exc.errno else exc}); "
+            f"({exc.strerror or exc}); "
             "give a free port or another address."
         ) from None
 
