@@ -32,6 +32,10 @@ def test_a_paused_connector_sends_nothing_and_resume_sends_in_order(
     assert shown["paused"] is True and shown["paused_reason"] == "back office in maintenance"
     stats = cli("deliveries", "stats", "--json").json()
     assert stats["balanced"] and stats["totals"]["pending"] == 3
+    [hook] = [c for c in stats["connectors"] if c["connector"] == "hook"]
+    assert hook["paused"] is True and hook["paused_reason"] == "back office in maintenance"
+    table = cli("deliveries", "stats").stdout
+    assert "back office in maintenance" in table
 
     assert "resumed hook" in cli("connectors", "resume", "hook").stdout
     cli("worker", "--until-idle")
