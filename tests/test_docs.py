@@ -216,3 +216,61 @@ def test_relative_links_resolve_to_a_file_and_heading():
                         broken.append(f"{where}: no heading with that anchor")
     assert checked > 100
     assert broken == [], "\n".join(broken)
+
+
+def _cli_sections() -> dict[str, str]:
+    """Each heading of docs/cli.md naming a command, with the text of its section."""
+    text = _text("cli.md")
+    found = re.finditer(r"^(#+) (.*)$", text, re.M)
+    heads = [(m.start(), len(m.group(1)), m.group(2)) for m in found]
+    sections = {}
+    for i, (at, level, title) in enumerate(heads):
+        end = next((a for a, lvl, _ in heads[i + 1 :] if lvl <= level), len(text))
+        sections[title] = text[at:end]
+    return sections
+
+
+def test_every_cli_option_is_documented_in_its_section():
+    """Every option of the core's commands and writeback-server's (serve,
+    api-keys) appears in the section of docs/cli.md that names the command."""
+    import typer.main
+    from writeback.cli._app import app
+
+    commands = {}
+
+    def walk(prefix: str, group) -> None:
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                walk(f"{prefix}{name} ", command)
+            else:
+                commands[f"{prefix}{name}"] = command
+
+    walk("", typer.main.get_command(app))
+    try:
+        from writeback_server._keys_cmd import app as keys
+        from writeback_server._serve_cmd import app as serve
+    except ImportError:  # writeback-server not installed: the core's alone
+        pass
+    else:
+        commands["serve"] = typer.main.get_command(serve)
+        walk("api-keys ", typer.main.get_command(keys))
+    sections = _cli_sections()
+    problems = []
+    for name, command in sorted(commands.items()):
+        leaf = name.split(" ", 1)[-1]
+        found = [
+            body
+            for title, body in sections.items()
+            if re.search(rf"`(writeback )?{re.escape(name)}\b", title)
+            or (" " in name and re.search(rf"`{re.escape(leaf)}\b", title))
+        ]
+        if not found:
+            problems.append(f"{name}: no section in docs/cli.md")
+            continue
+        options = [o for p in command.params for o in getattr(p, "opts", ()) if o.startswith("--")]
+        problems += [
+            f"{name}: {o} not in its section"
+            for o in options
+            if not any(re.search(rf"{re.escape(o)}\b", body) for body in found)
+        ]
+    assert problems == [], "\n".join(problems)
