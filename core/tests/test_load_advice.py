@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 from writeback._errors import PluginLoadError
-from writeback._load_advice import load_advice
+from writeback._load_advice import load_advice, with_advice
 from writeback.plugin import PluginRegistry, hookimpl
 
 
@@ -68,3 +68,13 @@ def test_a_raising_hook_is_told_to_stop_raising(monkeypatch: pytest.MonkeyPatch)
         registry.connector_type("raiser")
     assert "a hook of writeback-raiser raised: make its writeback_* hooks return" in str(info.value)
     assert "reinstall" not in str(info.value)
+
+
+def test_plugins_check_lines_end_with_the_fix() -> None:
+    missing = "import failed: ModuleNotFoundError(\"No module named 'zeep'\")"
+    assert with_advice("writeback-shop", missing) == (
+        f"{missing}; writeback-shop needs 'zeep', which is not installed: install it, and "
+        "list it in writeback-shop's pyproject.toml dependencies if it is not there."
+    )
+    conformance = "writeback-shop was not loaded: …; fix the declaration in writeback-shop."
+    assert with_advice("writeback-shop", conformance) == conformance

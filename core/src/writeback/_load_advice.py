@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["load_advice"]
+__all__ = ["load_advice", "with_advice"]
 
 _MISSING = re.compile(r"No module named '([^']+)'")
 
@@ -46,3 +46,11 @@ def load_advice(dist: str, error: str) -> str:
     if "fix" in error:  # a conformance problem already says what to fix
         return f"'writeback plugins check' lists every problem of {dist}"
     return f"fix it in {dist}; 'writeback plugins check' lists every problem"
+
+
+def with_advice(dist: str, error: str) -> str:
+    """``error`` followed by what to fix, unless it already says (a conformance
+    problem, a duplicate name); for ``writeback plugins check``'s lines."""
+    if "fix" in error or "uninstall" in error:
+        return error
+    return f"{error.rstrip('.')}; {load_advice(dist, error)}."

@@ -363,11 +363,13 @@ def plugins(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @plugins_app.command("check")
 def plugins_check() -> None:
     """Exit 0 when every installed plugin loads and passes the conformance checks, else 1."""
+    from .._load_advice import with_advice
     from .._registry import PluginRegistry
 
     registry = PluginRegistry.load()
     for problem in registry.load_errors:
-        out.print(f"{problem.distribution}: {problem.error}", markup=False)
+        line = with_advice(problem.distribution, problem.error)
+        out.print(f"{problem.distribution}: {line}", markup=False)
     if registry.load_errors:
         raise typer.Exit(1)
     dists = sorted(
