@@ -80,6 +80,17 @@ def test_each_kind_installs_and_passes_its_own_tests(generated: Path, tmp_path: 
         assert " passed" in run.stdout and "failed" not in run.stdout
         # The contract suite ran, not only the plain test.
         assert "_contract.py" in run.stdout or run.stdout.count(".") > 8
+    # Three plugins' tests in one run do not collide (each module named after its package).
+    together = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        + [f"writeback-my-{kind}" for kind in KINDS],
+        cwd=generated,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert together.returncode == 0, together.stdout + together.stderr
     # Installed for real: the plugin is listed by the environment's writeback.
     listed = subprocess.run(
         [str(python), "-m", "writeback", "plugins", "--json"],
