@@ -53,6 +53,7 @@ from ._describe import describe_connection_error, describe_timeout
 from ._page import Page, PageError
 from ._sessions import PerThreadTransport, ThreadSessions
 from ._tls import environment_proxies, verify_setting
+from ._watchdog import Watchdog
 
 if TYPE_CHECKING:
     from writeback import Throttle
@@ -135,11 +136,14 @@ class SoapFormat:
         """
         loop = asyncio.get_running_loop()
         deadline = Deadline(self.timeout)
-        call = functools.partial(self.send_sync, message, auth, deadline, loop)
+        # The loop's timer is armed here, in the loop's thread: armed from the
+        # worker thread it would cost a wake-up of the loop per attempt.
+        watchdog = Watchdog(loop, deadline)
+        call = functools.partial(self.send_sync, message, auth, deadline)
         try:
             return await loop.run_in_executor(self._pool(), call)
         finally:
-            deadline.cancel_timer()
+            watchdog.cancel()
 
     def send_sync(
         self,
@@ -150,8 +154,9 @@ class SoapFormat:
     ) -> AttemptResult:
         """The blocking body of :meth:`send`; runs in one of the connector's threads.
 
-        :param loop: the event loop whose timer cuts the attempt at its deadline
-            (without one, only the body reader checks the clock).
+        :param loop: an event loop whose timer is to cut the attempt at its
+            deadline (:meth:`send` arms its own instead; with neither, only the
+            body reader checks the clock).
         """
         # Everything this thread sends in the attempt (the WSDL, the call) carries it.
         self.sessions.use(auth)

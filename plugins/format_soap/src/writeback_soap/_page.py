@@ -14,6 +14,8 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._encode import RecordEncoder
+
 if TYPE_CHECKING:
     import requests
     import zeep
@@ -48,7 +50,48 @@ class Page:
         self._lock = threading.Lock()
         self._services: dict[str, ServiceProxy] = {}
         self._operations: dict[str, PageOperation] = {}
+        self._parsers = threading.local()
         self.service_for(address)
+
+    def parse(self, content: bytes) -> Any:
+        """The root element of an answer, parsed as zeep's ``parse_xml`` parses it
+        (same parser settings, same refusals), with the parser made once per thread
+        rather than once per answer.
+
+        :raises zeep.exceptions.XMLSyntaxError: not XML.
+        :raises zeep.exceptions.DTDForbidden: a doctype, when the settings forbid it.
+        :raises zeep.exceptions.EntitiesForbidden: an entity declaration, likewise.
+        """
+        from lxml import etree
+        from zeep.exceptions import DTDForbidden, EntitiesForbidden, XMLSyntaxError
+        from zeep.loader import ImportResolver
+
+        settings = self.client.settings
+        parser = getattr(self._parsers, "parser", None)
+        if parser is None:
+            # lxml parsers may not be shared by threads; one each, reused.
+            parser = etree.XMLParser(
+                remove_comments=True,
+                resolve_entities=False,
+                recover=not settings.strict,
+                huge_tree=settings.xml_huge_tree,
+            )
+            parser.resolvers.add(ImportResolver(self.binding.transport, settings))
+            self._parsers.parser = parser
+        try:
+            root = etree.fromstring(content, parser=parser)
+        except etree.XMLSyntaxError as exc:
+            raise XMLSyntaxError(
+                f"Invalid XML content received ({exc.msg})", content=content
+            ) from None
+        docinfo = root.getroottree().docinfo
+        if docinfo.doctype and settings.forbid_dtd:
+            raise DTDForbidden(docinfo.doctype, docinfo.system_url, docinfo.public_id)
+        if settings.forbid_entities:
+            for dtd in (docinfo.internalDTD, docinfo.externalDTD):
+                for entity in dtd.iterentities() if dtd is not None else ():
+                    raise EntitiesForbidden(entity.name, entity.content)
+        return root
 
     @property
     def operation_names(self) -> list[str]:
@@ -101,6 +144,13 @@ class PageOperation:
             self.fields = frozenset(name for name, _ in _children(parts[0][1]))
         else:
             self.fields = frozenset(name for name, _ in parts)
+        #: Encodes a record's call without zeep's value objects, when the page and
+        #: client allow it exactly (:mod:`._encode`); ``None``: zeep encodes.
+        self.encoder = (
+            RecordEncoder.for_operation(page.client, page.binding, definition)
+            if self.wrapper
+            else None
+        )
 
     def _record(self, payload: Any) -> Mapping[str, Any]:
         if not isinstance(payload, Mapping):
@@ -129,7 +179,12 @@ class PageOperation:
 
     def call(self, address: str, arguments: dict[str, Any]) -> requests.Response:
         """Post the operation (the client returns raw responses)."""
-        return self.page.service_for(address)[self.name](**arguments)
+        encoder = self.encoder
+        envelope = encoder.encode(arguments) if encoder is not None else None
+        if envelope is None:
+            return self.page.service_for(address)[self.name](**arguments)
+        # What zeep's proxy would do after serialising: post it with its headers.
+        return self.page.client.transport.post(address, envelope, encoder.headers)
 
     def read_reply(self, response: requests.Response) -> None:
         """Check the answer is this operation's result; raise ``zeep.exceptions.Fault`` for a fault.
@@ -141,10 +196,8 @@ class PageOperation:
 
         :raises ValueError: when the answer is not the operation's SOAP result.
         """
-        from zeep.loader import parse_xml
-
         binding = self.page.binding
-        doc = parse_xml(response.content, binding.transport, settings=self.page.client.settings)
+        doc = self.page.parse(response.content)
         envelope_ns = binding.nsmap["soap-env"]
         body = doc.find(f"{{{envelope_ns}}}Body")
         if doc.tag != f"{{{envelope_ns}}}Envelope" or body is None:
