@@ -13,6 +13,7 @@ Every request is kept in arrival order, every row in creation order.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import time
@@ -237,10 +238,11 @@ class BcApiServer(LoopbackServer):
             error = ODataError(429, "Application_TooManyRequests", "Too many requests.")
             self._send_error(handler, request, error, {"Retry-After": f"{wait:.0f}"})
             return
+        leaving = _Leaving(handler, functools.partial(self.user_limits.leave, user))
         try:
-            self._handle(handler, request)
+            self._handle(leaving, request)  # type: ignore[arg-type]
         finally:
-            self.user_limits.leave(user)
+            leaving.leave()
 
     def _cost(self, request: BcRequest) -> int:
         """What ``request`` counts against the window: 1, or a batch's operations."""
@@ -433,6 +435,32 @@ _JSON_HEADERS = {
     "Content-Type": "application/json; odata.metadata=minimal; odata.streaming=true",
     "OData-Version": "4.0",
 }
+
+
+class _Leaving:
+    """A handler that ends the request's count as in progress just before it is
+    answered: once the client has its answer it may send the next request, which
+    must not find this one still counted."""
+
+    def __init__(self, handler: LoopbackHandler, leave: Callable[[], None]) -> None:
+        self._handler = handler
+        self._leave: Callable[[], None] | None = leave
+
+    def leave(self) -> None:
+        leave, self._leave = self._leave, None
+        if leave is not None:
+            leave()
+
+    def respond(self, *args: Any, **kwargs: Any) -> None:
+        self.leave()
+        self._handler.respond(*args, **kwargs)
+
+    def drop(self) -> None:
+        self.leave()
+        self._handler.drop()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handler, name)
 
 
 def _is_batch(request: BcRequest) -> bool:
