@@ -134,6 +134,9 @@ def problems_from(
                 f"{path} is not a known field;{_did_you_mean(loc, model)} "
                 f"allowed fields: {_allowed_fields(model)}."
             )
+        elif kind in ("too_short", "too_long") and isinstance(err.get("input"), str):
+            # pydantic counts a SecretStr's length in "items"; a person counts characters.
+            sentences.append(_length_sentence(path, kind, err.get("ctx", {}), secret))
         elif kind == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
             # A check of the whole object writes its own sentence, naming the field.
@@ -145,3 +148,17 @@ def problems_from(
     if len(errors) > MAX_PROBLEMS:
         sentences.append(f"… and {len(errors) - MAX_PROBLEMS} more problem(s) like these.")
     return sentences
+
+
+def _length_sentence(path: str, kind: str, ctx: Mapping[str, Any], secret: bool) -> str:
+    """A text too short or too long, in characters; a secret's own length is not told."""
+    actual = ctx.get("actual_length")
+    if kind == "too_short":
+        limit = ctx.get("min_length", 1)
+        if limit == 1:
+            return f"{path} must not be empty."
+        bound = f"at least {limit}"
+    else:
+        bound = f"at most {ctx.get('max_length')}"
+    given = "" if secret or actual is None else f", not {actual}"
+    return f"{path} must have {bound} characters{given}."
