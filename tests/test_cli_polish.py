@@ -63,6 +63,24 @@ def test_an_id_column_stays_on_one_line_at_100_columns(monkeypatch, capsys):
     assert max(len(line) for line in printed.splitlines()) <= 100
 
 
+def test_a_table_in_a_pipe_keeps_its_natural_width(monkeypatch, capsys):
+    """No terminal, no COLUMNS: no cell is folded (rich would assume 80 columns and
+    print a connector name a few characters a line)."""
+    from writeback.cli import _output
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(_output, "out", _output._LazyConsole(stderr=False))
+    name = "bc-cronus-production-tenant-with-a-long-name"
+    uri = "https://api.businesscentral.dynamics.com/v2.0/tenant/Production/api/x"
+    _output.table(
+        None, ["name", "type", "api_type", "auth", "uri"], [[name, "bc", "json", "entra", uri]]
+    )
+    printed = capsys.readouterr().out
+    assert name in printed and uri in printed
+    assert max(len(line) for line in printed.splitlines()) > 80
+    assert len(printed.splitlines()) == 5  # top, header, rule, the row, bottom
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [

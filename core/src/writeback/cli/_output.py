@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -168,7 +169,22 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
             grid.add_column(column, overflow="fold")
     for row in cells:
         grid.add_row(*row)
-    out.print(grid)
+    console = real_console(out)
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        console.print(grid)
+        return
+    # No terminal and no COLUMNS: rich assumes 80 columns, which folds a name into
+    # a few characters a line in a pipe or a file, where a long line costs nothing.
+    # The table gets its natural width there (print(width=) can only narrow).
+    from rich.measure import Measurement
+
+    natural = Measurement.get(console, console.options.update(width=10_000), grid).maximum
+    assumed = console.width
+    console.width = max(assumed, natural)
+    try:
+        console.print(grid)
+    finally:
+        console.width = assumed
 
 
 class SafeFormatter(logging.Formatter):
