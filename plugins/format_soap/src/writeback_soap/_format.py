@@ -16,7 +16,6 @@ import asyncio
 import functools
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -52,6 +51,7 @@ from ._classify import (
 from ._describe import describe_connection_error, describe_timeout
 from ._page import Page, PageError
 from ._sessions import PerThreadTransport, ThreadSessions
+from ._threads import ThreadBridge
 from ._tls import environment_proxies, verify_setting
 from ._watchdog import Watchdog
 
@@ -112,19 +112,18 @@ class SoapFormat:
             load_timeout=self._timeouts,
             operation_timeout=self._timeouts,
         )
-        self._executor: ThreadPoolExecutor | None = None
+        self._threads: ThreadBridge | None = None
         self._page: Page | None = None
         self._page_lock = threading.Lock()
         #: How many times the WSDL was fetched (successfully); 1 in steady state.
         self.wsdl_loads = 0
 
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                max_workers=self.workers,
-                thread_name_prefix=f"writeback-soap:{self.context.connector.name}",
+    def _pool(self) -> ThreadBridge:
+        if self._threads is None:
+            self._threads = ThreadBridge(
+                self.workers, f"writeback-soap:{self.context.connector.name}"
             )
-        return self._executor
+        return self._threads
 
     async def send(self, message: OutboundMessage, auth: AttemptAuth = NO_AUTH) -> AttemptResult:
         """Send ``message`` once with ``auth``'s credentials in a worker thread and
@@ -141,7 +140,7 @@ class SoapFormat:
         watchdog = Watchdog(loop, deadline)
         call = functools.partial(self.send_sync, message, auth, deadline)
         try:
-            return await loop.run_in_executor(self._pool(), call)
+            return await self._pool().run(call)
         finally:
             watchdog.cancel()
 
@@ -316,11 +315,9 @@ class SoapFormat:
 
     async def aclose(self) -> None:
         """Stop the threads and close every Session; a later send starts afresh."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: executor.shutdown(wait=True)
-            )
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            await asyncio.get_running_loop().run_in_executor(None, threads.close)
         self.sessions.close()
 
 
