@@ -1,13 +1,17 @@
 """Reading the delivery log over HTTP with 1,000,000 deliveries in the store.
 
-Usage: ``python bench/bench_read.py [--deliveries 1000000] [--repeat 30] [--keep DIR]``.
+Usage: ``python bench/bench_read.py [--deliveries 1000000] [--repeat 30] [--keep DIR]
+[--postgresql]``.
 
 The store is a fresh SQLite file made by ``Dispatcher.open`` (the current
 schema), filled in seconds by bulk SQL: ``executemany`` of plain ``INSERT``s of
 one event and one delivery each, in one transaction (no attempts: the listing
 reads none), over three webhook connectors, in the mix of a store that has run
 for a while: 97 % delivered, 2 % dead, 0.5 % pending, 0.5 % superseded.
-``--keep DIR`` keeps (and reuses) the file.
+``--keep DIR`` keeps (and reuses) the file.  ``--postgresql`` measures a
+throwaway PostgreSQL database instead, filled the same way by one
+``INSERT … SELECT … FROM generate_series`` per table, then ``ANALYZE`` (as
+autovacuum would soon do).
 
 Then ``writeback serve`` (no worker) answers, over one keep-alive httpx
 connection, with a ``read`` key, each request ``--repeat`` times:
@@ -20,9 +24,9 @@ connection, with a ``read`` key, each request ``--repeat`` times:
 - as the baseline of the same run, ``GET /healthz`` (no store, no auth): what
   HTTP itself costs on this machine.
 
-Reported: p50 and p99 per request, in milliseconds; and each query's plan on
-SQLite (``EXPLAIN QUERY PLAN``), to show it walks an index in ``seq`` order
-rather than sorting.
+Reported: p50 and p99 per request, in milliseconds; and each query's plan
+(``EXPLAIN QUERY PLAN`` on SQLite, ``EXPLAIN`` on PostgreSQL), to show it walks
+an index in ``seq`` order rather than sorting.
 """
 
 from __future__ import annotations
@@ -118,12 +122,57 @@ def build(path: Path, count: int) -> float:
     return time.perf_counter() - began
 
 
-def plans(path: Path) -> list[tuple[str, str]]:
-    """``EXPLAIN QUERY PLAN`` of the listing's query, per filter."""
+def build_postgresql(url: str, count: int) -> float:
+    """Fill the new PostgreSQL database at ``url`` as :func:`build` does a file."""
+    from sqlalchemy import text
+    from writeback import Dispatcher
+
+    began = time.perf_counter()
+    with Dispatcher.open(url) as wb:
+        for name in (*CONNECTORS, RARE):
+            wb.connectors.add({"name": name, "type": "webhook", "uri": f"http://127.0.0.1:9/{name}",
+                               "api_type": "json", "source_app": "BENCH"})  # fmt: skip
+        ids = {c.name: c.id for c in wb.connectors.list()}
+        # The same mix as build(), by n: 97 % delivered, 2 % dead, 0.5 % each of the rest.
+        name = (
+            f"CASE WHEN n % 10000 = 5000 THEN '{RARE}' WHEN n % 3 = 0 THEN 'hook-a' "
+            "WHEN n % 3 = 1 THEN 'hook-b' ELSE 'hook-c' END"
+        )
+        cid = " ".join(f"WHEN {name} = '{k}' THEN {v}" for k, v in ids.items())
+        status = (
+            "CASE WHEN n % 200 < 194 THEN 'delivered' WHEN n % 200 < 198 THEN 'dead' "
+            "WHEN n % 200 = 198 THEN 'pending' ELSE 'superseded' END"
+        )
+        at = f"{time.time() - count * 0.01} + n * 0.01"
+        with wb.store.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO events (id, action, source_app, appointment_key, payload,"
+                " submitted_at) SELECT 'ev-' || n, 'create', 'BENCH', 'BENCH|g-' || n,"
+                f" '{{}}', {at} FROM generate_series(0, {count - 1}) n"
+            ))  # fmt: skip
+            conn.execute(text(
+                "INSERT INTO deliveries (seq, id, event_id, connector_id, connector_name,"
+                " action, appointment_key, status, attempts, replayed_after,"
+                " next_attempt_at, created_at, updated_at)"
+                f" SELECT n + 1, 'dlv_' || lpad(n::text, 26, '0'), 'ev-' || n,"
+                f" CASE {cid} END, {name}, 'create', 'BENCH|g-' || n, {status}, 1, 0,"
+                f" {at}, {at}, {at} + 0.2 FROM generate_series(0, {count - 1}) n"
+            ))  # fmt: skip
+            conn.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('deliveries', 'seq'), {count + 1})"
+            ))  # fmt: skip
+        with wb.store.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    return time.perf_counter() - began
+
+
+def plans(url: str) -> list[tuple[str, str]]:
+    """The plan of the listing's query, per filter."""
     from sqlalchemy import create_engine, select
     from writeback.store._schema import deliveries
 
-    engine = create_engine(f"sqlite:///{path.as_posix()}")
+    engine = create_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
     found = []
     cases = {
         "first page": {},
@@ -140,16 +189,19 @@ def plans(path: Path) -> list[tuple[str, str]]:
             if "connector" in f:
                 query = query.where(deliveries.c.connector_name == f["connector"])
             sql = str(query.limit(101).compile(engine, compile_kwargs={"literal_binds": True}))
-            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
-            found.append((label, "; ".join(r[-1] for r in rows)))
+            if sqlite:
+                rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
+                found.append((label, "; ".join(r[-1] for r in rows)))
+            else:
+                rows = conn.exec_driver_sql(f"EXPLAIN {sql}").scalars().all()
+                found.append((label, "; ".join(r.strip() for r in rows if "Scan" in r)))
     engine.dispose()
     return found
 
 
-def measure(path: Path, count: int, repeat: int) -> dict[str, tuple[float, float, int]]:
+def measure(db: str, count: int, repeat: int) -> dict[str, tuple[float, float, int]]:
     from writeback._pages import encode_cursor
 
-    db = f"sqlite:///{path.as_posix()}"
     key = subprocess.run(
         [sys.executable, "-m", "writeback", "--db", db, "api-keys", "create",
          f"bench-{time.time_ns()}", "--scope", "read"],
@@ -210,20 +262,37 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument("--postgresql", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = args.keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"read-{args.deliveries}.db"
-        if not path.exists():
-            took = build(path, args.deliveries)
-            print(f"built {args.deliveries:,} deliveries in {took:.1f} s "
-                  f"({path.stat().st_size / 1e6:,.0f} MB)")  # fmt: skip
-        results = measure(path, args.deliveries, args.repeat)
-        for label, plan in plans(path):
-            print(f"plan, {label}: {plan}")
+    if args.postgresql:
+        from cryptography.fernet import Fernet
+        from writeback_testing.postgres import PostgresCluster
+
+        # A server database takes its secrets key from the environment (serve's too).
+        os.environ.setdefault("WRITEBACK_SECRET_KEY", Fernet.generate_key().decode())
+        with PostgresCluster() as cluster:
+            url = cluster.create_database()
+            took = build_postgresql(url, args.deliveries)
+            print(f"built {args.deliveries:,} deliveries in {took:.1f} s")
+            results = measure(url, args.deliveries, args.repeat)
+            found = plans(url)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = args.keep or Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"read-{args.deliveries}.db"
+            if not path.exists():
+                took = build(path, args.deliveries)
+                print(f"built {args.deliveries:,} deliveries in {took:.1f} s "
+                      f"({path.stat().st_size / 1e6:,.0f} MB)")  # fmt: skip
+            url = f"sqlite:///{path.as_posix()}"
+            results = measure(url, args.deliveries, args.repeat)
+            found = plans(url)
+    for label, plan in found:
+        print(f"plan, {label}: {plan}")
+    kind = "PostgreSQL" if args.postgresql else "SQLite"
     print()
-    print(f"| GET ({args.deliveries:,} deliveries, SQLite) | items | p50 ms | p99 ms |")
+    print(f"| GET ({args.deliveries:,} deliveries, {kind}) | items | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|")
     for label, (p50, p99, items) in results.items():
         print(f"| {label} | {items} | {p50:.1f} | {p99:.1f} |")
