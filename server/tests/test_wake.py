@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 
+from sqlalchemy import text
 from writeback import Dispatcher
+from writeback.store._wake import CHANNEL
 from writeback_testing.webhook import WebhookReceiver
 
 #: Far longer than any test may run: a delivery that waited for the poll fails.
@@ -86,6 +88,20 @@ def test_postgresql_worker_process_is_woken_by_notify(writeback_pg_url, h, tmp_p
                     time.sleep(0.05)
                 wb.deliveries.retry([first])
                 hook.wait_for(4, timeout=BOUND)
+                # The listening connection dies (a server restart, an idle
+                # timeout): the worker opens another and looks once on its way.
+                _settle()
+                with wb.store.engine.begin() as conn:
+                    killed = conn.execute(text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        f" WHERE query = 'LISTEN {CHANNEL}' AND pid <> pg_backend_pid()"
+                    )).scalars().all()  # fmt: skip
+                assert killed == [True], killed
+                wb.submit(h.event("WAKEAPP", 4))
+                hook.wait_for(5, timeout=BOUND)
+                _settle()
+                wb.submit(h.event("WAKEAPP", 5))
+                hook.wait_for(6, timeout=BOUND)
                 assert worker.poll() is None
         finally:
             worker.send_signal(signal.SIGTERM)
@@ -94,3 +110,4 @@ def test_postgresql_worker_process_is_woken_by_notify(writeback_pg_url, h, tmp_p
         output = (tmp_path / "worker.log").read_text()
         assert code == 0, output
         assert "Traceback" not in output
+        assert "listening for new work failed" in output
