@@ -138,3 +138,17 @@ def test_ports_in_use_are_one_sentence(tmp_path: Path) -> None:
             assert proc.returncode == 2, (args, proc.stderr)
             assert f"{port}: cannot listen" in proc.stderr, proc.stderr
             assert "Traceback" not in proc.stderr
+
+
+def test_metrics_port_says_when_nothing_counts_attempts(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{(tmp_path / 'writeback.db').as_posix()}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "writeback", "--db", db_url, "worker", "--until-idle",
+         "--metrics-port", "0"],
+        capture_output=True, text=True, timeout=120,
+        env={**_env(), "WRITEBACK_DISABLE_PLUGINS": "server"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "metrics on http://127.0.0.1:" in proc.stderr
+    assert "no installed plugin counts attempts" in proc.stderr
+    assert "install writeback-server" in proc.stderr
