@@ -11,7 +11,8 @@ the server does not share the client's GIL), with the same concurrency:
 - **… with NTLM**: the same two against pyspnego's real NTLM acceptor, with the
   NTLM handshakes per 1,000 deliveries (one per connection is the target).
 - **outbox + worker** (when ``writeback-nav`` is installed): events dispatched
-  into a SQLite outbox first, then timed through ``writeback worker --until-idle``.
+  into a SQLite outbox first, then timed through ``writeback worker --until-idle``,
+  once with the row's ``throttle.max_concurrency`` and once without a throttle.
 
 Run: ``.venv/bin/python bench/bench_soap.py [-n 1000] [--concurrency 8] [--rounds 3]``.
 The WSDL fetch is made before the clock starts and reported on its own.
@@ -211,8 +212,13 @@ def soap_format(url: str, n: int, concurrency: int, auth: str) -> tuple[float, f
     return asyncio.run(run())
 
 
-def outbox_worker(url: str, n: int, concurrency: int) -> float | None:
-    """Seconds for ``writeback worker --until-idle`` to deliver ``n`` dispatched events."""
+def outbox_worker(url: str, n: int, concurrency: int, *, throttled: bool = True) -> float | None:
+    """Seconds for ``writeback worker --until-idle`` to deliver ``n`` dispatched events.
+
+    :param throttled: the row sets ``throttle.max_concurrency`` (every attempt then
+        takes a share of its fleet-wide budget in the store); else ``throttle: {}``
+        and the worker's ``--concurrency`` alone bounds it.
+    """
     try:
         import writeback_nav  # noqa: F401
     except ImportError:
@@ -233,7 +239,7 @@ def outbox_worker(url: str, n: int, concurrency: int) -> float | None:
             "source_app": "CRONUSUS",
             "auth": {"method": "basic", "username": BASIC_USER, "password": BASIC_PASSWORD},
             "coalesce": False,
-            "throttle": {"max_concurrency": concurrency},
+            "throttle": {"max_concurrency": concurrency} if throttled else {},
             "options": {"allow_insecure_http": True},
         }
         (Path(folder) / "row.json").write_text(json.dumps(row))
@@ -327,15 +333,19 @@ def main() -> None:
                 )
             )
 
-    page = Page("basic")
-    seconds = outbox_worker(page.url, n, c)
-    page.stop()
-    if seconds is None:
-        notes.append("outbox row skipped: writeback-nav is not installed")
-    else:
+    for throttled, label in (
+        (True, f"throttle.max_concurrency {c}"),
+        (False, "no throttle, --concurrency alone"),
+    ):
+        page = Page("basic")
+        seconds = outbox_worker(page.url, n, c, throttled=throttled)
+        page.stop()
+        if seconds is None:
+            notes.append("outbox rows skipped: writeback-nav is not installed")
+            break
         rows.append(
             (
-                "outbox + `writeback worker` (nav, basic, SQLite)",
+                f"outbox + `writeback worker` (nav, basic, SQLite), {label}",
                 seconds,
                 None,
                 0,
