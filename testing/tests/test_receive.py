@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,79 +20,6 @@ from writeback_testing.webhook import Step, sign
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 PASSWORD = "s3cret-Pa55"
-
-
-class Receiver:
-    """A running ``writeback receive``; its stdout is read line by line in a thread."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "writeback", "receive", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        first = self.next_line(60)
-        match = re.fullmatch(
-            r"listening on (http://127\.0\.0\.1:\d+)/ \(any path\); Ctrl-C to stop", first
-        )
-        assert match, first
-        self.url = match[1]
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def next_line(self, timeout: float = 30) -> str:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"no output within {timeout}s; so far: {self.seen}") from None
-        self.seen.append(line)
-        return line
-
-    def until(self, pattern: str, timeout: float = 30) -> str:
-        """Read lines until one matches ``pattern``; returns it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self.next_line(max(deadline - time.monotonic(), 0.01))
-            if re.search(pattern, line):
-                return line
-
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-        self.proc.send_signal(sig)
-        code = self.proc.wait(30)
-        self._reader.join(30)
-        assert self.proc.stderr is not None
-        stderr = self.proc.stderr.read()
-        self.close()
-        rest = []
-        while not self.lines.empty():
-            rest.append(self.next_line())
-        return code, "\n".join(rest), stderr
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(30)
-        self._reader.join(30)
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                pipe.close()
-
-
-@pytest.fixture
-def receivers() -> Iterator[list[Receiver]]:
-    started: list[Receiver] = []
-    yield started
-    for r in started:
-        r.close()
 
 
 def cli(tmp_path: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -137,25 +62,14 @@ def deliver_one(tmp_path: Path, url: str, password: str) -> subprocess.Completed
     return cli(tmp_path, "worker", "--until-idle")
 
 
-def block(receiver: Receiver) -> list[str]:
-    """One request's printed block: its heading line up to the blank line after it."""
-    lines = [receiver.until(r"^#\d+ ")]
-    while (line := receiver.next_line()) != "":
-        lines.append(line)
-    return lines
-
-
-def test_a_worker_delivers_after_two_planned_503s(
-    tmp_path: Path, receivers: list[Receiver]
-) -> None:
-    receiver = Receiver(
+def test_a_worker_delivers_after_two_planned_503s(tmp_path: Path, receive: Any) -> None:
+    receiver = receive(
         "--basic", f"planner:{PASSWORD}", "--signing-secret", SECRET, "--fail", "503x2"
     )
-    receivers.append(receiver)
     worker = deliver_one(tmp_path, receiver.url, PASSWORD)
     assert worker.returncode == 0, worker.stderr
     assert "delivered 1" in worker.stdout
-    blocks = [block(receiver) for _ in range(3)]
+    blocks = [receiver.block() for _ in range(3)]
     headings = [re.sub(r"^#(\d+) \d\d:\d\d:\d\d ", r"#\1 ", b[0]) for b in blocks]
     assert headings == [
         "#1 POST /hooks/appointments -> 503",
@@ -178,12 +92,11 @@ def test_a_worker_delivers_after_two_planned_503s(
     assert PASSWORD not in everything and SECRET not in everything
 
 
-def test_a_wrong_password_is_refused_with_401(tmp_path: Path, receivers: list[Receiver]) -> None:
-    receiver = Receiver("--basic", f"planner:{PASSWORD}", "--signing-secret", SECRET)
-    receivers.append(receiver)
+def test_a_wrong_password_is_refused_with_401(tmp_path: Path, receive: Any) -> None:
+    receiver = receive("--basic", f"planner:{PASSWORD}", "--signing-secret", SECRET)
     worker = deliver_one(tmp_path, receiver.url, "not-the-password")
     assert "delivered 0" in worker.stdout, worker.stdout + worker.stderr
-    lines = block(receiver)
+    lines = receiver.block()
     assert lines[0].endswith("POST /hooks/appointments -> 401")
     assert "  basic auth: wrong: the password for 'planner' does not match; answered 401" in lines
     assert "  signature: valid" in lines
@@ -193,9 +106,8 @@ def test_a_wrong_password_is_refused_with_401(tmp_path: Path, receivers: list[Re
     assert "not-the-password" not in "\n".join(receiver.seen)
 
 
-def test_status_answers_every_post_and_signatures_are_judged(receivers: list[Receiver]) -> None:
-    receiver = Receiver("--status", "410", "--signing-secret", SECRET)
-    receivers.append(receiver)
+def test_status_answers_every_post_and_signatures_are_judged(receive: Any) -> None:
+    receiver = receive("--status", "410", "--signing-secret", SECRET)
     body = b'{"a": 1}'
     good = {"webhook-id": "msg_1", "webhook-timestamp": str(int(time.time()))}
     good["webhook-signature"] = sign(SECRET, "msg_1", good["webhook-timestamp"], body)
@@ -210,7 +122,7 @@ def test_status_answers_every_post_and_signatures_are_judged(receivers: list[Rec
             answer = client.post(f"{receiver.url}/x?y=1", content=body, headers=headers)
             assert answer.status_code == 410
         assert client.get(f"{receiver.url}/probe").status_code == 200
-    blocks = [block(receiver) for _ in range(4)]
+    blocks = [receiver.block() for _ in range(4)]
     verdicts = [next(line for line in b if line.startswith("  signature:")) for b in blocks]
     assert verdicts[0] == "  signature: valid"
     assert verdicts[1].startswith("  signature: INVALID: no v1 signature matches")
@@ -220,23 +132,22 @@ def test_status_answers_every_post_and_signatures_are_judged(receivers: list[Rec
     assert re.fullmatch(
         r"  signature: valid, but webhook-timestamp is \d+ s from now .*", verdicts[3]
     )
-    probe = block(receiver)
+    probe = receiver.block()
     assert probe[0].endswith("GET /probe -> 200") and "  (no body)" in probe
     assert receiver.stop()[0] == 0
 
 
-def test_reset_drops_the_connection(receivers: list[Receiver]) -> None:
-    receiver = Receiver("--fail", "reset,429")
-    receivers.append(receiver)
+def test_reset_drops_the_connection(receive: Any) -> None:
+    receiver = receive("--fail", "reset,429")
     with httpx.Client(timeout=10) as client:
         with pytest.raises(httpx.TransportError):
             client.post(receiver.url, content=b"plain text")
         assert client.post(receiver.url, content=b"plain text").status_code == 429
         assert client.post(receiver.url, content=b"plain text").status_code == 200
-    first = block(receiver)
+    first = receiver.block()
     assert first[0].endswith("POST / -> connection reset (no answer)")
     assert first[-2:] == ["  body:", "    plain text"]
-    assert block(receiver)[0].endswith("-> 429")
+    assert receiver.block()[0].endswith("-> 429")
     assert receiver.stop()[0] == 0
 
 
@@ -250,6 +161,9 @@ def test_reset_drops_the_connection(receivers: list[Receiver]) -> None:
         (["--status", "abc"], "--status 'abc' is not an HTTP status"),
         (["--status", "101"], "--status '101' is not an HTTP status"),
         (["--basic", "planner"], "--basic must be USER:PASS"),
+        (["--api-key", "s3cret"], "--api-key must be HEADER:VALUE"),
+        (["--api-key", "X Api Key:s3cret"], "--api-key must be HEADER:VALUE"),
+        (["--api-key", "X-Api-Key:"], "--api-key must be HEADER:VALUE"),
         (["--signing-secret", "s3cret"], "--signing-secret must be 'whsec_' followed by base64"),
         (["--signing-secret", "env:WB_NOT_SET_HERE"], "the variable WB_NOT_SET_HERE is not set"),
         (["--port", "70000"], "--port 70000 is not a port"),

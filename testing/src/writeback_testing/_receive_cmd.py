@@ -41,6 +41,15 @@ def receive(
             help="Require these Basic credentials; anything else is answered 401.",
         ),
     ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            metavar="HEADER:VALUE",
+            help="Require this header to carry this key (X-Api-Key:s3cret); "
+            "anything else is answered 401.",
+        ),
+    ] = None,
     signing_secret: Annotated[
         str | None,
         typer.Option(
@@ -63,10 +72,12 @@ def receive(
         typer.Option("--status", metavar="CODE", help="Answer every POST with CODE (200-599)."),
     ] = None,
 ) -> None:
-    """A local webhook receiver: prints each request, checks Basic auth and signatures."""
-    from .receive import PrintingReceiver, parse_fail, parse_status
+    """A local webhook receiver: prints each request, checks Basic auth, an API key and
+    signatures."""
+    from .receive import PrintingReceiver, parse_api_key, parse_fail, parse_status
 
     try:
+        key = parse_api_key(api_key) if api_key is not None else None
         steps = parse_fail(fail) if fail is not None else []
         answer = parse_status(status) if status is not None else 200
     except ValueError as exc:
@@ -77,6 +88,7 @@ def receive(
         write=_write,
         port=port,
         basic_auth=_basic(basic),
+        api_key=key,
         signing_secret=_secret(signing_secret),
         fail=steps,
         status=answer,

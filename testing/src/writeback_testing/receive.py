@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import re
 import threading
@@ -26,11 +27,13 @@ from typing import Any
 
 from writeback_testing.webhook import ReceivedRequest, Step, WebhookReceiver
 
-__all__ = ["PrintingReceiver", "parse_fail", "parse_status"]
+__all__ = ["PrintingReceiver", "parse_api_key", "parse_fail", "parse_status"]
 
 _ITEM = re.compile(r"(?P<answer>\d{3}|reset)(?:x(?P<count>\d{1,4}))?")
 #: Headers whose values are credentials: printed as their scheme and ``***``.
 _REDACTED = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+#: A header name as RFC 9110 allows it (a "token").
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 #: How far a ``webhook-timestamp`` may be from now before a receiver should
 #: refuse it as a replay (the Standard Webhooks reference libraries use 5 minutes).
@@ -45,6 +48,20 @@ def parse_status(text: str) -> int:
     if not re.fullmatch(r"\d{3}", text.strip()) or not 200 <= int(text) <= 599:
         raise ValueError(f"--status {text!r} is not an HTTP status; give one from 200 to 599.")
     return int(text)
+
+
+def parse_api_key(text: str) -> tuple[str, str]:
+    """``--api-key``: ``HEADER:VALUE``, the header that must carry the key and the key.
+
+    :raises ValueError: one sentence saying what is allowed (never quoting the key).
+    """
+    header, colon, key = text.partition(":")
+    if not colon or not _HEADER_NAME.fullmatch(header.strip()) or not key.strip():
+        raise ValueError(
+            "--api-key must be HEADER:VALUE, a header name (letters, digits, '-') and the key "
+            "joined by ':', like X-Api-Key:abc123."
+        )
+    return header.strip(), key.strip()
 
 
 def parse_fail(text: str) -> list[Step]:
@@ -78,8 +95,11 @@ class PrintingReceiver(WebhookReceiver):
     """A webhook receiver that prints every request as it answers it.
 
     ``fail`` is answered first, one step per POST; then ``status`` for every
-    POST.  ``write`` gets one block of text per request, before the answer is
-    sent, so a client that has its answer finds the request printed.
+    POST.  With ``api_key`` (a header name and its value), a request whose
+    header does not carry that value is answered 401 and consumes nothing, like
+    one failing ``basic_auth``; with both, both must pass.  ``write`` gets one
+    block of text per request, before the answer is sent, so a client that has
+    its answer finds the request printed.
     """
 
     def __init__(
@@ -88,6 +108,7 @@ class PrintingReceiver(WebhookReceiver):
         write: Callable[[str], None],
         port: int = 0,
         basic_auth: tuple[str, str] | None = None,
+        api_key: tuple[str, str] | None = None,
         signing_secret: str | None = None,
         fail: list[Step] | None = None,
         status: int = 200,
@@ -100,10 +121,24 @@ class PrintingReceiver(WebhookReceiver):
         self._write = write
         self._user = None if basic_auth is None else basic_auth[0]
         self._printed = 0
+        self._key_header = None if api_key is None else api_key[0].lower()
+        self._key = None if api_key is None else api_key[1].encode("utf-8")
+        # The key's header is a credential whatever it is called: never printed.
+        self._redacted = _REDACTED | {self._key_header} if self._key_header else _REDACTED
 
     def _next_step(self, request: ReceivedRequest) -> Step:
         with self._plan_lock:
             return self._fail.popleft() if self._fail else self._then
+
+    def _choose(self, request: ReceivedRequest) -> Step:
+        if self._key is not None and not self._key_matches(request.headers):
+            return Step(401, body={"ok": False, "error": "unauthorized"})
+        return super()._choose(request)
+
+    def _key_matches(self, headers: Mapping[str, str]) -> bool:
+        assert self._key_header is not None and self._key is not None
+        given = headers.get(self._key_header)
+        return given is not None and hmac.compare_digest(given.encode("utf-8"), self._key)
 
     def _record(self, arrival: int, request: ReceivedRequest) -> None:
         # The one place every request passes with its answer known (a 401 from the
@@ -119,9 +154,14 @@ class PrintingReceiver(WebhookReceiver):
         answer = "connection reset (no answer)" if request.status is None else request.status
         stamp = time.strftime("%H:%M:%S", time.localtime(request.received_at))
         lines = [f"#{number} {stamp} {request.method} {request.path} -> {answer}"]
-        lines += [f"  {name}: {_shown(name, value)}" for name, value in request.headers.items()]
+        lines += [
+            f"  {name}: {_shown(name, value, self._redacted)}"
+            for name, value in request.headers.items()
+        ]
         if self._user is not None:
             lines.append(f"  basic auth: {self._basic_verdict(request.headers)}")
+        if self._key_header is not None:
+            lines.append(f"  api key: {self._key_verdict(request.headers)}")
         if self._secret is not None:
             lines.append(f"  signature: {_signature_verdict(request)}")
         lines += _body_lines(request)
@@ -143,9 +183,16 @@ class PrintingReceiver(WebhookReceiver):
             return f"wrong: user {user!r}, expected {self._user!r}; answered 401"
         return f"wrong: the password for {user!r} does not match; answered 401"
 
+    def _key_verdict(self, headers: Mapping[str, str]) -> str:
+        if self._key_matches(headers):
+            return f"valid (header {self._key_header})"
+        if self._key_header not in headers:
+            return f"missing: no {self._key_header} header, answered 401"
+        return f"wrong: {self._key_header} does not carry the expected key; answered 401"
 
-def _shown(name: str, value: str) -> str:
-    if name not in _REDACTED:
+
+def _shown(name: str, value: str, redacted: frozenset[str] = _REDACTED) -> str:
+    if name not in redacted:
         return value
     scheme, _, rest = value.partition(" ")
     return f"{scheme} *** (redacted)" if rest else "*** (redacted)"
