@@ -208,6 +208,19 @@ class KeyMechanism(AuthMechanismBase[KeySettings]):
         return f"API key {self.settings.key.get_secret_value()}"  # FLAW (secrets_never_shown)
 
 
+class SilentKeySettings(BaseModel):
+    """Settings of ``brokensilent``: a key, sent in ``X-Api-Key`` (were it sent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: SecretStr = Field(min_length=1, description="the API key")
+
+
+class SilentKeyMechanism(AuthMechanismBase[SilentKeySettings]):
+    def headers(self) -> Mapping[str, str]:
+        return {}  # FLAW (the_back_office_lets_the_credentials_in): the key is never sent
+
+
 class TokenSettings(BaseModel):
     """Settings of ``brokentoken``."""
 
@@ -259,6 +272,12 @@ class BrokenAuthPlugin:
         return [
             AuthMethodSpec(
                 name="brokenkey", summary="broken", settings_model=KeySettings, factory=KeyMechanism
+            ),
+            AuthMethodSpec(
+                name="brokensilent",
+                summary="broken",
+                settings_model=SilentKeySettings,
+                factory=SilentKeyMechanism,
             ),
             AuthMethodSpec(
                 name="brokentoken",

@@ -97,6 +97,14 @@ SUITES = textwrap.dedent(
         skip_checks = {}
 
 
+    class TestBrokenSilentKey(AuthMethodContract):
+        plugin = "brokenauth"
+        plugin_module = "broken_plugins:broken_auth"
+        name = "brokensilent"
+        settings = {"key": "api-key-s3cret-4567"}
+        acceptor = ("header", "X-Api-Key")
+
+
     class TestBrokenToken(AuthMethodContract):
         plugin = "brokenauth"
         plugin_module = "broken_plugins:broken_auth"
@@ -150,6 +158,12 @@ EXPECTED = [
     ("TestBrokenKeyGoodSettings", "valid_settings_are_accepted", "fix the settings model"),
     ("TestBrokenKey", "invalid_settings_are_refused_in_one_sentence", "refuse them in the"),
     ("TestBrokenScheme", "the_back_office_lets_the_credentials_in", "attach them with"),
+    (
+        "TestBrokenSilentKey",
+        "the_back_office_lets_the_credentials_in",
+        "wants the X-Api-Key header carrying settings['key']: return {'X-Api-Key': "
+        "context.reveal(self.settings.key)} from headers()",
+    ),
     ("TestBrokenKey", "secrets_never_shown", "describe()) shows the secret key"),
     ("TestBrokenKey", "env_secrets_are_resolved", "read secrets with context.reveal"),
     ("TestBrokenKey", "401_refreshes_once_then_succeeds", "must return False"),
@@ -172,6 +186,7 @@ SUITE_OF = {
     "TestNonConformingFormat": ApiFormatContract,
     "TestBrokenKey": AuthMethodContract,
     "TestBrokenKeyGoodSettings": AuthMethodContract,
+    "TestBrokenSilentKey": AuthMethodContract,
     "TestBrokenToken": AuthMethodContract,
     "TestBrokenScheme": AuthMethodContract,
     "TestNonConformingAuth": AuthMethodContract,

@@ -16,6 +16,7 @@ import importlib.metadata
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -80,6 +81,23 @@ def test_each_kind_installs_and_passes_its_own_tests(generated: Path, tmp_path: 
         assert " passed" in run.stdout and "failed" not in run.stdout
         # The contract suite ran, not only the plain test.
         assert "_contract.py" in run.stdout or run.stdout.count(".") > 8
+    # The auth test's back office checks the header: a mechanism sending nothing fails it.
+    silent = tmp_path / "silent"
+    shutil.copytree(generated / "writeback-my-auth", silent)
+    mechanism = silent / "src" / "writeback_my_auth" / "_mechanism.py"
+    code = mechanism.read_text()
+    assert "return {self.settings.header: key}" in code
+    mechanism.write_text(code.replace("return {self.settings.header: key}", "return {}"))
+    run = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=silent,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(silent / "src")},  # the copy, not the installed one
+        timeout=300,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "wants the X-API-Key header carrying settings['key']" in run.stdout, run.stdout
     # Three plugins' tests in one run do not collide (each module named after its package).
     together = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"]

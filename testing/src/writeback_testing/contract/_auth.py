@@ -12,6 +12,7 @@ from writeback.plugin import Outcome, PluginRegistry, ValidatedConnector, valida
 from writeback_testing.contract import _standin
 from writeback_testing.contract._backends import Backend, Fault
 from writeback_testing.contract._common import ContractBase
+from writeback_testing.contract._header import HeaderKeyAcceptor, header_acceptor
 from writeback_testing.contract._tokens import TokenChecks
 
 __all__ = ["AuthMethodContract"]
@@ -41,7 +42,9 @@ class AuthMethodContract(TokenChecks, ContractBase):
       (``settings["username"]``/``["password"]``), ``"bearer"`` (tokens of the
       token server; the default with one), ``"ntlm"`` (the NTLM test users),
       ``"negotiate"`` (Kerberos tickets of the test KDC, NTLM inside Negotiate for
-      the NTLM test users), or ``None`` (anyone is let in).
+      the NTLM test users), ``("header", NAME)`` (header ``NAME`` must carry the
+      value of the method's one secret setting; ``("header", NAME, FIELD)``
+      names the setting), or ``None`` (anyone is let in).
     - ``refreshes``: whether a 401 can be cured by fresh credentials (default:
       with a token server).
     - ``options``: options of the ``contract`` row.
@@ -62,7 +65,7 @@ class AuthMethodContract(TokenChecks, ContractBase):
     api_format: ClassVar[str] = "json"
     uses: ClassVar[Sequence[str]] = ("json",)
     token_server: ClassVar[str | None] = None
-    acceptor: ClassVar[str | None] = "default"
+    acceptor: ClassVar[str | tuple[str, ...] | None] = "default"
     refreshes: ClassVar[bool | None] = None
     options: ClassVar[Mapping[str, Any]] = {}
 
@@ -138,6 +141,10 @@ class AuthMethodContract(TokenChecks, ContractBase):
             kind = "bearer" if server is not None else None
         if kind is None:
             return None
+        if isinstance(kind, tuple | list) and kind and kind[0] == "header":
+            registry = request.getfixturevalue("contract_registry")
+            fields = registry.auth_method(self.declared_name()).secret_fields
+            return header_acceptor(kind, self.settings_for(server), fields)
         from writeback_testing.acceptors import BasicAcceptor, BearerAcceptor
 
         if kind == "basic":
@@ -149,7 +156,8 @@ class AuthMethodContract(TokenChecks, ContractBase):
         if kind == "negotiate":
             return request.getfixturevalue("writeback_negotiate_acceptor")
         pytest.fail(
-            f"acceptor must be 'basic', 'bearer', 'ntlm', 'negotiate' or None, not {kind!r}."
+            f"acceptor must be 'basic', 'bearer', 'ntlm', 'negotiate', ('header', NAME) or "
+            f"None, not {kind!r}."
         )
 
     @pytest.fixture
@@ -203,11 +211,14 @@ class AuthMethodContract(TokenChecks, ContractBase):
     def test_the_back_office_lets_the_credentials_in(self, contract_setup: Any) -> None:
         """A delivery with ``settings`` is delivered to a back office checking them."""
         self.opt_out("the_back_office_lets_the_credentials_in")
-        connector, _ = contract_setup()
+        connector, backend = contract_setup()
         (result,) = self.deliver(connector)[0]
+        fix = "attach them with headers() (or a TransportAuth)"
+        if isinstance(backend.acceptor, HeaderKeyAcceptor) and backend.acceptor.refusals:
+            fix = backend.acceptor.advice(result.error or "")
         assert result.outcome is Outcome.DELIVERED, (
             f"the back office did not let the credentials in ({result.status_code}: "
-            f"{result.error}); attach them with headers() (or a TransportAuth)."
+            f"{result.error}); {fix}."
         )
 
     def test_secrets_never_shown(

@@ -44,6 +44,8 @@ class Backend:
     name = ""
 
     def __init__(self, acceptor: Acceptor | None = None) -> None:
+        #: What checks the credentials (None: anyone is let in).
+        self.acceptor = acceptor
         self.server: Any = self._start(acceptor)
 
     def _start(self, acceptor: Acceptor | None) -> Any:
