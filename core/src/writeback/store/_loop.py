@@ -6,8 +6,10 @@ database; the figures are in docs/benchmarks.md, "The store's hot statements":
 
 - SQLite waits on no server, so a claim runs on the loop's own thread: in a
   thread it cost twice the CPU, since the GIL changes hands at every
-  statement.  Only while another process holds the file's write lock does the
-  claim wait for it in a thread, so the attempts go on meanwhile.
+  statement.  While another connection holds the file's write lock (a submit,
+  another process), the claim looks again from the loop every few
+  milliseconds, the attempts going on meanwhile, and only after 0.2 s waits
+  for the lock in a thread (``_LOCK_PAUSES``).
   The price: a commit that checkpoints the WAL (every few MB) holds the loop
   while it flushes.
 - PostgreSQL claims wait for the server at every statement.  On the loop's
@@ -68,8 +70,10 @@ class LoopRunner:
         """Run the unit of work ``steps()`` in one transaction; returns its result."""
         statements = self._statements
         if statements.embedded:
-            with contextlib.suppress(WriteLockBusy):
-                return statements.run(steps, wait=False)
+            for pause in _LOCK_PAUSES:
+                with contextlib.suppress(WriteLockBusy):
+                    return statements.run(steps, wait=False)
+                await asyncio.sleep(pause)
             return await asyncio.to_thread(statements.run, steps)
         if not self._on_loop:
             return await asyncio.to_thread(statements.run, steps)
@@ -136,6 +140,15 @@ class LoopRunner:
                 with contextlib.suppress(Exception):
                     await connection.rollback()
             raise
+
+
+#: While another connection holds SQLite's write lock, a claim looks again after
+#: these pauses (0.2 s in all), from the loop, before it waits in a thread.
+#: SQLite's own busy handler sleeps up to 100 ms between looks, and under a
+#: steady stream of submits a claim waiting there lost the lock to them again
+#: and again: deliveries waited hundreds of milliseconds for their claim
+#: (docs/benchmarks.md, "End to end: POST to delivered").
+_LOCK_PAUSES = (0.001, 0.002, 0.003) + (0.005,) * 38
 
 
 def _loop_can_watch_sockets() -> bool:
