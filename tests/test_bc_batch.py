@@ -210,3 +210,41 @@ def test_batch_size_out_of_range_is_one_sentence_exit_2(cli, api, size, word):
         assert f"options.batch_size is {size}" in run.stderr and word in run.stderr
         assert "Traceback" not in run.stderr
     assert cli("connectors", "list", "--json").json() == []
+
+
+def test_a_whole_batch_401_refreshes_the_token_once_and_resends_the_batch(
+    cli, writeback_bc_api_factory, writeback_oauth2_server
+):
+    from writeback_testing.acceptors import BearerAcceptor
+
+    server = writeback_oauth2_server
+    server.register("wb", "client-Secret-0815", method="client_secret_basic")
+    served: list[str] = []
+
+    def validate(token: str) -> str | None:
+        principal = server.principal(token)
+        if principal is not None:
+            served.append(token)
+            server.revoke()  # the first token is good for one request only
+        return principal
+
+    api = writeback_bc_api_factory(auth=BearerAcceptor(validate))
+    row = bc_row(api.endpoint, batch_size=2)
+    row["auth"] = {
+        "method": "oauth2",
+        "token_url": server.token_url,
+        "client_id": "wb",
+        "client_secret": "client-Secret-0815",
+        "scope": "api://bc/.default",
+    }
+    cli("connectors", "add", cli.file(row))
+    ids = dispatch(cli, [appointment_event("create", f"G{n}") for n in range(4)])
+    # Two batches: the first takes the token; the second is refused with it (401),
+    # the token is refreshed once and the batch sent again.
+    cli("worker", "--until-idle", "--concurrency", "1")
+    assert len(api.rows) == 4
+    assert [r.status for r in http_requests(api)] == [200, 401, 200]
+    assert server.token_requests == 2
+    for delivery_id in ids:
+        shown = history(cli, delivery_id)
+        assert shown["status"] == "delivered" and shown["attempts"] == 1
