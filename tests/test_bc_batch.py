@@ -61,7 +61,8 @@ def api(writeback_bc_api_factory):
     return writeback_bc_api_factory(auth=BasicAcceptor({"WEBUSER": KEY}))
 
 
-def test_six_rows_go_in_two_batch_requests_each_settled_by_its_own_response(cli, api):
+def test_six_rows_go_in_two_batch_requests_each_settled_by_its_own_response(any_cli, api):
+    cli = any_cli
     cli("connectors", "add", cli.file(bc_row(api.endpoint, batch_size=3)))
     ids = dispatch(cli, [appointment_event("create", f"G{n}") for n in range(6)])
     cli("worker", "--until-idle", "--concurrency", "1")
@@ -112,7 +113,8 @@ def test_failures_inside_the_batch_are_settled_row_by_row(cli, api):
     assert sorted(r.fields["appointmentGuid"] for r in api.rows) == ["G1", "G3"]
 
 
-def test_one_change_per_appointment_per_batch_in_order(cli, api):
+def test_one_change_per_appointment_per_batch_in_order(any_cli, api):
+    cli = any_cli
     seen: list[list[str]] = []
 
     def plan(request: BcRequest) -> None:
