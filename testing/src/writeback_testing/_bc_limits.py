@@ -23,12 +23,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from writeback_testing._odata import ODataError
 
-__all__ = ["BATCH_LIMIT", "BcLimits", "LimitStats", "UserLimits", "batch_answer", "parse_batch"]
+if TYPE_CHECKING:
+    from writeback_testing._server import LoopbackHandler
+
+__all__ = [
+    "BATCH_LIMIT",
+    "BcLimits",
+    "Leaving",
+    "LimitStats",
+    "UserLimits",
+    "batch_answer",
+    "parse_batch",
+    "resolve",
+    "response_item",
+]
 
 #: The most operations Business Central takes in one ``$batch``.
 BATCH_LIMIT = 100
@@ -200,3 +213,29 @@ def response_item(request_id: str, status: int, headers: dict[str, str], body: b
         except ValueError:
             item["body"] = body.decode("utf-8", "replace")
     return item
+
+
+class Leaving:
+    """A handler that ends the request's count as in progress just before it is
+    answered: once the client has its answer it may send the next request, which
+    must not find this one still counted."""
+
+    def __init__(self, handler: LoopbackHandler, leave: Callable[[], None]) -> None:
+        self._handler = handler
+        self._leave: Callable[[], None] | None = leave
+
+    def leave(self) -> None:
+        leave, self._leave = self._leave, None
+        if leave is not None:
+            leave()
+
+    def respond(self, *args: Any, **kwargs: Any) -> None:
+        self.leave()
+        self._handler.respond(*args, **kwargs)
+
+    def drop(self) -> None:
+        self.leave()
+        self._handler.drop()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handler, name)

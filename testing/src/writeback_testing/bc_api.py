@@ -12,21 +12,20 @@ Every request is kept in arrival order, every row in creation order.
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from writeback_testing._bc_limits import (
     BcLimits,
+    Leaving,
     LimitStats,
     UserLimits,
     batch_answer,
@@ -34,6 +33,7 @@ from writeback_testing._bc_limits import (
     resolve,
     response_item,
 )
+from writeback_testing._bc_model import BcPlan, BcRequest, BcStep, StagingRow
 from writeback_testing._odata import DEFAULTS, ERROR_CODES, SCHEMA, ODataError, parse_properties
 from writeback_testing._server import LoopbackHandler, LoopbackServer
 
@@ -53,75 +53,6 @@ __all__ = [
 
 DEFAULT_COMPANY = "4f1c0000-0000-4000-8000-000000000001"
 _API = "/api/dimeSoftware/dimeScheduler/v1.0"
-
-
-@dataclass(frozen=True)
-class BcStep:
-    """How to answer one POST.
-
-    ``status`` None processes the request as BC would; a 2xx also creates the row
-    but answers with that status; 4xx/5xx create nothing and answer an OData
-    error (``code``/``message``, defaults per status). ``omit_location`` leaves
-    the ``Location`` header out; ``retry_after`` adds ``Retry-After``; ``delay``
-    waits first; ``drop`` resets the connection without answering.
-    ``batch_answer`` spoils a ``$batch`` answer: ``"invalid_json"`` answers 200
-    with a body that is not JSON, ``"drop_last"`` leaves the last response out.
-    """
-
-    status: int | None = None
-    code: str | None = None
-    message: str | None = None
-    retry_after: int | str | None = None
-    delay: float = 0.0
-    drop: bool = False
-    omit_location: bool = False
-    headers: Mapping[str, str] | None = None
-    batch_answer: Literal["invalid_json", "drop_last"] | None = None
-
-
-@dataclass
-class BcRequest:
-    """One request as the server saw it; ``status`` None while pending or when dropped."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    json: Any
-    connection: int
-    received_at: float
-    principal: str | None = None
-    status: int | None = None
-    dropped: bool = False
-    #: For a request inside a ``$batch``: its ``id`` there (``None``: an HTTP request).
-    batch_id: str | None = None
-
-
-@dataclass
-class StagingRow:
-    """One staging row BC stored: the properties sent, defaults for the rest."""
-
-    id: str
-    fields: dict[str, Any]
-    resources: list[dict[str, Any]]
-    principal: str | None
-    version: int = 1
-    modified: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-
-    @property
-    def etag(self) -> str:
-        token = base64.b64encode(f"{self.id};{self.version}".encode()).decode()
-        return f'W/"{token}"'
-
-    def entity(self, *, expand: bool = False) -> dict[str, Any]:
-        data = {"@odata.etag": self.etag, "id": self.id, **self.fields}
-        data["lastModifiedDateTime"] = self.modified
-        if expand:
-            data["resources"] = [dict(r) for r in self.resources]
-        return data
-
-
-BcPlan: TypeAlias = Sequence[BcStep] | Callable[[BcRequest], BcStep | None] | None
 
 
 class BcApiServer(LoopbackServer):
@@ -238,7 +169,7 @@ class BcApiServer(LoopbackServer):
             error = ODataError(429, "Application_TooManyRequests", "Too many requests.")
             self._send_error(handler, request, error, {"Retry-After": f"{wait:.0f}"})
             return
-        leaving = _Leaving(handler, functools.partial(self.user_limits.leave, user))
+        leaving = Leaving(handler, functools.partial(self.user_limits.leave, user))
         try:
             self._handle(leaving, request)  # type: ignore[arg-type]
         finally:
@@ -435,32 +366,6 @@ _JSON_HEADERS = {
     "Content-Type": "application/json; odata.metadata=minimal; odata.streaming=true",
     "OData-Version": "4.0",
 }
-
-
-class _Leaving:
-    """A handler that ends the request's count as in progress just before it is
-    answered: once the client has its answer it may send the next request, which
-    must not find this one still counted."""
-
-    def __init__(self, handler: LoopbackHandler, leave: Callable[[], None]) -> None:
-        self._handler = handler
-        self._leave: Callable[[], None] | None = leave
-
-    def leave(self) -> None:
-        leave, self._leave = self._leave, None
-        if leave is not None:
-            leave()
-
-    def respond(self, *args: Any, **kwargs: Any) -> None:
-        self.leave()
-        self._handler.respond(*args, **kwargs)
-
-    def drop(self) -> None:
-        self.leave()
-        self._handler.drop()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handler, name)
 
 
 def _is_batch(request: BcRequest) -> bool:
