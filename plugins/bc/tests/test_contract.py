@@ -13,9 +13,11 @@ class TestBcJsonContract(ConnectorTypeContract):
     api_format = "json"
     backend = "bc_api"
     auth = BASIC
-    valid_options = {"deployment": "onprem", "timeout": 20}
+    valid_options = {"deployment": "onprem", "timeout": 20, "batch_size": 5}
     invalid_options = [
         {"deployment": "moon"},
+        {"batch_size": 0},
+        {"batch_size": 101},
         {"fields": {"colour": "Colour"}},
         {"fields": {"subject": " "}},
         {"timeout": 601},
