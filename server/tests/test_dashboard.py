@@ -283,6 +283,27 @@ def test_pause_holds_deliveries_until_resumed(service, browser, put, receiver) -
     _shoot(browser, "dashboard.png")
 
 
+def _circuit(driver: Any, name: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    cell = f"//tr[td/a[text()='{name}']]/td[@data-label='circuit']"
+    return driver.find_element(By.XPATH, cell).text
+
+
+def test_the_overview_shows_each_connectors_circuit(service, browser, put) -> None:
+    put("steady", "STEADYAPP")
+    # Nobody listens on the discard port: every attempt finds no answer, and after
+    # five in a row the worker's circuit for the connector opens.
+    put("tripped", "TRIPAPP", uri="http://127.0.0.1:9/hook", retry={"schedule": [0.1] * 30})
+    (steady,) = _submit(service, "STEADYAPP", "g-steady")
+    for n in range(6):
+        _submit(service, "TRIPAPP", f"g-trip-{n}")
+    service.wait_status(steady["id"], "delivered", service.keys["read"], timeout=WAIT)
+    _sign_in(browser, service.url, service.keys["read"])
+    _poll(browser, f"{service.url}/ui/", lambda d: _circuit(d, "tripped") == "open", "open")
+    assert _circuit(browser, "steady") == "closed"
+
+
 def test_a_phone_sized_window_needs_no_sideways_scrolling(service, browser, put) -> None:
     put("phone", "PHONEAPP")
     (delivery,) = _submit(service, "PHONEAPP", "g-phone-" + "long" * 10)

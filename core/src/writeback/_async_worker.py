@@ -38,6 +38,13 @@ class WorkerRunner:
         """What the worker has done so far (updated as attempts are recorded)."""
         return self._worker.stats
 
+    def circuits(self) -> dict[str, str]:
+        """Each connector's circuit in this worker, by name: ``closed`` (sending),
+        ``open`` (the endpoint kept failing: nothing is sent until a cool-down ends)
+        or ``half-open`` (one probe delivery decides).  A circuit is the worker's
+        own, not the fleet's; a connector it has not built yet is absent."""
+        return self._worker.circuits()
+
     @property
     def running(self) -> bool:
         """True from :meth:`start` until the worker's task has ended."""

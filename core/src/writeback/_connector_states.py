@@ -160,6 +160,13 @@ class ConnectorStates:
         # and so knows at once when they are resumed.
         return {cid for cid, state in self._states.items() if state.gate.free_slots() <= 0}
 
+    def circuits(self) -> dict[str, str]:
+        """Each connector this worker has built: its circuit (``closed``, ``open``
+        or ``half-open``) by connector name."""
+        return {
+            s.gate.name: s.gate.snapshot().circuit for s in self._states.values() if s.gate.name
+        }
+
     def batch_scale(self) -> int:
         """The most deliveries any connector's request may carry (1: none batches)."""
         return max((s.pipeline.batch_limit for s in self._states.values()), default=1)

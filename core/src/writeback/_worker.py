@@ -128,6 +128,11 @@ class Worker:
         # Runs the claims; made (and closed) on the run's own loop.
         self._runner: LoopRunner | None = None
 
+    def circuits(self) -> dict[str, str]:
+        """Each connector's circuit in this worker (``closed``, ``open`` or
+        ``half-open``) by name; a connector it has not built yet is absent."""
+        return self._connectors.circuits()
+
     def stop(self) -> None:
         """Claim nothing more; finish in-flight attempts (a second call: interrupt them)."""
         if self._stopping.is_set():

@@ -124,6 +124,13 @@ class Service:
                 await self._runner.stop(grace=self.worker_options.grace)
             await self.host.aclose()
 
+    def circuits(self) -> dict[str, str] | None:
+        """The in-process worker's circuit per connector name (``serve --worker``);
+        None when this process runs no worker (the circuits are other processes')."""
+        if self._runner is None or not self._runner.running:
+            return None
+        return self._runner.circuits()
+
     @property
     def engine(self) -> Engine:
         assert self.host is not None, "the service is not running"

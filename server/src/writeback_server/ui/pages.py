@@ -27,7 +27,8 @@ STATUSES = ("pending", "delivered", "dead", "superseded")
 
 @page("read")
 async def overview(ctx: Context) -> Response:
-    """Every connector: enabled, paused, its deliveries by status, the oldest pending."""
+    """Every connector: enabled, paused, its circuit in this process's worker, its
+    deliveries by status, the oldest pending."""
     host = ctx.service.dispatcher
     views = await ctx.service.call(host.connectors.list)
     stats = await ctx.service.call(host.deliveries.stats)
@@ -36,7 +37,13 @@ async def overview(ctx: Context) -> Response:
     # Deliveries of removed connectors still count; they are listed without a row.
     gone = sorted(by_name.values(), key=lambda s: s.connector)
     return render(
-        ctx, "overview.html", rows=rows, gone=gone, totals=stats.totals, statuses=STATUSES
+        ctx,
+        "overview.html",
+        rows=rows,
+        gone=gone,
+        totals=stats.totals,
+        statuses=STATUSES,
+        circuits=ctx.service.circuits(),
     )
 
 
