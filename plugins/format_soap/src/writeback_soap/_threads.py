@@ -57,10 +57,25 @@ class _Mailbox:
                 future.set_exception(value)
 
 
+class _Pool:
+    """One generation of threads: their queue, and how many of them wait for a call.
+
+    :meth:`ThreadBridge.close` replaces the pool: a thread of the old one that
+    finishes late counts itself idle in its own pool, never in the new one.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: Released by a thread each time it is about to wait for the next call.
+        self.idle = threading.Semaphore(0)
+        self.threads: list[threading.Thread] = []
+
+
 class ThreadBridge:
     """Up to ``workers`` threads running blocking calls for coroutines.
 
-    Threads start as calls need them and stay until :meth:`close`.
+    Threads start as calls need them (a call that finds no idle thread starts
+    one, up to ``workers``) and stay until :meth:`close`.
 
     :param name: the threads' name prefix (seen in thread dumps and py-spy).
     """
@@ -68,13 +83,16 @@ class ThreadBridge:
     def __init__(self, workers: int, name: str) -> None:
         self._workers = workers
         self._name = name
-        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
+        self._pool = _Pool()
         self._lock = threading.Lock()
         self._mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = (
             weakref.WeakKeyDictionary()
         )
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        """The threads started since the last :meth:`close`."""
+        return list(self._pool.threads)
 
     async def run(self, call: Callable[[], T]) -> T:
         """``call()`` in one of the threads; its result or exception here."""
@@ -83,23 +101,26 @@ class ThreadBridge:
         if mailbox is None:
             mailbox = self._mailboxes.setdefault(loop, _Mailbox(loop))
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((mailbox, future, call))
-        with self._lock:
-            if self._idle <= 0 and len(self._threads) < self._workers:
-                self._start()
-            else:
-                self._idle -= 1  # taken by this call (until that thread says so)
+        pool = self._pool
+        pool.jobs.put((mailbox, future, call))
+        # As ThreadPoolExecutor: an idle thread takes it, else a new one if allowed;
+        # else it waits in the queue for the first thread to finish.
+        if not pool.idle.acquire(blocking=False):
+            with self._lock:
+                if pool is self._pool and len(pool.threads) < self._workers:
+                    thread = threading.Thread(
+                        target=self._serve,
+                        args=(pool,),
+                        name=f"{self._name}_{len(pool.threads)}",
+                        daemon=True,
+                    )
+                    pool.threads.append(thread)
+                    thread.start()
         return await future
 
-    def _start(self) -> None:
-        thread = threading.Thread(
-            target=self._serve, name=f"{self._name}_{len(self._threads)}", daemon=True
-        )
-        self._threads.append(thread)
-        thread.start()
-
-    def _serve(self) -> None:
-        jobs = self._jobs
+    @staticmethod
+    def _serve(pool: _Pool) -> None:
+        jobs = pool.jobs
         while True:
             job = jobs.get()
             if job is None:
@@ -113,15 +134,14 @@ class ThreadBridge:
                 except BaseException as exc:  # handed to the awaiting coroutine
                     mailbox.post(future, False, exc)
             del job, mailbox, future, call
-            with self._lock:
-                self._idle += 1
+            pool.idle.release()
 
     def close(self) -> None:
-        """Let the calls already queued finish, then stop every thread (blocking)."""
+        """Let the calls already queued finish, then stop every thread (blocking).
+        A later call starts new threads."""
         with self._lock:
-            threads, self._threads = self._threads, []
-            self._idle = 0
-        for _ in threads:
-            self._jobs.put(None)
-        for thread in threads:
+            pool, self._pool = self._pool, _Pool()
+        for _ in pool.threads:
+            pool.jobs.put(None)
+        for thread in pool.threads:
             thread.join()
