@@ -1,5 +1,6 @@
 """The store's throttle budgets (``store._budget``) and a worker's shares of them
-(``_fleet``): slots, the group's bucket, holds and leases, on SQLite.
+(``_fleet``): slots, the group's bucket, holds and leases, and slots a worker
+keeps for its next attempt, on SQLite.
 
 Several processes sharing one budget are in tests/test_fleet_limits.py; here
 two ``FleetLimits`` (two owners) on one file stand for two workers.
@@ -11,7 +12,8 @@ import asyncio
 import time
 
 import pytest
-from writeback._fleet import FleetLimits
+from writeback._fleet import RECHECK_AFTER, SPARE_LINGER, FleetLimits
+from writeback._interfaces import AttemptResult, Outcome
 from writeback._models import Connector, Throttle
 from writeback._throttle import ConnectorGate
 from writeback._validation import throttle_group_of
@@ -136,6 +138,117 @@ def test_renewal_extends_the_lease_of_every_slot_held(store):
         after = [row[2] for row in a._budgets.held("g")]
         assert all(x > y for x, y in zip(after, before, strict=True))
         await a.aclose()
+
+    asyncio.run(scenario())
+
+
+DELIVERED = AttemptResult(Outcome.DELIVERED, status_code=200)
+
+
+def counting_takes(limits: FleetLimits) -> list[int]:
+    """Count the take transactions ``limits`` runs from now on."""
+    calls: list[int] = []
+    steps = limits._budgets.take_steps
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return steps(*args, **kwargs)
+
+    limits._budgets.take_steps = counted  # type: ignore[method-assign]
+    return calls
+
+
+def test_the_next_attempt_takes_over_the_slot_without_a_transaction(store):
+    async def scenario():
+        a = fleet(store, "a")
+        throttle = Throttle(max_concurrency=2)
+        gate = ConnectorGate(throttle, fleet=a.share("g", throttle))
+        takes = counting_takes(a)
+        assert await gate.admit()
+        [(slot, holder, _)] = a._budgets.held("g")
+        for _ in range(5):
+            gate.release(DELIVERED)
+            assert await gate.admit()
+        assert len(takes) == 1  # one transaction, then the kept slot handed on
+        assert [(s, h) for s, h, _ in a._budgets.held("g")] == [(slot, holder)]
+        gate.release(DELIVERED)
+        await a.aclose()
+        assert a._budgets.held("g") == []
+
+    asyncio.run(scenario())
+
+
+def test_a_kept_slot_nobody_wants_goes_back_to_the_fleet(store):
+    async def scenario():
+        a, b = fleet(store, "a"), fleet(store, "b")
+        throttle = Throttle(max_concurrency=1)
+        gate = ConnectorGate(throttle, fleet=a.share("g", throttle))
+        assert await gate.admit()
+        gate.release(DELIVERED)
+        assert (await take(b, throttle, 1)).count == 0  # still a's, for a moment
+        await asyncio.sleep(SPARE_LINGER * 5)
+        assert a._budgets.held("g") == []
+        assert (await take(b, throttle, 1)).count == 1
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_429_gives_back_every_slot_kept_for_the_group_and_holds_it_here(store):
+    async def scenario():
+        a = fleet(store, "a")
+        throttle = Throttle(max_concurrency=2, group="shared")
+        gate_x = ConnectorGate(throttle, fleet=a.share("g", throttle))
+        gate_y = ConnectorGate(throttle, fleet=a.share("g", throttle))
+        assert await gate_x.admit() and await gate_y.admit()
+        gate_y.release(DELIVERED)  # kept for the group
+        gate_x.release(AttemptResult(Outcome.RETRY, status_code=429, retry_after=30.0))
+        assert not await gate_y.admit()  # the kept slot is not handed on under a hold
+        await a.aclose()
+        assert a._budgets.held("g") == []
+
+    asyncio.run(scenario())
+
+
+def test_another_workers_hold_stops_a_kept_slot_after_a_recheck(store):
+    async def scenario():
+        a, b = fleet(store, "a"), fleet(store, "b")
+        throttle = Throttle(max_concurrency=2)
+        share = a.share("g", throttle)
+        assert share is not None
+        grant = await share.take()
+        b.give_back("g", (), 5.0)  # b's 429: the group is held in the store
+        await b.aclose()
+        share.give_back(grant.slots, None)
+        # Read the row too long ago to trust it: the take asks the store again.
+        a._seen["g"] -= RECHECK_AFTER
+        refused = await share.take()
+        assert refused.count == 0 and 4 < refused.retry_in <= 5
+        await a.aclose()
+        assert a._budgets.held("g") == []
+
+    asyncio.run(scenario())
+
+
+def test_a_kept_slot_whose_lease_ran_out_is_not_used_again(store):
+    async def scenario():
+        a, b = fleet(store, "a", lease=0.3), fleet(store, "b")
+        throttle = Throttle(max_concurrency=2)
+        share = a.share("g", throttle)
+        assert share is not None
+        grant = await share.take()
+        assert a._renewer is not None
+        a._renewer.cancel()  # a stalls past its lease
+        await asyncio.sleep(0.4)
+        assert (await take(b, throttle, 1)).slots == grant.slots  # b took it over
+        share.give_back(grant.slots, None)
+        again = await share.take()
+        assert again.count == 1 and again.slots != grant.slots
+        holders = {slot: holder for slot, holder, _ in a._budgets.held("g")}
+        assert holders == {grant.slots[0]: "b", again.slots[0]: "a"}
+        await a.aclose()
+        await b.aclose()
 
     asyncio.run(scenario())
 

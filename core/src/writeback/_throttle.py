@@ -22,7 +22,9 @@ while other connectors' deliveries flow.
 A gate lives in one worker process.  With a :class:`~writeback._fleet.FleetShare`
 (any connector with a ``max_concurrency`` or a ``rate``) it also takes a share of
 its throttle group's budget in the store before each attempt, so the limits hold
-for every worker sharing the store; the group's bucket then stands in for the
+for every worker sharing the store (a slot this worker kept from the group's
+last attempt is handed on, without a transaction when the group has no rate:
+``_fleet``); the group's bucket then stands in for the
 gate's own, and a pause (429, ``Retry-After``, an open circuit) holds the whole
 group back in every worker (docs/delivery.md, "Limits for the fleet").
 """

@@ -5,7 +5,9 @@ A throttle group (connectors sharing one back-office budget) has a row in
 ``throttle_slots`` per request in flight, whichever process sent it.  Taking a
 share is one short transaction that locks the group's row first (``FOR UPDATE``
 on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises every writer anyway),
-so two workers never both take the last slot or the last token.  Giving shares
+so two workers never both take the last slot or the last token.  A worker that
+kept a slot from its last attempt (``_fleet``) brings it along: the same
+transaction checks it is still its own and spends the token.  Giving shares
 back is another, batched over every attempt that ended meanwhile.
 
 Slots carry a lease, renewed while their holder runs: a worker killed with
@@ -54,7 +56,9 @@ _SPEND = (
     .values(tokens=bindparam("tokens"), refilled_at=bindparam("at"))
 )
 _SLOT_GROUP = throttle_slots.c.group_key == bindparam("group")
-_HELD = select(throttle_slots.c.slot, throttle_slots.c.lease_expires_at).where(_SLOT_GROUP)
+_HELD = select(
+    throttle_slots.c.slot, throttle_slots.c.holder, throttle_slots.c.lease_expires_at
+).where(_SLOT_GROUP)
 _DROP_EXPIRED = delete(throttle_slots).where(
     _SLOT_GROUP, throttle_slots.c.lease_expires_at <= bindparam("at")
 )
@@ -139,8 +143,16 @@ class BudgetStore:
                 pass  # another process created it between our read and insert
         self._known.add(budget.group)
 
-    def take_steps(self, budget: Budget, want: int, holder: str, lease: float) -> Steps[Grant]:
-        """Take up to ``want`` shares (a slot and a token each) of ``budget``'s group."""
+    def take_steps(
+        self, budget: Budget, want: int, holder: str, lease: float, reuse: Sequence[int] = ()
+    ) -> Steps[Grant]:
+        """Take up to ``want`` shares (a slot and a token each) of ``budget``'s group.
+
+        ``reuse``: slots ``holder`` kept from its last attempts (at most ``want``),
+        used before any new one is taken if they are still its own (their lease
+        not run out).  The grant's slots are those in use now; a reused slot not
+        among them is the caller's to give back.
+        """
         group = budget.group
         rows = yield Query(_READ_GROUP, {"group": group, "now": time.time()})
         tokens, refilled_at, hold_until, now = rows[0]
@@ -155,12 +167,19 @@ class BudgetStore:
         slots: tuple[int, ...] = ()
         if budget.max_concurrency:
             held = yield Query(_HELD, {"group": group})
-            live = {slot for slot, expires in held if expires > now}
+            live = {slot for slot, _, expires in held if expires > now}
             if len(live) < len(held):
                 yield Command(_DROP_EXPIRED, {"group": group, "at": now})
-            allowed = min(allowed, budget.max_concurrency - len(live))
-            slots = tuple(_free_numbers(live, max(allowed, 0)))
-            for slot in slots:
+            ours = {slot for slot, owner, expires in held if owner == holder and expires > now}
+            mine = tuple(slot for slot in reuse if slot in ours)
+            # A kept slot already counts among the live ones; still, never more in
+            # use than the limit (it may have been lowered since it was taken).
+            room = budget.max_concurrency - (len(live) - len(mine))
+            kept = mine[: max(0, min(allowed, room))]
+            fresh = min(allowed - len(kept), budget.max_concurrency - len(live))
+            allowed = len(kept) + max(fresh, 0)
+            slots = kept + tuple(_free_numbers(live, max(fresh, 0)))
+            for slot in slots[len(kept) :]:
                 yield Command(
                     _TAKE, {"group": group, "slot": slot, "holder": holder, "until": now + lease}
                 )
