@@ -195,6 +195,29 @@ def test_a_kept_slot_nobody_wants_goes_back_to_the_fleet(store):
     asyncio.run(scenario())
 
 
+def test_a_wake_up_left_over_from_a_give_back_does_not_stall_the_loop(store, monkeypatch):
+    import writeback._fleet as fleet_module
+
+    # A linger long enough that the kept slot is still kept when the loop turns,
+    # unless the flusher spun on the stale wake-up until the slot aged out.
+    monkeypatch.setattr(fleet_module, "SPARE_LINGER", 5.0)
+
+    async def scenario():
+        a = fleet(store, "a")
+        share = a.share("g", Throttle(max_concurrency=2))
+        assert share is not None
+        share.give_back((await share.take()).slots, None)  # kept: the flusher lingers
+        await asyncio.sleep(0)
+        assert a._urgent is not None
+        a._urgent.set()  # as a give-back that went with the previous batch leaves it
+        await asyncio.sleep(0.001)
+        assert len(a._budgets.held("g")) == 1  # still kept: the flusher waited
+        await a.aclose()
+        assert a._budgets.held("g") == []
+
+    asyncio.run(scenario())
+
+
 def test_a_429_gives_back_every_slot_kept_for_the_group_and_holds_it_here(store):
     async def scenario():
         a = fleet(store, "a")

@@ -219,6 +219,9 @@ class FleetLimits:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(SPARE_LINGER):
                         await urgent.wait()
+                # Cleared here too: set for a batch already given back, it would
+                # make this loop spin without ever yielding to the event loop.
+                urgent.clear()
                 self._retire(time.monotonic() - SPARE_LINGER)
                 if not self._releases and not self._holds:
                     continue
