@@ -2,10 +2,10 @@
 
 1. Overhead: one ``writeback worker --until-idle`` process delivers N events to a
    loopback receiver through a connector whose limits never bind
-   (``max_concurrency`` 1000: a slot and a give-back in the store per attempt)
-   and through one without limits (nothing asked of the store: what per-process
-   limits cost).  Alternating rounds; the worker's CPU seconds per delivery
-   (its rusage) and the wall time, as ratios.
+   (``max_concurrency`` 1000: each attempt holds a slot in the store, handed on to
+   the next attempt in the worker) and through one without limits (nothing asked
+   of the store: what per-process limits cost).  Alternating rounds; the worker's
+   CPU seconds per delivery (its rusage) and the wall time, as ratios.
 2. Held: three worker processes, ``max_concurrency`` 4 and ``rate`` 50/1s on one
    connector: the most requests the receiver held at once and the most that
    arrived in any one-second window.
