@@ -115,6 +115,7 @@ def new_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyt
     once (schema and key file); ``with_hook`` adds connector ``hook`` for ``APP``."""
     # Wide enough that no table cell is folded, so what a cell holds can be found.
     monkeypatch.setattr(real_console(out), "_width", 1000)
+    monkeypatch.setenv("COLUMNS", "1000")  # pytest-xdist's workers have COLUMNS=80
     templates: dict[bool, Path] = {}
 
     def make(with_hook: bool = False) -> Cli:

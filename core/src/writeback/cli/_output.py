@@ -170,17 +170,23 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     for row in cells:
         grid.add_row(*row)
     console = real_console(out)
-    if console.is_terminal or os.environ.get("COLUMNS"):
+    if console.is_terminal:
         console.print(grid)
         return
-    # No terminal and no COLUMNS: rich assumes 80 columns, which folds a name into
-    # a few characters a line in a pipe or a file, where a long line costs nothing.
-    # The table gets its natural width there (print(width=) can only narrow).
-    from rich.measure import Measurement
+    # No terminal: COLUMNS as it is now (rich reads it once, when the console is
+    # made), else the table's natural width. Rich would assume 80 columns, which
+    # folds a name into a few characters a line in a pipe or a file, where a long
+    # line costs nothing (print(width=) can only narrow).
+    asked = os.environ.get("COLUMNS", "")
+    if asked.isdigit() and int(asked) > 0:
+        width = int(asked)
+    else:
+        from rich.measure import Measurement
 
-    natural = Measurement.get(console, console.options.update(width=10_000), grid).maximum
+        measured = Measurement.get(console, console.options.update(width=10_000), grid)
+        width = max(console.width, measured.maximum)
     assumed = console.width
-    console.width = max(assumed, natural)
+    console.width = width
     try:
         console.print(grid)
     finally:
