@@ -15,7 +15,7 @@ import contextlib
 import functools
 import json
 import ssl
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 # httpx imports httpcore only when it makes its first client, which a fresh worker
 # paid on its first send (docs/benchmarks.md, "The json format"); imported with the
@@ -42,6 +42,8 @@ from ._lanes import Lanes
 from ._tls import verify_setting
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from writeback import Throttle
     from writeback.plugin import PipelineContext
 
@@ -64,6 +66,9 @@ ERROR_BODY_LIMIT = 64 * 1024
 #: worker's ``--concurrency`` bounds the requests in flight anyway, and a lane's
 #: connection is opened only when that many requests are in flight at once.
 UNTHROTTLED_LANES = 1000
+
+#: What a send's reader makes of an answer's body (error text, raw bytes).
+_Body = TypeVar("_Body")
 
 
 def pool_size(throttle: Throttle | None) -> int:
@@ -134,42 +139,16 @@ class JsonFormat:
     async def send(self, message: OutboundMessage, auth: AttemptAuth = NO_AUTH) -> AttemptResult:
         """Send ``message`` once with ``auth``'s credentials and classify the answer
         with ``classify_status``."""
-        lanes = self._lanes or self._open_lanes()
         content = encode_body(message)
         headers = httpx.Headers(message.headers)
         if content is not None and "content-type" not in headers:
             headers["content-type"] = "application/json"
-        headers.update(auth.headers())
-        # Only a connection-bound method has an object of its own; none does for httpx.
-        transport_auth: httpx.Auth | None = auth.transport_auth("httpx")
-        deadline: asyncio.Timeout | None = None
-        try:
-            async with lanes.borrow() as client, asyncio.timeout(self.timeout) as deadline:
-                # The deadline starts once a lane is lent: waiting for one is the
-                # connector's own concurrency limit, not a slow endpoint.
-                request = client.build_request(
-                    message.method.upper(), message.url, content=content, headers=headers
-                )
-                response = await client.send(request, auth=transport_auth, stream=True)
-                try:
-                    if response.is_success:
-                        await _drain(response)
-                        text = None
-                    else:
-                        text = await _error_body(response)
-                finally:
-                    # A body left unread closes the connection rather than reusing it.
-                    await response.aclose()
-        except TimeoutError:
-            return deadline_passed(self.timeout, message.url)
-        except httpx.TimeoutException as exc:
-            if _past(deadline):  # the same moment: say which limit it was, always the same way
-                return deadline_passed(self.timeout, message.url)
-            return connection_failure(
-                describe_timeout(exc, message.url, self.timeout), timeout=True
-            )
-        except httpx.TransportError as exc:
-            return connection_failure(describe_transport_error(exc, message.url))
+        outcome = await self._exchange(
+            message.method.upper(), message.url, content, headers, auth, _success_or_error_text
+        )
+        if isinstance(outcome, AttemptResult):
+            return outcome
+        response, text = outcome
         return classify_status(response.status_code, response.headers, text, url=message.url)
 
     async def send_batch(
@@ -180,35 +159,55 @@ class JsonFormat:
 
         :raises BatchRefused: the server refused the batch as such.
         """
-        lanes = self._lanes or self._open_lanes()
         headers = httpx.Headers(batch.headers)
         headers["content-type"] = "application/json"
         headers["accept"] = "application/json"
-        headers.update(auth.headers())
-        transport_auth: httpx.Auth | None = auth.transport_auth("httpx")
-        deadline: asyncio.Timeout | None = None
-        try:
-            async with lanes.borrow() as client, asyncio.timeout(self.timeout) as deadline:
-                request = client.build_request(
-                    "POST", batch.url, content=batch_body(batch), headers=headers
-                )
-                response = await client.send(request, auth=transport_auth, stream=True)
-                try:
-                    raw = await _read(response)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            return deadline_passed(self.timeout, batch.url)
-        except httpx.TimeoutException as exc:
-            if _past(deadline):
-                return deadline_passed(self.timeout, batch.url)
-            return connection_failure(describe_timeout(exc, batch.url, self.timeout), timeout=True)
-        except httpx.TransportError as exc:
-            return connection_failure(describe_transport_error(exc, batch.url))
+        outcome = await self._exchange("POST", batch.url, batch_body(batch), headers, auth, _read)
+        if isinstance(outcome, AttemptResult):
+            return outcome
+        response, raw = outcome
         if not response.is_success:
             text = raw[:ERROR_BODY_LIMIT].decode(response.charset_encoding or "utf-8", "replace")
             return whole_answer(response.status_code, response.headers, text, batch.url)
         return read_answer(raw, batch.messages)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None,
+        headers: httpx.Headers,
+        auth: AttemptAuth,
+        read: Callable[[httpx.Response], Awaitable[_Body]],
+    ) -> tuple[httpx.Response, _Body] | AttemptResult:
+        """One request on a lent lane within the attempt's deadline: the answer and
+        what ``read`` made of its body, or the failure (deadline, timeout, transport)
+        as a result.  ``auth``'s headers are added to ``headers`` here."""
+        lanes = self._lanes or self._open_lanes()
+        headers.update(auth.headers())
+        # Only a connection-bound method has an object of its own; none does for httpx.
+        transport_auth: httpx.Auth | None = auth.transport_auth("httpx")
+        deadline: asyncio.Timeout | None = None
+        try:
+            async with lanes.borrow() as client, asyncio.timeout(self.timeout) as deadline:
+                # The deadline starts once a lane is lent: waiting for one is the
+                # connector's own concurrency limit, not a slow endpoint.
+                request = client.build_request(method, url, content=content, headers=headers)
+                response = await client.send(request, auth=transport_auth, stream=True)
+                try:
+                    body = await read(response)
+                finally:
+                    # A body left unread closes the connection rather than reusing it.
+                    await response.aclose()
+        except TimeoutError:
+            return deadline_passed(self.timeout, url)
+        except httpx.TimeoutException as exc:
+            if _past(deadline):  # the same moment: say which limit it was, always the same way
+                return deadline_passed(self.timeout, url)
+            return connection_failure(describe_timeout(exc, url, self.timeout), timeout=True)
+        except httpx.TransportError as exc:
+            return connection_failure(describe_transport_error(exc, url))
+        return response, body
 
     def _open_lanes(self) -> Lanes:
         # One SSL context for every lane: httpx would load the bundle for each client.
@@ -264,6 +263,14 @@ async def _read(response: httpx.Response) -> bytes:
         if size > ANSWER_LIMIT:
             break
     return b"".join(chunks)[:ANSWER_LIMIT]
+
+
+async def _success_or_error_text(response: httpx.Response) -> str | None:
+    """None for a success (its body drained), else its error text."""
+    if response.is_success:
+        await _drain(response)
+        return None
+    return await _error_body(response)
 
 
 async def _error_body(response: httpx.Response) -> str | None:
