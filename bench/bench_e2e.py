@@ -25,11 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from _serve import cli, command, free_port, quantile, running, wait_ready
 
 
 class Receiver:
@@ -76,25 +72,6 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "WRITEBACK_CACHE_DIR": ""}
-    env.pop("WRITEBACK_DB", None)
-    return env
-
-
-def _cli(db: str, *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "writeback", "--db", db, *args],
-        capture_output=True, text=True, env=_env(), check=True,
-    ).stdout  # fmt: skip
 
 
 def _event(n: int) -> str:
@@ -148,32 +125,19 @@ def through_service(folder: Path, rate: float, count: int, *, separate: bool) ->
         "name": "e2e", "type": "webhook", "uri": f"{receiver.url}/hook", "api_type": "json",
         "source_app": "BENCH",
     }))  # fmt: skip
-    _cli(db, "connectors", "add", str(row))
-    key = _cli(db, "api-keys", "create", "bench", "--scope", "ingest").strip()
-    port = _free_port()
-    serve = [sys.executable, "-m", "writeback", "--db", db, "serve", "--port", str(port)]
-    procs = [
-        subprocess.Popen(
-            serve if separate else [*serve, "--worker"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
-        )
-    ]  # fmt: skip
-    if separate:
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "writeback", "--db", db, "worker"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
-            )
-        )  # fmt: skip
+    cli(db, "connectors", "add", str(row))
+    key = cli(db, "api-keys", "create", "bench", "--scope", "ingest").strip()
+    port = free_port()
+    serve = command(db, "serve", "--port", str(port))
+    # Separate: the worker as its own process, finding work by polling alone.
+    procs = [serve, command(db, "worker")] if separate else [[*serve, "--worker"]]
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            for _ in range(600):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with (
+            running(*procs),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+        ):
+            wait_ready(client)
 
             def post(n: int) -> str:
                 answer = client.post("/v1/events", content=_event(n), headers=headers)
@@ -185,10 +149,6 @@ def through_service(folder: Path, rate: float, count: int, *, separate: bool) ->
             sent = _schedule(post, count, rate, "polling" if separate else "woken")
             return _latencies(sent, receiver)
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(60)
         receiver.close()
 
 
@@ -208,18 +168,14 @@ def floor(rate: float, count: int) -> list[float]:
         receiver.close()
 
 
-def _q(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
 def _row(label: str, latencies: list[float], count: int, key: str) -> str:
     answered = ANSWERED.get(key) or [0.0]
     if not latencies:
         return f"| {label} | 0 of {count} | - | - | - | - |"
+    p50, p99 = quantile(latencies, 0.5), quantile(latencies, 0.99)
     return (
-        f"| {label} | {len(latencies)} of {count} | {_q(latencies, 0.5):.1f} "
-        f"| {_q(latencies, 0.99):.1f} | {latencies[-1]:.1f} | {_q(answered, 0.99):.1f} |"
+        f"| {label} | {len(latencies)} of {count} | {p50:.1f} "
+        f"| {p99:.1f} | {latencies[-1]:.1f} | {quantile(answered, 0.99):.1f} |"
     )
 
 

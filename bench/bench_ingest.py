@@ -18,23 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from _serve import cli, command, free_port, quantile, running, wait_ready
 
 
 def _events(prefix: str, start: int, count: int) -> list[dict]:
@@ -62,64 +51,37 @@ ROW = {
 }
 
 
-def _cli(db: str, *args: str) -> str:
-    env = {**os.environ, "WRITEBACK_CACHE_DIR": ""}
-    proc = subprocess.run(
-        [sys.executable, "-m", "writeback", "--db", db, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return proc.stdout
-
-
 def bench_service(folder: Path, batches: int, batch: int, singles: int) -> dict[str, float]:
     db = f"sqlite:///{(folder / 'serve.db').as_posix()}"
     rows = folder / "row.json"
     rows.write_text(json.dumps(ROW))
-    _cli(db, "connectors", "add", str(rows))
-    key = _cli(db, "api-keys", "create", "bench", "--scope", "ingest").strip()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "writeback", "--db", db, "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "WRITEBACK_CACHE_DIR": ""},
-    )
+    cli(db, "connectors", "add", str(rows))
+    key = cli(db, "api-keys", "create", "bench", "--scope", "ingest").strip()
+    port = free_port()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            for _ in range(600):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            bodies = [json.dumps(_events("b", i * batch, batch)) for i in range(batches)]
-            client.post(
-                "/v1/events", content=json.dumps(_events("warm", 0, batch)), headers=headers
-            )
-            began = time.perf_counter()
-            for body in bodies:
-                answer = client.post("/v1/events", content=body, headers=headers)
-                assert answer.status_code == 202, answer.text
-            batch_rate = batches * batch / (time.perf_counter() - began)
-            latencies = []
-            for n in range(singles):
-                body = json.dumps(_events("s", n, 1)[0])
-                start = time.perf_counter()
-                answer = client.post("/v1/events", content=body, headers=headers)
-                latencies.append(time.perf_counter() - start)
-                assert answer.status_code == 202, answer.text
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-    latencies.sort()
+    with (
+        running(command(db, "serve", "--port", str(port))),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+    ):
+        wait_ready(client)
+        bodies = [json.dumps(_events("b", i * batch, batch)) for i in range(batches)]
+        client.post("/v1/events", content=json.dumps(_events("warm", 0, batch)), headers=headers)
+        began = time.perf_counter()
+        for body in bodies:
+            answer = client.post("/v1/events", content=body, headers=headers)
+            assert answer.status_code == 202, answer.text
+        batch_rate = batches * batch / (time.perf_counter() - began)
+        latencies = []
+        for n in range(singles):
+            body = json.dumps(_events("s", n, 1)[0])
+            start = time.perf_counter()
+            answer = client.post("/v1/events", content=body, headers=headers)
+            latencies.append(time.perf_counter() - start)
+            assert answer.status_code == 202, answer.text
     return {
         "batch_rate": batch_rate,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[max(0, int(len(latencies) * 0.99) - 1)],
+        "p50_ms": 1000 * quantile(latencies, 0.5),
+        "p99_ms": 1000 * quantile(latencies, 0.99),
         "single_rate": len(latencies) / sum(latencies),
     }
 

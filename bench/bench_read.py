@@ -35,34 +35,19 @@ import argparse
 import json
 import os
 import random
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from _serve import cli, command, free_port, quantile, running, wait_ready
 
 CONNECTORS = ("hook-a", "hook-b", "hook-c")
 #: A connector with few deliveries (one in 10,000): a filter that matches little
 #: is the one a scan in ``seq`` order would pay for with the whole table.
 RARE = "hook-rare"
 MIX = (("delivered", 0.97), ("dead", 0.02), ("pending", 0.005), ("superseded", 0.005))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "WRITEBACK_CACHE_DIR": ""}
-    env.pop("WRITEBACK_DB", None)
-    return env
 
 
 def build(path: Path, count: int) -> float:
@@ -202,16 +187,8 @@ def plans(url: str) -> list[tuple[str, str]]:
 def measure(db: str, count: int, repeat: int) -> dict[str, tuple[float, float, int]]:
     from writeback._pages import encode_cursor
 
-    key = subprocess.run(
-        [sys.executable, "-m", "writeback", "--db", db, "api-keys", "create",
-         f"bench-{time.time_ns()}", "--scope", "read"],
-        capture_output=True, text=True, env=_env(), check=True,
-    ).stdout.strip()  # fmt: skip
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "writeback", "--db", db, "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
-    )  # fmt: skip
+    key = cli(db, "api-keys", "create", f"bench-{time.time_ns()}", "--scope", "read").strip()
+    port = free_port()
     deep = int(count * 0.9)
     requests = {
         "healthz (baseline)": ("/healthz", {}),
@@ -230,30 +207,23 @@ def measure(db: str, count: int, repeat: int) -> dict[str, tuple[float, float, i
         ),
     }
     results = {}
-    try:
-        headers = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            for _ in range(600):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            for label, (path_, params) in requests.items():
-                times = []
-                for _ in range(repeat + 2):
-                    began = time.perf_counter()
-                    answer = client.get(path_, params=params, headers=headers)
-                    times.append(time.perf_counter() - began)
-                    assert answer.status_code == 200, answer.text
-                items = answer.json().get("items", [])
-                times = sorted(times[2:])  # the first two warm the caches
-                p50 = times[len(times) // 2]
-                p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-                results[label] = (1000 * p50, 1000 * p99, len(items))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
+    headers = {"Authorization": f"Bearer {key}"}
+    with (
+        running(command(db, "serve", "--port", str(port))),
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+    ):
+        wait_ready(client)
+        for label, (path_, params) in requests.items():
+            times = []
+            for _ in range(repeat + 2):
+                began = time.perf_counter()
+                answer = client.get(path_, params=params, headers=headers)
+                times.append(time.perf_counter() - began)
+                assert answer.status_code == 200, answer.text
+            items = answer.json().get("items", [])
+            times = times[2:]  # the first two warm the caches
+            p50, p99 = quantile(times, 0.5), quantile(times, 0.99)
+            results[label] = (1000 * p50, 1000 * p99, len(items))
     return results
 
 
