@@ -14,14 +14,12 @@ import warnings
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from writeback.plugin import (
     ApiFormatSpec,
     AttemptResult,
     AuthMechanismBase,
     AuthMethodSpec,
     AuthRule,
-    ConnectorTypeBase,
     ConnectorTypeSpec,
     Delivery,
     OutboundMessage,
@@ -32,17 +30,9 @@ from writeback.plugin import (
     validate_connector,
 )
 
-from .conftest import fake_registry
-
-
-class OldSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    password: SecretStr = Field(description="The key.")
-
-
-class OldType(ConnectorTypeBase):
-    def build_message(self, delivery: Delivery) -> OutboundMessage:
-        return OutboundMessage(self.context.connector.uri, payload={"id": delivery.id})
+# The type and the key's settings are the core fakes': the seam is the format's and
+# the mechanism's, which are written here as the previous release asked.
+from .conftest import FakeType, KeySettings, fake_registry
 
 
 class Wire:
@@ -113,7 +103,7 @@ class OldPlugin:
                 summary="a type of the previous release",
                 formats=("oldwire",),
                 auth_rules=(AuthRule(api_format="oldwire", methods=("oldkey", "plain")),),
-                factory=OldType,
+                factory=FakeType,
             )
         ]
 
@@ -130,7 +120,7 @@ class OldPlugin:
                 name="oldkey",
                 summary="a key",
                 transports=("httpx",),
-                settings_model=OldSettings,
+                settings_model=KeySettings,
                 factory=OldKey,
             ),
             AuthMethodSpec(name="plain", summary="plain", transports=("httpx",), factory=NotABase),
