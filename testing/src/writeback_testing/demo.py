@@ -324,5 +324,17 @@ def _print_table(wb: Any, out: Console) -> Counter[str]:
             str(row.attempts),
             (row.last_error or "")[:50],
         )
-    out.print(grid)
+    if out.is_terminal or os.environ.get("COLUMNS"):
+        out.print(grid)
+        return superseded
+    # Into a file or a pipe (CI, `make demo | tee`): rich would assume 80 columns
+    # and cut every connector name to three letters; print at the table's own width.
+    from rich.measure import Measurement
+
+    assumed = out.width
+    out.width = max(assumed, Measurement.get(out, out.options.update(width=10_000), grid).maximum)
+    try:
+        out.print(grid)
+    finally:
+        out.width = assumed
     return superseded
