@@ -166,6 +166,7 @@ def test_reset_drops_the_connection(receive: Any) -> None:
         (["--api-key", "X-Api-Key:"], "--api-key must be HEADER:VALUE"),
         (["--signing-secret", "s3cret"], "--signing-secret must be 'whsec_' followed by base64"),
         (["--signing-secret", "env:WB_NOT_SET_HERE"], "the variable WB_NOT_SET_HERE is not set"),
+        (["--api-key", "X-Api-Key:env:WB_NOT_SET_HERE"], "the variable WB_NOT_SET_HERE is not set"),
         (["--port", "70000"], "--port 70000 is not a port"),
     ],
 )

@@ -55,6 +55,19 @@ def test_a_key_in_a_header_of_any_name_is_redacted_and_checked_with_basic(receiv
     assert KEY not in "\n".join(receiver.seen)
 
 
+def test_the_key_may_come_from_a_variable(receive: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WB_RECEIVE_TEST_KEY", KEY)
+    receiver = receive("--api-key", "X-Api-Key:env:WB_RECEIVE_TEST_KEY")
+    with httpx.Client(timeout=10) as client:
+        right = {"X-Api-Key": KEY}
+        assert client.post(receiver.url, content=b"x", headers=right).status_code == 200
+        literal = {"X-Api-Key": "env:WB_RECEIVE_TEST_KEY"}  # the variable's value, not its name
+        assert client.post(receiver.url, content=b"x", headers=literal).status_code == 401
+    assert "  api key: valid (header x-api-key)" in receiver.block()
+    assert receiver.stop()[0] == 0
+    assert KEY not in "\n".join(receiver.seen)
+
+
 def test_api_key_grammar() -> None:
     assert parse_api_key("X-Api-Key:s3cret") == ("X-Api-Key", "s3cret")
     assert parse_api_key("X-Api-Key:a:b") == ("X-Api-Key", "a:b")  # a key may hold ':'

@@ -46,8 +46,8 @@ def receive(
         typer.Option(
             "--api-key",
             metavar="HEADER:VALUE",
-            help="Require this header to carry this key (X-Api-Key:s3cret); "
-            "anything else is answered 401.",
+            help="Require this header to carry this key (X-Api-Key:s3cret, or "
+            "X-Api-Key:env:NAME); anything else is answered 401.",
         ),
     ] = None,
     signing_secret: Annotated[
@@ -74,10 +74,10 @@ def receive(
 ) -> None:
     """A local webhook receiver: prints each request, checks Basic auth, an API key and
     signatures."""
-    from .receive import PrintingReceiver, parse_api_key, parse_fail, parse_status
+    from .receive import PrintingReceiver, parse_fail, parse_status
 
     try:
-        key = parse_api_key(api_key) if api_key is not None else None
+        key = _api_key(api_key) if api_key is not None else None
         steps = parse_fail(fail) if fail is not None else []
         answer = parse_status(status) if status is not None else 200
     except ValueError as exc:
@@ -118,18 +118,32 @@ def _basic(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def _from_env(option: str, value: str) -> str:
+    """``value``, or the variable it names as ``env:NAME`` (which keeps a secret out
+    of ``ps`` and the shell's history)."""
+    import os
+
+    if not value.startswith("env:"):
+        return value
+    name = value[len("env:") :]
+    if name not in os.environ:
+        raise UserError(f"{option} env:{name}: the variable {name} is not set.")
+    return os.environ[name]
+
+
+def _api_key(value: str) -> tuple[str, str]:
+    from .receive import parse_api_key
+
+    header, key = parse_api_key(value)
+    return header, _from_env("--api-key", key)
+
+
 def _secret(value: str | None) -> str | None:
     if value is None:
         return None
-    import os
-
     from ._signing import decode_secret
 
-    if value.startswith("env:"):
-        name = value[len("env:") :]
-        if name not in os.environ:
-            raise UserError(f"--signing-secret env:{name}: the variable {name} is not set.")
-        value = os.environ[name]
+    value = _from_env("--signing-secret", value)
     try:
         decode_secret(value)
     except ValueError:
